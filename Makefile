@@ -1,0 +1,43 @@
+# The two commands of this project:
+#   make book   build the book (HTML in _build/html), warnings are errors
+#   make test   run every test: unit tests and every notebook (nbval)
+# Each creates the virtual environment .venv from requirements-lock.txt if it
+# is missing or out of date.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+export PATH := $(abspath $(BIN)):$(PATH)
+
+.PHONY: book test venv lock colab clean
+
+book: $(STAMP)
+	rm -rf _build
+	$(BIN)/jupyter-book build --all -W -n --keep-going .
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+venv: $(STAMP)
+
+$(STAMP): requirements-lock.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --disable-pip-version-check -r requirements-lock.txt
+	$(BIN)/python -m pip install --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+# Re-resolve the environment from pyproject.toml's ranges and rewrite the lock.
+lock:
+	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/pip install "torch==2.14.1" "torchvision==0.29.1" -e ".[book,test]"
+	{ echo "# Exact pins for make and CI (Python 3.11, x86_64): regenerate with 'make lock'."; \
+	  echo "# torch/torchvision are the CUDA builds this machine's pip serves; they run on the CPU."; \
+	  .venv-lock/bin/pip freeze --all | grep -v -i -E "^(gancomp|pip==|-e )"; } > requirements-lock.txt
+	rm -rf .venv-lock
+
+# Regenerate the output-free .ipynb copies that the Colab buttons open.
+colab: $(STAMP)
+	$(BIN)/python -m gancomp_lite.booktools sync-colab
+
+clean:
+	rm -rf _build .pytest_cache

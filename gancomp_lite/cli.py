@@ -1,0 +1,112 @@
+"""The ``gancomp-lite`` command line (also ``python -m gancomp_lite``).
+
+Sub-commands:
+
+* ``profile ARCH``: MACs under each counting convention and parameters;
+* ``data TASK``: write a synthetic task to disk in a real dataset's layout;
+* ``info``: the scale, device and versions in use.
+
+Errors from bad input are printed as one line and exit with status 2.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from .errors import GancompError
+
+
+def _cmd_profile(args: argparse.Namespace) -> int:
+    from .metrics.cost import CONVENTIONS, profile_all
+    from .models import build_generator
+
+    h, w = args.size
+    model = build_generator(args.arch, ngf=args.ngf, norm=args.norm, image_size=min(h, w))
+    costs = profile_all(model, (h, w), conventions=tuple(args.conventions))
+    if args.json:
+        out = {"arch": args.arch, "ngf": args.ngf, "norm": args.norm or "default",
+               "input_size": [h, w], "params": next(iter(costs.values())).params,
+               "macs": {name: c.macs for name, c in costs.items()},
+               "conventions": {name: CONVENTIONS[name] for name in costs}}
+        print(json.dumps(out, indent=2))
+        return 0
+    params = next(iter(costs.values())).params
+    print(f"{args.arch} ngf={args.ngf} input 3x{h}x{w}")
+    print(f"  params: {params:,} ({params / 1e6:.3f}M)")
+    for name, cost in costs.items():
+        print(f"  MACs [{name}]: {cost.macs:,} ({cost.gmacs:.3f}G)  - {CONVENTIONS[name]}")
+    return 0
+
+
+def _cmd_data(args: argparse.Namespace) -> int:
+    from .data import write_dataset
+
+    out = write_dataset(args.task, args.out, n=args.n, n_test=args.n_test, size=args.size,
+                        seed=args.seed)
+    print(f"wrote {args.task} (n={args.n}, size={args.size}, seed={args.seed}) to {out}")
+    return 0
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    from . import __version__
+    from .config import describe, get_scale
+
+    scale = get_scale()
+    if args.json:
+        print(json.dumps({"version": __version__, **scale.as_dict()}, indent=2))
+    else:
+        print(f"gancomp-lite {__version__}")
+        print(describe(scale))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .metrics.cost import CONVENTIONS
+    from .models import GENERATORS, NORMS
+
+    parser = argparse.ArgumentParser(
+        prog="gancomp-lite",
+        description="Compressing image-to-image GANs: the book's command line.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("profile", help="MACs and parameters of a generator")
+    p.add_argument("arch", choices=sorted(GENERATORS), help="generator architecture")
+    p.add_argument("--ngf", type=int, default=64, help="base width (default 64)")
+    p.add_argument("--size", type=int, nargs=2, default=(256, 256), metavar=("H", "W"),
+                   help="input height and width (default 256 256)")
+    p.add_argument("--norm", choices=NORMS, default=None,
+                   help="norm layer (default: the architecture's official one)")
+    p.add_argument("--conventions", nargs="+", choices=list(CONVENTIONS),
+                   default=list(CONVENTIONS), help="MAC counting conventions to report")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=_cmd_profile)
+
+    from .data.synthetic import WORLDS
+
+    d = sub.add_parser("data", help="write a synthetic dataset in a real dataset's layout")
+    d.add_argument("task", choices=sorted(WORLDS), help="synthetic task")
+    d.add_argument("--n", type=int, default=64, help="training images per domain")
+    d.add_argument("--n-test", type=int, default=None, help="test images (default n//4)")
+    d.add_argument("--size", type=int, default=64, help="image side, a multiple of 4")
+    d.add_argument("--seed", type=int, default=0)
+    d.add_argument("--out", required=True, help="output folder")
+    d.set_defaults(func=_cmd_data)
+
+    i = sub.add_parser("info", help="scale, device and versions")
+    i.add_argument("--json", action="store_true")
+    i.set_defaults(func=_cmd_info)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except GancompError as err:
+        print(f"gancomp-lite: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

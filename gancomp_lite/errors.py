@@ -1,0 +1,34 @@
+"""Exceptions raised by gancomp-lite.
+
+Every error that bad input can cause is one of these, so a reader gets one
+clear message instead of a deep traceback: what was wrong, where, and what was
+expected.
+"""
+
+
+class GancompError(Exception):
+    """Base class of every gancomp-lite error."""
+
+
+class ScaleError(GancompError, ValueError):
+    """``GANCOMP_SCALE`` (or a ``scale=`` argument) names no known scale."""
+
+
+class DatasetLayoutError(GancompError, FileNotFoundError):
+    """A dataset folder does not have the expected layout."""
+
+
+class ImageSizeError(GancompError, ValueError):
+    """An image, or a requested size, does not have the expected shape."""
+
+
+class CheckpointError(GancompError, ValueError):
+    """A checkpoint is corrupt, fails its checksum, or does not fit a model."""
+
+
+class MissingDownloadError(GancompError, FileNotFoundError):
+    """A dataset or weight file that must be downloaded is not on disk."""
+
+
+class BudgetError(GancompError, ValueError):
+    """A MAC or parameter budget that no architecture can meet."""

@@ -1,0 +1,66 @@
+"""Generators and discriminators, built by name.
+
+Chapter ``nb/01_cost`` introduces them; later chapters add architectures to
+:data:`GENERATORS` under their own names.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import torch.nn as nn
+
+from ..errors import GancompError
+from .discriminator import NLayerDiscriminator
+from .norm import NORMS, conv_bias, get_norm_layer
+from .resnet import (MobileResnetGenerator, ResnetBlock, ResnetGenerator,
+                     SeparableConv2d, init_weights)
+from .unet import UnetGenerator, UnetSkipConnectionBlock
+
+
+class UnknownArchError(GancompError, ValueError):
+    """An architecture name that :func:`build_generator` does not know."""
+
+
+def _resnet(ngf: int, norm: str | None, image_size: int | None, **kw) -> nn.Module:
+    return ResnetGenerator(ngf=ngf, norm=norm or "instance", **kw)
+
+
+def _mobile(ngf: int, norm: str | None, image_size: int | None, **kw) -> nn.Module:
+    return MobileResnetGenerator(ngf=ngf, norm=norm or "instance", **kw)
+
+
+def _unet(ngf: int, norm: str | None, image_size: int | None, **kw) -> nn.Module:
+    num_downs = kw.pop("num_downs", None)
+    if num_downs is None:
+        return UnetGenerator(ngf=ngf, norm=norm or "batch", num_downs=None,
+                             image_size=image_size or 256, **kw)
+    return UnetGenerator(ngf=ngf, norm=norm or "batch", num_downs=num_downs, **kw)
+
+
+#: architecture name -> constructor ``f(ngf, norm, image_size, **kw)``
+GENERATORS: dict[str, Callable[..., nn.Module]] = {
+    "resnet": _resnet,
+    "mobile_resnet": _mobile,
+    "unet": _unet,
+}
+
+
+def build_generator(arch: str, ngf: int = 64, norm: str | None = None,
+                    image_size: int | None = None, **kw) -> nn.Module:
+    """Build the generator ``arch`` (see :data:`GENERATORS`) with width ``ngf``.
+
+    ``norm`` defaults to each architecture's official norm (non-affine
+    InstanceNorm for the ResNets, BatchNorm for the U-Net).  ``image_size``
+    only matters for the U-Net, whose depth follows it.
+    """
+    if arch not in GENERATORS:
+        raise UnknownArchError(
+            f"unknown generator {arch!r}: expected one of {', '.join(sorted(GENERATORS))}")
+    return GENERATORS[arch](ngf, norm, image_size, **kw)
+
+
+__all__ = [
+    "GENERATORS", "NORMS", "MobileResnetGenerator", "NLayerDiscriminator", "ResnetBlock",
+    "ResnetGenerator", "SeparableConv2d", "UnetGenerator", "UnetSkipConnectionBlock",
+    "UnknownArchError", "build_generator", "conv_bias", "get_norm_layer", "init_weights",
+]

@@ -1,0 +1,41 @@
+"""Numbers quoted from the papers, each with where it comes from.
+
+These are the published figures that chapters set *beside* their own
+computed results; none of them is ever used as a result.  Keys of
+:data:`SOURCES` are the citation keys of ``book/references.bib``.
+"""
+from __future__ import annotations
+
+SOURCES = {
+    "li2020gan": "GAN Compression (Li et al., CVPR 2020)",
+    "jin2021teachers": "CAT: Teachers Do More Than Teach (Jin et al., CVPR 2021)",
+    "ren2021online": "OMGD: Online Multi-Granularity Distillation (Ren et al., ICCV 2021)",
+}
+
+#: Published cost of the generators at 256x256, RGB in and out, as
+#: (arch, ngf) -> dict with ``gmacs`` (None where no source states one), the
+#: MAC ``convention`` the source used, ``mparams``, ``source`` and ``where``.
+#: "official code" means the figure follows from the official architecture
+#: counted with torchprofile, as quoted in the project's reference digest of
+#: the official implementations; the others are printed in the papers.
+GENERATOR_COST = {
+    ("resnet", 64): dict(gmacs=56.8, convention="either (56.80G / 56.83G)", mparams=11.378,
+                         source="li2020gan", where="Table 1 and Table 4, original"),
+    ("resnet", 16): dict(gmacs=None, convention=None, mparams=0.716,
+                         source="official code", where="ResnetGenerator(ngf=16)"),
+    ("mobile_resnet", 64): dict(gmacs=18.3, convention="either", mparams=1.987,
+                                source="li2020gan", where="Table 4, only resBlocks changed"),
+    ("mobile_resnet", 16): dict(gmacs=1.408, convention="in-excluded", mparams=0.137,
+                                source="ren2021online",
+                                where="OMGD/CRD student S16 (also li2020gan Table 4: 1.4G, 0.14M)"),
+    ("unet", 64): dict(gmacs=None, convention=None, mparams=54.41,
+                       source="official code", where="pix2pix unet_256, BatchNorm"),
+}
+
+#: MACs of recognition networks quoted by GAN Compression to make its point
+#: that conditional GANs cost far more (GMACs, source, where).
+CLASSIFIER_MACS_QUOTED = {
+    "MobileNet-v3": (0.44, "li2020gan", "abstract"),
+    "GauGAN generator": (281.0, "li2020gan", "abstract, Table 1"),
+    "CycleGAN generator": (56.8, "li2020gan", "Table 1"),
+}

@@ -1,0 +1,22 @@
+"""Where shipped artifacts and downloaded files live.
+
+``data/`` at the repository root holds small shipped artifacts (checkpoints,
+results files) each with the recipe that made it.  Real datasets and
+pretrained weights are downloaded (only at the ``small``/``full`` scales) to
+``data/downloads/``, which git ignores.  ``GANCOMP_DATA`` moves that folder
+elsewhere (for example to a Google Drive on Colab).
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+REPO_ROOT = PACKAGE_DIR.parent
+DATA_DIR = REPO_ROOT / "data"
+
+
+def downloads_dir() -> Path:
+    """Folder for downloaded datasets and weights (not shipped, not in git)."""
+    override = os.environ.get("GANCOMP_DATA")
+    return Path(override).expanduser() if override else DATA_DIR / "downloads"

@@ -1,0 +1,110 @@
+"""Figures and tables for the chapters: image grids and Markdown tables.
+
+Every chapter uses these so that figures look alike; later chapters add the
+comparison panel (input | teacher | student | target, with cost and quality).
+"""
+from __future__ import annotations
+
+from typing import Iterable, Sequence
+
+import numpy as np
+import torch
+
+
+def as_image(x) -> np.ndarray:
+    """An HxWx3 (or HxW) float image in [0, 1] from a tensor in [-1, 1]
+    (CxHxW) or a uint8 / float NumPy array (HxWxC)."""
+    if isinstance(x, torch.Tensor):
+        x = x.detach().float().cpu()
+        if x.ndim == 4:
+            if x.shape[0] != 1:
+                raise ValueError(f"expected one image, got a batch of {x.shape[0]}")
+            x = x[0]
+        if x.ndim == 3:
+            x = x.permute(1, 2, 0)
+        return ((x.numpy() + 1.0) / 2.0).clip(0.0, 1.0)
+    x = np.asarray(x)
+    if x.dtype == np.uint8:
+        return x.astype(np.float32) / 255.0
+    return x.astype(np.float32).clip(0.0, 1.0)
+
+
+def image_grid(rows: Sequence[Sequence], col_titles: Sequence[str] | None = None,
+               row_titles: Sequence[str] | None = None, title: str | None = None,
+               cell_inches: float = 1.6, cmap: str | None = None):
+    """A matplotlib figure showing ``rows`` of images (see :func:`as_image`).
+
+    Returns the figure (the notebook displays it).
+    """
+    import matplotlib.pyplot as plt
+
+    n_rows = len(rows)
+    n_cols = max(len(r) for r in rows)
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(cell_inches * n_cols,
+                                                       cell_inches * n_rows + (0.4 if title else 0)),
+                             squeeze=False)
+    for i, row in enumerate(rows):
+        for j in range(n_cols):
+            ax = axes[i][j]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if j < len(row) and row[j] is not None:
+                img = as_image(row[j])
+                ax.imshow(img, cmap=cmap if img.ndim == 2 else None, vmin=0, vmax=1,
+                          interpolation="nearest")
+            else:
+                ax.axis("off")
+            if i == 0 and col_titles and j < len(col_titles):
+                ax.set_title(col_titles[j], fontsize=9)
+            if j == 0 and row_titles and i < len(row_titles):
+                ax.set_ylabel(row_titles[i], fontsize=9)
+    if title:
+        fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+class Table:
+    """A small table that renders as Markdown in notebooks and the book."""
+
+    def __init__(self, rows: Iterable[dict], columns: Sequence[str] | None = None,
+                 formats: dict | None = None):
+        self.rows = [dict(r) for r in rows]
+        self.columns = list(columns) if columns else list(self.rows[0]) if self.rows else []
+        self.formats = formats or {}
+
+    def _cell(self, col: str, value) -> str:
+        if value is None:
+            return "–"
+        fmt = self.formats.get(col)
+        if fmt and not isinstance(value, str):
+            return format(value, fmt)
+        return str(value)
+
+    def to_markdown(self) -> str:
+        lines = ["| " + " | ".join(self.columns) + " |",
+                 "|" + "|".join("---" for _ in self.columns) + "|"]
+        for row in self.rows:
+            lines.append("| " + " | ".join(self._cell(c, row.get(c)) for c in self.columns) + " |")
+        return "\n".join(lines)
+
+    def _repr_markdown_(self) -> str:
+        return self.to_markdown()
+
+    def __str__(self) -> str:
+        return self.to_markdown()
+
+
+def glue(name: str, value, display: bool = False):
+    """Make ``value`` available to the prose as ``{glue:text}`name```.
+
+    Uses myst-nb's ``glue`` when the book is being built; elsewhere (Colab, a
+    plain Jupyter) it does nothing but return the value, so chapters run
+    unchanged without myst-nb.
+    """
+    try:
+        from myst_nb import glue as _glue
+    except ImportError:  # not building the book
+        return value
+    _glue(name, value, display=display)
+    return value

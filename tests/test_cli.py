@@ -1,0 +1,78 @@
+"""The gancomp-lite command line."""
+import filecmp
+import json
+import subprocess
+import sys
+
+import pytest
+
+from gancomp_lite.cli import main
+
+
+def test_profile_json_gives_the_papers_numbers(capsys):
+    assert main(["profile", "mobile_resnet", "--ngf", "16", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["input_size"] == [256, 256]
+    assert abs(out["macs"]["in-excluded"] / 1.408e9 - 1) < 0.001
+    assert abs(out["macs"]["in-counted"] / 1.421e9 - 1) < 0.001
+    assert abs(out["params"] / 0.137e6 - 1) < 0.005
+    assert set(out["conventions"]) == {"in-excluded", "in-counted", "exact"}
+
+
+def test_profile_text_names_each_convention(capsys):
+    assert main(["profile", "resnet", "--ngf", "64", "--conventions", "in-excluded"]) == 0
+    out = capsys.readouterr().out
+    assert "56.799G" in out and "11.378M" in out and "in-excluded" in out
+
+
+def test_profile_other_size_and_unet(capsys):
+    assert main(["profile", "unet", "--ngf", "64", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert abs(out["params"] / 54.41e6 - 1) < 0.005
+    assert main(["profile", "resnet", "--ngf", "16", "--size", "128", "128", "--json"]) == 0
+    small = json.loads(capsys.readouterr().out)
+    assert small["input_size"] == [128, 128]
+    # MACs scale with the number of pixels
+    assert abs(small["macs"]["exact"] * 4 / 3.328180224e9 - 1) < 1e-6
+
+
+def test_data_writes_identical_bytes_for_the_same_seed(tmp_path, capsys):
+    for out in ("a", "b"):
+        assert main(["data", "stripes", "--n", "4", "--size", "32", "--seed", "7",
+                     "--out", str(tmp_path / out)]) == 0
+    cmp = filecmp.dircmp(tmp_path / "a", tmp_path / "b")
+    assert cmp.left_list == cmp.right_list and "trainA" in cmp.left_list
+    for sub in ("trainA", "trainB", "testA", "testB", "testB_oracle"):
+        files = sorted((tmp_path / "a" / sub).iterdir())
+        assert files
+        for f in files:
+            assert f.read_bytes() == (tmp_path / "b" / sub / f.name).read_bytes()
+    assert main(["data", "stripes", "--n", "4", "--size", "32", "--seed", "8",
+                 "--out", str(tmp_path / "c")]) == 0
+    assert (tmp_path / "a/trainA/000000.png").read_bytes() != (tmp_path / "c/trainA/000000.png").read_bytes()
+
+
+@pytest.mark.parametrize("task,folders", [("edges2shapes", {"train", "val"}),
+                                          ("labels2scene", {"train", "val", "train_labels", "val_labels"})])
+def test_data_aligned_layout(tmp_path, capsys, task, folders):
+    assert main(["data", task, "--n", "3", "--size", "32", "--out", str(tmp_path)]) == 0
+    assert folders <= {p.name for p in tmp_path.iterdir() if p.is_dir()}
+
+
+def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys):
+    assert main(["data", "stripes", "--size", "30", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("gancomp-lite: error:") and "30" in err and err.count("\n") == 1
+
+
+def test_unknown_scale_is_reported(monkeypatch, capsys):
+    monkeypatch.setenv("GANCOMP_SCALE", "enormous")
+    assert main(["info"]) == 2
+    assert "enormous" in capsys.readouterr().err
+
+
+def test_module_entry_point():
+    out = subprocess.run([sys.executable, "-m", "gancomp_lite", "info", "--json"],
+                         capture_output=True, text=True, check=True, env={"PATH": "", "GANCOMP_SCALE": "small"})
+    info = json.loads(out.stdout)
+    assert info["name"] == "small" and info["image_size"] == 128

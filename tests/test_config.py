@@ -1,0 +1,47 @@
+"""The scale switch, device and seeding."""
+import pytest
+import torch
+
+from gancomp_lite.config import SCALES, describe, get_device, get_scale, seed_everything
+from gancomp_lite.errors import ScaleError
+
+
+def test_default_scale_is_ci(monkeypatch):
+    monkeypatch.delenv("GANCOMP_SCALE", raising=False)
+    assert get_scale().name == "ci"
+
+
+@pytest.mark.parametrize("name", ["ci", "small", "full", " FULL "])
+def test_scale_from_environment(monkeypatch, name):
+    monkeypatch.setenv("GANCOMP_SCALE", name)
+    assert get_scale().name == name.strip().lower()
+
+
+def test_unknown_scale_is_one_clear_error(monkeypatch):
+    monkeypatch.setenv("GANCOMP_SCALE", "huge")
+    with pytest.raises(ScaleError, match="'huge'.*ci, small, full"):
+        get_scale()
+    with pytest.raises(ScaleError):
+        get_scale("tiny")
+
+
+def test_scales_grow_and_full_is_paper_setting():
+    ci, small, full = SCALES["ci"], SCALES["small"], SCALES["full"]
+    assert ci.image_size < small.image_size < full.image_size == 256
+    assert full.teacher_ngf == 64 and full.real_data and not ci.real_data
+    for s in SCALES.values():
+        assert s.image_size % 4 == 0
+
+
+def test_device_and_describe():
+    assert get_device("cpu") == torch.device("cpu")
+    assert get_device().type in ("cpu", "cuda", "mps")
+    line = describe(SCALES["ci"], torch.device("cpu"))
+    assert "scale=ci" in line and "device=cpu" in line
+
+
+def test_seed_everything_reproduces_draws():
+    seed_everything(3)
+    a = torch.rand(4)
+    seed_everything(3)
+    assert torch.equal(a, torch.rand(4))
