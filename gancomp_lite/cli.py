@@ -48,6 +48,20 @@ def _cmd_data(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_train(args: argparse.Namespace) -> int:
+    from .training.teachers import train_teacher
+
+    trainer = train_teacher(args.task, args.out, scale=args.scale, steps=args.steps,
+                            seed=args.seed, resume=args.resume, data=args.data,
+                            device=args.device, progress=not args.no_progress,
+                            checkpoint_every=args.checkpoint_every)
+    last = trainer.history[-1] if trainer.history else {}
+    print(f"trained {args.task} teacher to step {trainer.step} -> {args.out}/checkpoint.pt")
+    print("last losses: " + ", ".join(f"{k}={v:.4f}" for k, v in last.items()
+                                      if k not in ("step", "lr")))
+    return 0
+
+
 def _cmd_info(args: argparse.Namespace) -> int:
     from . import __version__
     from .config import describe, get_scale
@@ -92,6 +106,19 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--seed", type=int, default=0)
     d.add_argument("--out", required=True, help="output folder")
     d.set_defaults(func=_cmd_data)
+
+    t = sub.add_parser("train", help="train the teacher of a task (resumable)")
+    t.add_argument("task", choices=sorted(WORLDS), help="synthetic task (or its real counterpart with --data)")
+    t.add_argument("--scale", default=None, help="ci, small or full (default: $GANCOMP_SCALE or ci)")
+    t.add_argument("--steps", type=int, default=None, help="training steps (default: the scale's schedule)")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--out", required=True, help="output folder (checkpoint.pt, recipe.json)")
+    t.add_argument("--resume", action="store_true", help="continue out/checkpoint.pt")
+    t.add_argument("--data", default=None, help="a real dataset folder instead of the synthetic task")
+    t.add_argument("--device", default=None, help="default: the best available")
+    t.add_argument("--checkpoint-every", type=int, default=500)
+    t.add_argument("--no-progress", action="store_true")
+    t.set_defaults(func=_cmd_train)
 
     i = sub.add_parser("info", help="scale, device and versions")
     i.add_argument("--json", action="store_true")

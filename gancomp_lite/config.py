@@ -35,7 +35,8 @@ class Scale:
     image_size: int
     #: width (ngf) of the teacher generators
     teacher_ngf: int
-    #: training / test images drawn from each synthetic task (per domain)
+    #: training / test images drawn from each synthetic task (per domain;
+    #: generated on the fly, so this costs no disk)
     n_train: int
     n_test: int
     #: mini-batch size of the training loops
@@ -50,10 +51,10 @@ class Scale:
 
 
 SCALES = {
-    "ci": Scale("ci", image_size=64, teacher_ngf=16, n_train=64, n_test=16,
+    "ci": Scale("ci", image_size=64, teacher_ngf=16, n_train=1000, n_test=64,
                 batch_size=4, latency_runs=3, real_data=False),
-    "small": Scale("small", image_size=128, teacher_ngf=32, n_train=1000,
-                   n_test=200, batch_size=4, latency_runs=20,
+    "small": Scale("small", image_size=128, teacher_ngf=32, n_train=5000,
+                   n_test=500, batch_size=4, latency_runs=20,
                    real_data=False),
     "full": Scale("full", image_size=256, teacher_ngf=64, n_train=0,
                   n_test=0, batch_size=1, latency_runs=100, real_data=True),

@@ -1,0 +1,226 @@
+"""One training loop for every objective of the book.
+
+:class:`Trainer` runs any :class:`~gancomp_lite.training.objectives.Objective`
+on any dataset of :mod:`gancomp_lite.data`:
+
+* Adam (lr 2e-4, betas 0.5/0.999) per optimizer group, and the papers'
+  schedule: constant learning rate, then linear decay to zero
+  (:func:`linear_decay`);
+* batches from a seeded permutation per epoch, so the data order depends only
+  on the seed and the step;
+* checkpoints with everything needed to resume (networks, optimizers,
+  schedulers, step, loss history, image pools, RNG states): on the CPU a run
+  stopped and resumed ends with exactly the weights of an uninterrupted run;
+* a tqdm progress bar and a loss history a notebook can plot.
+
+Explained in chapter ``nb/03_teachers`` (section ``sec-teachers-loop``).
+"""
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset, default_collate
+from tqdm.auto import tqdm
+
+from ..config import get_device
+from ..errors import CheckpointError
+from .objectives import Objective
+
+CHECKPOINT_FORMAT = "gancomp-lite/train-checkpoint/1"
+
+
+def linear_decay(total_steps: int, decay_steps: int | None = None) -> Callable[[int], float]:
+    """Learning-rate factor: 1 for the first ``total - decay`` steps, then a
+    linear ramp to 0 at ``total_steps`` (default: decay over the second half,
+    as the papers' ``nepochs`` + ``nepochs_decay`` with equal halves)."""
+    decay = total_steps // 2 if decay_steps is None else decay_steps
+    if not 0 <= decay <= total_steps:
+        raise ValueError(f"decay_steps must be in [0, {total_steps}], got {decay}")
+    constant = total_steps - decay
+
+    def factor(step: int) -> float:
+        if step < constant or decay == 0:
+            return 1.0
+        return max(0.0, 1.0 - (step - constant + 1) / (decay + 1))
+
+    return factor
+
+
+def _rng_state() -> dict:
+    state = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(),
+             "python": random.getstate()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    np.random.set_state(state["numpy"])
+    random.setstate(state["python"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+class Trainer:
+    """Train ``objective`` on ``dataset`` for ``total_steps`` steps.
+
+    Args:
+        objective: the networks and losses (see :mod:`.objectives`).
+        dataset: a dataset of :mod:`gancomp_lite.data` (items are dicts).
+        total_steps: length of the whole run; fixes the lr schedule.
+        batch_size: images per step.
+        lr, betas: Adam settings (the papers': 2e-4, (0.5, 0.999)).
+        decay_steps: steps of linear decay at the end (default: half).
+        seed: seeds the data order, the initial RNG state and image pools.
+        device: default: the best available.
+        progress: show a tqdm bar.
+    """
+
+    def __init__(self, objective: Objective, dataset: Dataset, total_steps: int,
+                 batch_size: int = 1, lr: float = 2e-4, betas=(0.5, 0.999),
+                 decay_steps: int | None = None, seed: int = 0, device=None,
+                 progress: bool = True):
+        if total_steps < 1:
+            raise ValueError(f"total_steps must be >= 1, got {total_steps}")
+        if len(dataset) < batch_size:
+            raise ValueError(f"the dataset has {len(dataset)} items, fewer than one batch of {batch_size}")
+        self.objective = objective
+        self.dataset = dataset
+        self.total_steps = total_steps
+        self.batch_size = batch_size
+        self.seed = seed
+        self.progress = progress
+        self.device = torch.device(device) if device is not None else get_device()
+        self.objective.to(self.device)
+        self.settings = dict(total_steps=total_steps, batch_size=batch_size, lr=lr,
+                             betas=list(betas), decay_steps=decay_steps, seed=seed)
+        factor = linear_decay(total_steps, decay_steps)
+        self.optimizers = {g: torch.optim.Adam(objective.parameters_of(g), lr=lr, betas=tuple(betas))
+                           for g in objective.groups()}
+        self.schedulers = {g: torch.optim.lr_scheduler.LambdaLR(opt, factor)
+                           for g, opt in self.optimizers.items()}
+        self.step = 0
+        self.history: list[dict] = []
+        torch.manual_seed(seed)
+        np.random.seed(seed % 2**32)
+        random.seed(seed)
+
+    # -- data -----------------------------------------------------------
+    @property
+    def steps_per_epoch(self) -> int:
+        return len(self.dataset) // self.batch_size
+
+    def batch_at(self, step: int) -> dict:
+        """The batch of global step ``step`` (a function of seed and step only)."""
+        epoch, offset = divmod(step, self.steps_per_epoch)
+        gen = torch.Generator().manual_seed(self.seed * 100_003 + epoch)
+        order = torch.randperm(len(self.dataset), generator=gen)
+        if hasattr(self.dataset, "set_epoch"):
+            self.dataset.set_epoch(epoch)
+        idx = order[offset * self.batch_size:(offset + 1) * self.batch_size].tolist()
+        batch = default_collate([self.dataset[i] for i in idx])
+        return {k: v.to(self.device) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
+
+    # -- training -------------------------------------------------------
+    def _set_trainable(self, group: str | None) -> None:
+        for g in self.optimizers:
+            for p in self.objective.parameters_of(g):
+                p.requires_grad_(group is None or g == group)
+
+    def train_step(self) -> dict:
+        obj = self.objective
+        obj.train()
+        self._set_trainable(None)
+        ctx = obj.forward_step(self.batch_at(self.step))
+        record = {"step": self.step}
+        for group in obj.groups():
+            self._set_trainable(group)
+            opt = self.optimizers[group]
+            opt.zero_grad(set_to_none=True)
+            loss, parts = obj.group_loss(group, ctx)
+            loss.backward()
+            opt.step()
+            record.update(parts)
+        self._set_trainable(None)
+        record["lr"] = self.optimizers[obj.groups()[0]].param_groups[0]["lr"]
+        for sched in self.schedulers.values():
+            sched.step()
+        self.step += 1
+        self.history.append(record)
+        return record
+
+    def fit(self, until: int | None = None, checkpoint: str | Path | None = None,
+            checkpoint_every: int | None = None) -> list[dict]:
+        """Train to step ``until`` (default: the end); save ``checkpoint``
+        every ``checkpoint_every`` steps and at the end.  Returns the history."""
+        until = self.total_steps if until is None else min(until, self.total_steps)
+        bar = tqdm(total=until, initial=self.step, desc="train", disable=not self.progress,
+                   dynamic_ncols=True, leave=False)
+        while self.step < until:
+            rec = self.train_step()
+            bar.update(1)
+            if self.step % 10 == 0 or self.step == until:
+                bar.set_postfix({k.split("/")[0] + "_loss": round(v, 3)
+                                 for k, v in rec.items() if k.endswith("/total")})
+            if checkpoint and checkpoint_every and self.step % checkpoint_every == 0:
+                self.save(checkpoint)
+        bar.close()
+        if checkpoint:
+            self.save(checkpoint)
+        return self.history
+
+    # -- checkpoints ----------------------------------------------------
+    def state_dict(self) -> dict:
+        return {"format": CHECKPOINT_FORMAT, "step": self.step, "settings": self.settings,
+                "networks": self.objective.describe(),
+                "objective": self.objective.state_dict(),
+                "objective_extra": self.objective.extra_state(),
+                "optimizers": {g: o.state_dict() for g, o in self.optimizers.items()},
+                "schedulers": {g: s.state_dict() for g, s in self.schedulers.items()},
+                "history": self.history, "rng": _rng_state()}
+
+    def save(self, path: str | Path) -> Path:
+        """Write a resumable checkpoint (atomically: a crash never leaves half a file)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        torch.save(self.state_dict(), tmp)
+        tmp.replace(path)
+        return path
+
+    def load(self, path: str | Path) -> "Trainer":
+        """Resume from a checkpoint written by :meth:`save` for the same setup."""
+        path = Path(path)
+        try:
+            state = torch.load(path, map_location=self.device, weights_only=False)
+        except Exception as err:  # noqa: BLE001 - any unreadable file is one error
+            raise CheckpointError(f"cannot read checkpoint {path}: {err}") from err
+        if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+            raise CheckpointError(f"{path} is not a gancomp-lite training checkpoint")
+        if state["networks"] != self.objective.describe():
+            raise CheckpointError(
+                f"{path} was written for other networks: {state['networks']} "
+                f"vs {self.objective.describe()}")
+        for key in ("total_steps", "batch_size", "seed"):
+            if state["settings"][key] != self.settings[key]:
+                raise CheckpointError(
+                    f"{path} was written with {key}={state['settings'][key]}, "
+                    f"this run has {key}={self.settings[key]}")
+        try:
+            self.objective.load_state_dict(state["objective"])
+        except RuntimeError as err:
+            raise CheckpointError(f"{path} does not fit these networks: {err}") from err
+        self.objective.load_extra_state(state["objective_extra"])
+        for g, opt in self.optimizers.items():
+            opt.load_state_dict(state["optimizers"][g])
+        for g, sched in self.schedulers.items():
+            sched.load_state_dict(state["schedulers"][g])
+        self.step = state["step"]
+        self.history = list(state["history"])
+        _set_rng_state(state["rng"])
+        return self

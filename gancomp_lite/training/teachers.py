@@ -1,0 +1,143 @@
+"""Teachers: the recipe that trains one per task, and loading the shipped ones.
+
+Every compression chapter starts from a trained teacher.  The recipe here is
+the only place that says how one is made at each scale: CycleGAN (ResNet
+generator, least-squares GAN, cycle 10, identity 0.5) for the unpaired
+``stripes`` task, pix2pix (ResNet generator, hinge GAN, L1 100, as GAN
+Compression) for the paired tasks.  ``gancomp-lite train TASK`` runs it; the
+teachers trained at the ``ci`` scale ship in ``data/teachers/`` with a
+manifest (command, seed, code commit, sha256, metrics) and are loaded by
+:func:`load_teacher`; :func:`load_or_train_teacher` trains at the current
+scale when no shipped teacher fits.  Explained in chapter ``nb/03_teachers``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, asdict
+from pathlib import Path
+
+from ..config import Scale, get_scale
+from ..data import WORLDS, open_dataset
+from ..errors import GancompError
+from .objectives import Objective, cyclegan, pix2pix
+
+UNPAIRED, PAIRED = "cyclegan", "pix2pix"
+
+
+@dataclass(frozen=True)
+class TeacherRecipe:
+    """Everything that defines how a teacher is trained."""
+
+    task: str
+    scale: str
+    objective: str          # "cyclegan" or "pix2pix"
+    arch: str
+    ngf: int
+    ndf: int
+    image_size: int
+    n_train: int            # synthetic training images (per domain)
+    steps: int
+    batch_size: int
+    seed: int
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+#: training length per scale and objective: (steps, batch size).  At ``full``
+#: these are the papers' schedules in steps (CycleGAN horse2zebra: 200 epochs
+#: of 1,067 images at batch 1; pix2pix edges2shoes: 20 epochs of 49,825 at batch 4).
+SCHEDULES = {
+    ("ci", UNPAIRED): (6000, 1), ("ci", PAIRED): (2000, 4),
+    ("small", UNPAIRED): (40_000, 1), ("small", PAIRED): (20_000, 4),
+    ("full", UNPAIRED): (213_400, 1), ("full", PAIRED): (249_125, 4),
+}
+
+
+def teacher_recipe(task: str, scale: Scale | str | None = None, steps: int | None = None,
+                   seed: int = 0) -> TeacherRecipe:
+    """The teacher recipe for ``task`` at ``scale`` (default: ``$GANCOMP_SCALE``)."""
+    scale = scale if isinstance(scale, Scale) else get_scale(scale)
+    if task not in WORLDS:
+        raise GancompError(f"unknown task {task!r}: expected one of {', '.join(sorted(WORLDS))}")
+    kind = PAIRED if WORLDS[task].aligned else UNPAIRED
+    default_steps, batch = SCHEDULES[scale.name, kind]
+    base_ndf = 128 if kind == PAIRED else 64  # GAN Compression's pix2pix / CycleGAN
+    ndf = max(32, base_ndf * scale.teacher_ngf // 64)
+    return TeacherRecipe(task=task, scale=scale.name, objective=kind, arch="resnet",
+                         ngf=scale.teacher_ngf, ndf=ndf, image_size=scale.image_size,
+                         n_train=max(scale.n_train, 1), steps=steps or default_steps,
+                         batch_size=batch, seed=seed)
+
+
+def build_objective(recipe: TeacherRecipe) -> Objective:
+    """Fresh networks and losses for ``recipe``."""
+    if recipe.objective == UNPAIRED:
+        return cyclegan(recipe.arch, ngf=recipe.ngf, ndf=recipe.ndf, image_size=recipe.image_size)
+    return pix2pix(recipe.arch, ngf=recipe.ngf, ndf=recipe.ndf, image_size=recipe.image_size)
+
+
+def training_data(recipe: TeacherRecipe, data: str | Path | None = None):
+    """The training set: the synthetic task, or a real dataset folder ``data``."""
+    if data is not None:
+        return open_dataset(Path(data), phase="train", size=recipe.image_size,
+                            preprocess="resize_and_crop", seed=recipe.seed)
+    if get_scale(recipe.scale).real_data:
+        raise GancompError(
+            f"the {recipe.scale} scale trains on a real dataset: pass its folder "
+            f"(for example data/downloads/horse2zebra) as data=/--data")
+    return open_dataset(recipe.task, phase="train", size=recipe.image_size, n=recipe.n_train,
+                        seed=recipe.seed)
+
+
+def code_version() -> str:
+    """The git commit of the package's repository (with ``+dirty`` if the
+    working tree differs), or the package version outside a git checkout."""
+    import subprocess
+
+    from .. import __version__
+    from ..paths import REPO_ROOT
+
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True,
+                                text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               cwd=REPO_ROOT, capture_output=True, text=True, check=True).stdout
+        return commit + ("+dirty" if dirty.strip() else "")
+    except (OSError, subprocess.CalledProcessError):
+        return f"gancomp-lite {__version__} (no git)"
+
+
+def train_teacher(task: str, out: str | Path, scale: Scale | str | None = None,
+                  steps: int | None = None, seed: int = 0, resume: bool = False,
+                  data: str | Path | None = None, device=None, progress: bool = True,
+                  checkpoint_every: int = 500):
+    """Train the teacher of ``task`` into ``out/checkpoint.pt`` (resumable).
+
+    ``out/recipe.json`` records the recipe and code version.  With
+    ``resume`` an existing checkpoint in ``out`` is continued; without it an
+    existing checkpoint is an error (nothing is silently overwritten).
+    Returns the :class:`~gancomp_lite.training.loop.Trainer`.
+    """
+    import json
+
+    from ..config import seed_everything
+    from .loop import Trainer
+
+    recipe = teacher_recipe(task, scale, steps, seed)
+    out = Path(out)
+    ckpt = out / "checkpoint.pt"
+    if ckpt.exists() and not resume:
+        raise GancompError(f"{ckpt} exists: pass resume=True (--resume) to continue it, "
+                           f"or choose another output folder")
+    seed_everything(recipe.seed)
+    trainer = Trainer(build_objective(recipe), training_data(recipe, data), recipe.steps,
+                      batch_size=recipe.batch_size, seed=recipe.seed, device=device,
+                      progress=progress)
+    if resume and ckpt.exists():
+        trainer.load(ckpt)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "recipe.json").write_text(json.dumps(
+        {"recipe": recipe.as_dict(), "code_version": code_version(),
+         "data": str(data) if data else f"synthetic:{task}"}, indent=2) + "\n")
+    trainer.fit(checkpoint=ckpt, checkpoint_every=checkpoint_every)
+    return trainer
