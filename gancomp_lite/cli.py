@@ -62,6 +62,46 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_export_teacher(args: argparse.Namespace) -> int:
+    from .training.teachers import export_teacher
+
+    manifest = export_teacher(args.run_dir, args.out, n_eval=args.n)
+    print(f"wrote {manifest['file']} (sha256 {manifest['sha256'][:12]}...)")
+    print(json.dumps(manifest["metrics"], indent=2))
+    return 0
+
+
+def _cmd_train_features(args: argparse.Namespace) -> int:
+    from .metrics.features import train_feature_net
+    from .training.checkpoint import save_feature_net
+    from .training.teachers import code_version
+
+    net, info = train_feature_net(steps=args.steps, seed=args.seed, progress=not args.no_progress)
+    command = f"gancomp-lite train-features --steps {args.steps} --seed {args.seed} --out {args.out}"
+    manifest = save_feature_net(net, info, args.out, command, code_version())
+    print(f"wrote {manifest['file']}: held-out accuracy {info['held_out_accuracy']:.3f}")
+    return 0
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from .metrics.quality import default_features, evaluate
+    from pathlib import Path
+
+    from .training.checkpoint import load_teacher_file, read_manifest
+
+    G = load_teacher_file(args.checkpoint)
+    recipe = read_manifest(Path(args.checkpoint)).get("recipe", {})
+    size = args.size or recipe.get("image_size", 64)
+    metrics = evaluate(G, args.task, n=args.n, size=size, seed=args.seed,
+                       features=args.features or default_features())
+    if args.json:
+        print(json.dumps(metrics, indent=2))
+    else:
+        for k, v in metrics.items():
+            print(f"{k:24s} {v:.4f}")
+    return 0
+
+
 def _cmd_info(args: argparse.Namespace) -> int:
     from . import __version__
     from .config import describe, get_scale
@@ -119,6 +159,30 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--checkpoint-every", type=int, default=500)
     t.add_argument("--no-progress", action="store_true")
     t.set_defaults(func=_cmd_train)
+
+    x = sub.add_parser("export-teacher", help="ship a trained teacher: fp16 weights + manifest")
+    x.add_argument("run_dir", help="folder written by `gancomp-lite train`")
+    x.add_argument("--out", default=None, help="default: data/teachers")
+    x.add_argument("--n", type=int, default=None, help="test images to evaluate on")
+    x.set_defaults(func=_cmd_export_teacher)
+
+    f = sub.add_parser("train-features", help="train the FID feature network of the synthetic tasks")
+    f.add_argument("--steps", type=int, default=600)
+    f.add_argument("--seed", type=int, default=0)
+    f.add_argument("--out", default="data/features")
+    f.add_argument("--no-progress", action="store_true")
+    f.set_defaults(func=_cmd_train_features)
+
+    e = sub.add_parser("evaluate", help="quality metrics of a generator checkpoint on a task")
+    e.add_argument("checkpoint", help="a shipped teacher file (data/teachers/*.pt)")
+    e.add_argument("--task", required=True, choices=sorted(WORLDS))
+    e.add_argument("--n", type=int, default=64, help="test images")
+    e.add_argument("--size", type=int, default=None, help="image size (default 64)")
+    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--features", choices=["synthetic", "inception"], default=None,
+                   help="FID features (default: synthetic at ci, inception with real data)")
+    e.add_argument("--json", action="store_true")
+    e.set_defaults(func=_cmd_evaluate)
 
     i = sub.add_parser("info", help="scale, device and versions")
     i.add_argument("--json", action="store_true")

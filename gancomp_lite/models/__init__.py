@@ -64,3 +64,25 @@ __all__ = [
     "ResnetGenerator", "SeparableConv2d", "UnetGenerator", "UnetSkipConnectionBlock",
     "UnknownArchError", "build_generator", "conv_bias", "get_norm_layer", "init_weights",
 ]
+
+
+#: classes that checkpoints may name, for :func:`from_config`
+MODEL_CLASSES = {c.__name__: c for c in (ResnetGenerator, MobileResnetGenerator, UnetGenerator,
+                                         NLayerDiscriminator)}
+
+
+def from_config(description: dict) -> nn.Module:
+    """Rebuild a network from ``{"cls": name, **model.config}`` (as checkpoints store it)."""
+    description = dict(description)
+    name = description.pop("cls", None)
+    if name not in MODEL_CLASSES:
+        raise UnknownArchError(f"cannot build network class {name!r}: expected one of "
+                               f"{', '.join(MODEL_CLASSES)}")
+    if name == "MobileResnetGenerator":
+        description.pop("separable_blocks", None)
+    return MODEL_CLASSES[name](**description)
+
+
+def describe(model: nn.Module) -> dict:
+    """``{"cls": ..., **config}``: what :func:`from_config` needs to rebuild ``model``."""
+    return {"cls": type(model).__name__, **getattr(model, "config", {})}

@@ -141,3 +141,93 @@ def train_teacher(task: str, out: str | Path, scale: Scale | str | None = None,
          "data": str(data) if data else f"synthetic:{task}"}, indent=2) + "\n")
     trainer.fit(checkpoint=ckpt, checkpoint_every=checkpoint_every)
     return trainer
+
+
+def export_teacher(run_dir: str | Path, out_dir: str | Path | None = None, n_eval: int | None = None,
+                   features: str = "synthetic") -> dict:
+    """Ship the teacher trained in ``run_dir``: half-precision weights and a manifest.
+
+    Evaluates it on the task's test split (``n_eval`` images, default the
+    scale's ``n_test``) with the trivial baselines, and writes
+    ``out_dir/TASK-SCALE.pt`` with ``TASK-SCALE.json`` beside it recording
+    the sha256, the commands that re-create it, the seed, the code version
+    that trained it and the metrics.  Returns the manifest.
+    """
+    import json
+
+    import torch
+
+    from ..metrics.quality import evaluate
+    from .checkpoint import TEACHERS_DIR, load_teacher_file, teacher_payload, write_shipped
+    from .loop import Trainer
+
+    run_dir = Path(run_dir)
+    info = json.loads((run_dir / "recipe.json").read_text())
+    recipe = TeacherRecipe(**info["recipe"])
+    trainer = Trainer(build_objective(recipe), training_data(recipe), recipe.steps,
+                      batch_size=recipe.batch_size, seed=recipe.seed, device="cpu", progress=False)
+    trainer.load(run_dir / "checkpoint.pt")
+    if trainer.step < recipe.steps:
+        raise GancompError(f"{run_dir} stopped at step {trainer.step} of {recipe.steps}: "
+                           f"finish it with `gancomp-lite train ... --resume` first")
+    out_dir = Path(out_dir) if out_dir else TEACHERS_DIR
+    path = out_dir / f"{recipe.task}-{recipe.scale}.pt"
+    scale = get_scale(recipe.scale)
+    n_eval = n_eval or scale.n_test
+    train_cmd = (f"gancomp-lite train {recipe.task} --scale {recipe.scale} --steps {recipe.steps} "
+                 f"--seed {recipe.seed} --out {run_dir.as_posix()}")
+    export_cmd = (f"gancomp-lite export-teacher {run_dir.as_posix()} --out {out_dir.as_posix()} "
+                  f"--n {n_eval}")
+    # write first, then evaluate the *shipped* (half-precision) weights
+    write_shipped(teacher_payload(trainer.objective), path, {})
+    G = load_teacher_file(path)
+    with torch.no_grad():
+        metrics = evaluate(G, recipe.task, n=n_eval, size=recipe.image_size, seed=0,
+                           features=features)
+    history = trainer.history
+    manifest = {"kind": f"{recipe.objective} teacher", "task": recipe.task, "scale": recipe.scale,
+                "recipe": recipe.as_dict(), "commands": [train_cmd, export_cmd],
+                "seed": recipe.seed, "code_version": info["code_version"],
+                "data": info["data"],
+                "metrics": {"eval_split": f"test, seed 0, n={n_eval}", "fid_features": features,
+                            **metrics},
+                "final_losses": {k: v for k, v in history[-1].items() if k != "step"} if history else {}}
+    return write_shipped(teacher_payload(trainer.objective), path, manifest)
+
+
+def load_teacher(task: str, scale: Scale | str | None = None, discriminator: bool = False,
+                 directory: str | Path | None = None):
+    """The shipped teacher of ``task`` at ``scale``: checksum verified, weights
+    checked against the architecture.  Raises
+    :class:`~gancomp_lite.errors.CheckpointError` when there is none."""
+    from .checkpoint import TEACHERS_DIR, load_teacher_file
+
+    scale = scale if isinstance(scale, Scale) else get_scale(scale)
+    path = Path(directory or TEACHERS_DIR) / f"{task}-{scale.name}.pt"
+    return load_teacher_file(path, discriminator=discriminator)
+
+
+def load_or_train_teacher(task: str, scale: Scale | str | None = None, discriminator: bool = False,
+                          run_dir: str | Path | None = None, progress: bool = True):
+    """The shipped teacher if there is one for this scale, else train one now.
+
+    Training follows :func:`teacher_recipe` at ``scale`` into ``run_dir``
+    (default ``runs/teacher-TASK-SCALE``; an interrupted run resumes).
+    Returns the generator (and the discriminator if asked), and says which it
+    did.
+    """
+    from .checkpoint import teacher_path
+
+    scale = scale if isinstance(scale, Scale) else get_scale(scale)
+    if teacher_path(task, scale.name).exists():
+        print(f"loading the shipped {task} teacher ({teacher_path(task, scale.name).name})")
+        return load_teacher(task, scale, discriminator)
+    from ..paths import REPO_ROOT
+
+    run_dir = Path(run_dir or REPO_ROOT / "runs" / f"teacher-{task}-{scale.name}")
+    print(f"no shipped {task} teacher for scale {scale.name}: training one in {run_dir}")
+    trainer = train_teacher(task, run_dir, scale=scale, resume=True, progress=progress)
+    obj = trainer.objective.eval()
+    G = obj.G_A if hasattr(obj, "G_A") else obj.netG
+    D = obj.D_A if hasattr(obj, "D_A") else getattr(obj, "netD", None)
+    return (G, D) if discriminator else G

@@ -1,0 +1,169 @@
+"""Feature extractors for FID: a small one for the synthetic tasks, Inception for real data.
+
+FID compares the statistics of two image sets in some feature space.  The
+papers use the 2048-d pool features of the TF-FID InceptionV3
+{cite:p}`heusel2017gans`, whose weights are a download; that is what the
+``small`` and ``full`` scales use (:func:`inception_features`).  Offline, at
+the ``ci`` scale, FID uses :class:`SyntheticFeatureNet`: a small CNN trained
+by :func:`train_feature_net` to tell apart the domains of the synthetic tasks
+and degraded (blurred, noisy, blotchy) versions of their targets, so its
+features respond to what a weak generator gets wrong.  Its weights ship in
+``data/features/`` with their recipe.  Explained in chapter ``nb/03_teachers``
+(section ``sec-teachers-eval``).
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from ..errors import CheckpointError
+
+#: the classes the synthetic feature network learns to tell apart
+FEATURE_CLASSES = (
+    "stripes A", "stripes B", "edges", "shapes", "label map", "street scene",
+    "degraded stripes B", "degraded shapes", "degraded street scene",
+)
+
+
+class SyntheticFeatureNet(nn.Module):
+    """A small CNN: images in [0, 1] (any size) -> 128-d features.
+
+    Input is resized to 64x64; four stride-2 conv/BN/ReLU stages and global
+    average pooling give the features; ``classify`` adds a linear head used
+    only for training.  ``num_features`` tells torchmetrics the dimension.
+    """
+
+    num_features = 128
+
+    def __init__(self, width: int = 32, n_classes: int = len(FEATURE_CLASSES)):
+        super().__init__()
+        chans = [3, width, 2 * width, 4 * width, 4 * width]
+        layers: list[nn.Module] = []
+        for c_in, c_out in zip(chans[:-1], chans[1:]):
+            layers += [nn.Conv2d(c_in, c_out, 3, stride=2, padding=1, bias=False),
+                       nn.BatchNorm2d(c_out), nn.ReLU(inplace=True)]
+        self.body = nn.Sequential(*layers)
+        self.proj = nn.Linear(4 * width, self.num_features)
+        self.head = nn.Linear(self.num_features, n_classes)
+        self.config = dict(width=width, n_classes=n_classes)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dtype == torch.uint8:
+            x = x.float() / 255.0
+        x = F.interpolate(x, size=(64, 64), mode="bilinear", align_corners=False, antialias=True)
+        x = (x - 0.5) / 0.5
+        return self.proj(self.body(x).mean(dim=(2, 3)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.features(x)
+
+    def classify(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(F.relu(self.features(x)))
+
+
+def degrade(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A plausibly bad generator output: blur, noise, colour cast or blotches."""
+    from scipy import ndimage
+
+    x = image.astype(np.float32)
+    kind = rng.integers(4)
+    if kind == 0:
+        x = ndimage.gaussian_filter(x, sigma=(rng.uniform(1.0, 2.5),) * 2 + (0,))
+    elif kind == 1:
+        x = x + rng.normal(0, rng.uniform(15, 40), x.shape)
+    elif kind == 2:
+        x = x * rng.uniform(0.6, 1.2, 3) + rng.uniform(-30, 30, 3)
+    else:
+        h, w = x.shape[:2]
+        blotch = ndimage.zoom(rng.normal(0, 1, (4, 4, 3)), (h / 4, w / 4, 1), order=1)
+        x = x + 40 * blotch[:h, :w]
+    return np.clip(x, 0, 255).astype(np.uint8)
+
+
+def _feature_batch(worlds: dict, batch_size: int, rng: np.random.Generator):
+    images, labels = [], []
+    for _ in range(batch_size):
+        c = int(rng.integers(len(FEATURE_CLASSES)))
+        i = int(rng.integers(1_000_000))
+        if c in (0, 1, 6):
+            img = worlds["stripes"].sample_a(i) if c == 0 else worlds["stripes"].sample_b(i)
+        elif c in (2, 3, 7):
+            img = worlds["edges2shapes"].sample(i)[0 if c == 2 else 1]
+        else:
+            img = worlds["labels2scene"].sample(i)[0 if c == 4 else 1]
+        if c >= 6:
+            img = degrade(img, rng)
+        images.append(torch.from_numpy(img).permute(2, 0, 1))
+        labels.append(c)
+    return torch.stack(images).float() / 255.0, torch.tensor(labels)
+
+
+def train_feature_net(steps: int = 600, batch_size: int = 32, size: int = 64, seed: int = 0,
+                      progress: bool = True) -> tuple[SyntheticFeatureNet, dict]:
+    """Train :class:`SyntheticFeatureNet` on freshly drawn samples (the recipe).
+
+    Training images come from world seed ``seed + 1000``, never from the
+    seeds the chapters evaluate on.  Returns the network (eval mode) and its
+    held-out accuracy.
+    """
+    from ..data import get_world
+
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    worlds = {n: get_world(n, size=size, seed=seed + 1000) for n in
+              ("stripes", "edges2shapes", "labels2scene")}
+    net = SyntheticFeatureNet()
+    opt = torch.optim.Adam(net.parameters(), lr=2e-3)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=2e-3, total_steps=steps)
+    net.train()
+    for _ in tqdm(range(steps), desc="feature net", disable=not progress, leave=False):
+        x, y = _feature_batch(worlds, batch_size, rng)
+        loss = F.cross_entropy(net.classify(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+    net.eval()
+    held_out = {n: get_world(n, size=size, seed=seed + 2000) for n in worlds}
+    x, y = _feature_batch(held_out, 512, np.random.default_rng(seed + 1))
+    with torch.no_grad():
+        acc = float((net.classify(x).argmax(1) == y).float().mean())
+    return net, {"held_out_accuracy": acc, "steps": steps, "batch_size": batch_size,
+                 "size": size, "seed": seed}
+
+
+def inception_features():
+    """The TF-FID InceptionV3 (2048-d pool features) used by the papers.
+
+    Its weights are a download (see :mod:`gancomp_lite.data.download`,
+    asset ``inception-fid``); offline and without the file this raises
+    :class:`~gancomp_lite.errors.MissingDownloadError` saying what to fetch and
+    where to put it.  Needs the ``torch-fidelity`` package.
+    """
+    from ..data.download import ensure
+
+    path = ensure("inception-fid")
+    try:
+        from torchmetrics.image.fid import NoTrainInceptionV3
+    except ImportError as err:  # pragma: no cover - depends on the environment
+        raise CheckpointError("Inception FID needs torchmetrics[image] (torch-fidelity)") from err
+    return _Uint8Input(NoTrainInceptionV3(name="inception-v3-compat", features_list=["2048"],
+                                          feature_extractor_weights_path=str(path)), 2048)
+
+
+class _Uint8Input(nn.Module):
+    """Feeds a uint8-input extractor from floats in [0, 1] (quantised, as the
+    FID protocol quantises generated images)."""
+
+    def __init__(self, inner: nn.Module, num_features: int):
+        super().__init__()
+        self.inner = inner
+        self.num_features = num_features
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dtype != torch.uint8:
+            x = (x * 255).round().clamp(0, 255).to(torch.uint8)
+        return self.inner(x)
