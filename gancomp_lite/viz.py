@@ -108,3 +108,67 @@ def glue(name: str, value, display: bool = False):
         return value
     _glue(name, value, display=display)
     return value
+
+
+def comparison_panel(inputs, outputs: dict, target=None, target_name: str = "target",
+                     n: int = 4, title: str | None = None, cell_inches: float = 1.5):
+    """The book's standard image panel: one row per sample, columns
+    input | each model's output (``outputs``: name -> batch) | target.
+
+    Batches are tensors ``N x 3 x H x W`` in [-1, 1]; the first ``n`` rows show.
+    """
+    n = min(n, len(inputs))
+    cols = ["input", *outputs] + ([target_name] if target is not None else [])
+    rows = []
+    for i in range(n):
+        row = [inputs[i], *(out[i] for out in outputs.values())]
+        if target is not None:
+            row.append(target[i])
+        rows.append(row)
+    return image_grid(rows, col_titles=cols, title=title, cell_inches=cell_inches)
+
+
+def cost_quality_table(models: dict, quality: dict, size: int = 256, latency_runs: int = 3,
+                       metrics: Sequence[str] | None = None, convention: str = "in-excluded") -> Table:
+    """The book's standard table: for each model, MACs (at ``size``), params,
+    CPU latency (median of ``latency_runs``, batch 1, at ``size``) and the
+    quality numbers in ``quality[name]`` (``metrics`` picks and orders them)."""
+    from .metrics.cost import profile
+    from .metrics.latency import measure_latency
+
+    rows = []
+    for name, model in models.items():
+        cost = profile(model, size, convention)
+        lat = measure_latency(model, size=size, runs=latency_runs, warmup=1, device="cpu")
+        row = {"model": name, f"GMACs ({convention}, {size}px)": cost.gmacs,
+               "M params": cost.mparams, f"CPU ms ({size}px)": lat.median_s * 1e3}
+        q = quality.get(name, {})
+        for key in (metrics or list(q)):
+            row[key] = q.get(key)
+        rows.append(row)
+    fmt = {k: ".3f" for k in rows[0]} if rows else {}
+    fmt[f"CPU ms ({size}px)"] = ".1f"
+    fmt.pop("model", None)
+    return Table(rows, formats=fmt)
+
+
+def plot_history(history: list[dict], keys: Sequence[str], title: str, smooth: int = 25,
+                 ylabel: str = "loss", logy: bool = False):
+    """Loss curves from a trainer's history, smoothed by a running mean of ``smooth`` steps."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 3))
+    steps = np.array([h["step"] for h in history])
+    for key in keys:
+        y = np.array([h[key] for h in history], dtype=float)
+        k = max(1, min(smooth, len(y)))
+        ys = np.convolve(y, np.ones(k) / k, mode="valid")
+        ax.plot(steps[k - 1:], ys, label=key)
+    ax.set_xlabel("training step")
+    ax.set_ylabel(ylabel + (f" (running mean of {smooth})" if smooth > 1 else ""))
+    if logy:
+        ax.set_yscale("log")
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

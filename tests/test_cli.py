@@ -76,3 +76,34 @@ def test_module_entry_point():
                          capture_output=True, text=True, check=True, env={"PATH": "", "GANCOMP_SCALE": "small"})
     info = json.loads(out.stdout)
     assert info["name"] == "small" and info["image_size"] == 128
+
+
+def test_train_export_evaluate_round_trip(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", "edges2shapes", "--scale", "ci", "--steps", "2", "--out", str(run),
+                 "--no-progress", "--device", "cpu"]) == 0
+    assert (run / "checkpoint.pt").exists() and (run / "recipe.json").exists()
+    # an existing run is never silently overwritten
+    assert main(["train", "edges2shapes", "--scale", "ci", "--steps", "2", "--out", str(run),
+                 "--no-progress"]) == 2
+    assert "--resume" in capsys.readouterr().err
+    assert main(["export-teacher", str(run), "--out", str(tmp_path / "ship"), "--n", "4"]) == 0
+    shipped = tmp_path / "ship" / "edges2shapes-ci.pt"
+    manifest = json.loads(shipped.with_suffix(".json").read_text())
+    assert manifest["commands"][0].startswith("gancomp-lite train edges2shapes --scale ci --steps 2")
+    assert {"sha256", "seed", "code_version", "metrics", "recipe"} <= set(manifest)
+    capsys.readouterr()
+    assert main(["evaluate", str(shipped), "--task", "edges2shapes", "--n", "4", "--json"]) == 0
+    metrics = json.loads(capsys.readouterr().out)
+    assert metrics["fid"] == pytest.approx(manifest["metrics"]["fid"], rel=1e-4)
+    assert {"l1", "psnr", "ssim", "identity_l1", "mean_target_l1"} <= set(metrics)
+    # a corrupted shipped file is one clear error
+    shipped.write_bytes(shipped.read_bytes()[:-100])
+    assert main(["evaluate", str(shipped), "--task", "edges2shapes", "--n", "4"]) == 2
+    assert "checksum" in capsys.readouterr().err
+
+
+def test_full_scale_training_asks_for_real_data(tmp_path, capsys):
+    assert main(["train", "stripes", "--scale", "full", "--steps", "1", "--out",
+                 str(tmp_path / "r"), "--no-progress"]) == 2
+    assert "real dataset" in capsys.readouterr().err

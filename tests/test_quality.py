@@ -1,0 +1,152 @@
+"""Quality metrics, downloads with checksums, and shipped artifacts."""
+import json
+
+import pytest
+import torch
+import torch.nn as nn
+
+from gancomp_lite.data import download
+from gancomp_lite.errors import CheckpointError, MissingDownloadError
+from gancomp_lite.metrics.quality import evaluate, fid, oracle_error, paired_metrics
+from gancomp_lite.models import ResnetGenerator, build_generator
+from gancomp_lite.training.checkpoint import (load_into, load_teacher_file, teacher_payload,
+                                              write_shipped)
+from gancomp_lite.training import pix2pix
+
+
+class TinyFeatures(nn.Module):
+    num_features = 8
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.conv = nn.Conv2d(3, 8, 3, stride=2)
+
+    def forward(self, x):
+        return torch.tanh(self.conv(x)).mean(dim=(2, 3))
+
+
+def test_fid_identical_near_zero_and_shift_larger():
+    torch.manual_seed(0)
+    real = torch.rand(64, 3, 32, 32) * 2 - 1
+    feats = TinyFeatures()
+    same = fid(real, real.clone(), feats)
+    shifted = fid(real, (real + 0.3).clamp(-1, 1), feats)
+    more = fid(real, (real + 0.6).clamp(-1, 1), feats)
+    assert abs(same) < 1e-3
+    assert shifted > 100 * max(abs(same), 1e-6) and more > shifted
+    with pytest.raises(Exception, match="at least 2"):
+        fid(real[:1], real[:1], feats)
+
+
+def test_paired_metrics_and_oracle_error():
+    torch.manual_seed(0)
+    x = torch.rand(4, 3, 32, 32) * 2 - 1
+    same = paired_metrics(x, x)
+    assert same["l1"] == 0 and same["ssim"] == pytest.approx(1.0)
+    noisy = paired_metrics((x + 0.2 * torch.randn_like(x)).clamp(-1, 1), x)
+    assert noisy["l1"] > 0.05 and noisy["psnr"] < 30 and noisy["ssim"] < 0.95
+    assert oracle_error(x, x) == 0 and oracle_error(-x, x) > 0.5
+    with pytest.raises(Exception, match="equal shapes"):
+        paired_metrics(x, x[:, :, :16])
+
+
+class Identity(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.dummy = nn.Parameter(torch.zeros(1))
+
+    def forward(self, x):
+        return x + 0 * self.dummy
+
+
+@pytest.mark.parametrize("task", ["stripes", "edges2shapes"])
+def test_evaluate_reports_metrics_and_baselines(task):
+    m = evaluate(Identity(), task, n=8, size=32, features=TinyFeatures())
+    assert m["fid"] == pytest.approx(m["identity_fid"], rel=1e-4)
+    if task == "stripes":
+        assert m["oracle_l1"] == pytest.approx(m["identity_oracle_l1"]) and m["oracle_l1"] > 0
+    else:
+        assert m["l1"] == pytest.approx(m["identity_l1"])
+        assert {"psnr", "ssim", "mean_target_l1", "mean_target_fid"} <= set(m)
+
+
+def test_shipped_file_checksum_and_architecture(tmp_path):
+    obj = pix2pix("resnet", ngf=4, ndf=8, image_size=32)
+    path = tmp_path / "t.pt"
+    manifest = write_shipped(teacher_payload(obj), path, {"kind": "test"})
+    assert json.loads(path.with_suffix(".json").read_text())["sha256"] == manifest["sha256"]
+    G, D = load_teacher_file(path, discriminator=True)
+    x = torch.rand(1, 3, 32, 32) * 2 - 1
+    with torch.no_grad():  # half precision storage barely changes the output
+        assert (G(x) - obj.netG.eval()(x)).abs().max() < 2e-2
+    # a corrupted file fails its checksum
+    data = bytearray(path.read_bytes())
+    data[-10] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match="checksum"):
+        load_teacher_file(path)
+    # weights that do not fit the architecture
+    with pytest.raises(CheckpointError, match="does not match ResnetGenerator"):
+        load_into(ResnetGenerator(ngf=8), build_generator("resnet", ngf=4).state_dict(), "x.pt")
+    (tmp_path / "lonely.pt").write_bytes(b"x")
+    with pytest.raises(CheckpointError, match="no manifest"):
+        load_teacher_file(tmp_path / "lonely.pt")
+
+
+@pytest.fixture
+def local_asset(tmp_path, monkeypatch):
+    src = tmp_path / "src" / "weights-demo-abcdef12.pth"
+    src.parent.mkdir()
+    src.write_bytes(b"demo weights " * 100)
+    digest = download.sha256_of(src)
+    asset = download.Asset("demo", src.as_uri(), src.name, "weights", "demo weights",
+                           sha256_prefix=digest[:8])
+    monkeypatch.setitem(download.ASSETS, "demo", asset)
+    return asset, tmp_path / "downloads"
+
+
+def test_missing_download_says_what_and_where(local_asset):
+    asset, root = local_asset
+    with pytest.raises(MissingDownloadError) as err:
+        download.ensure("demo", root)
+    msg = str(err.value)
+    assert asset.url in msg and str(root / "weights" / asset.filename) in msg
+
+
+def test_fetch_verifies_and_detects_corruption(local_asset):
+    asset, root = local_asset
+    path = download.fetch("demo", root, progress=False)
+    assert path.read_bytes() == b"demo weights " * 100
+    assert download.ensure("demo", root) == path
+    path.write_bytes(b"tampered")
+    with pytest.raises(CheckpointError, match="checksum"):
+        download.ensure("demo", root)
+
+
+def test_trust_on_first_use_records_checksum(local_asset, monkeypatch):
+    asset, root = local_asset
+    monkeypatch.setitem(download.ASSETS, "demo", download.Asset(
+        "demo", asset.url, asset.filename, "weights", "demo weights"))
+    path = download.fetch("demo", root, progress=False)
+    recorded = json.loads((root / "checksums.json").read_text())["demo"]
+    assert recorded == download.sha256_of(path)
+    path.write_bytes(b"changed later")
+    with pytest.raises(CheckpointError, match=recorded[:12]):
+        download.ensure("demo", root)
+
+
+def test_unreachable_url_is_a_missing_download(tmp_path, monkeypatch):
+    monkeypatch.setitem(download.ASSETS, "gone", download.Asset(
+        "gone", (tmp_path / "nope.pth").as_uri(), "nope.pth", "weights", "gone weights"))
+    with pytest.raises(MissingDownloadError, match="download failed"):
+        download.fetch("gone", tmp_path / "downloads", progress=False)
+    assert not (tmp_path / "downloads" / "weights" / "nope.pth.part").exists()
+
+
+def test_inception_fid_offline_is_one_clear_error(tmp_path, monkeypatch):
+    from gancomp_lite.metrics.features import inception_features
+
+    monkeypatch.setenv("GANCOMP_DATA", str(tmp_path))
+    with pytest.raises(MissingDownloadError, match="weights-inception-2015-12-05-6726825d.pth"):
+        inception_features()
