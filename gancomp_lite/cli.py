@@ -23,16 +23,22 @@ def _cmd_profile(args: argparse.Namespace) -> int:
 
     h, w = args.size
     model = build_generator(args.arch, ngf=args.ngf, norm=args.norm, image_size=min(h, w))
+    if args.decompose:
+        from .compression import decompose
+
+        model = decompose(model, args.decompose)
     costs = profile_all(model, (h, w), conventions=tuple(args.conventions))
     if args.json:
         out = {"arch": args.arch, "ngf": args.ngf, "norm": args.norm or "default",
+               "decompose": args.decompose or "",
                "input_size": [h, w], "params": next(iter(costs.values())).params,
                "macs": {name: c.macs for name, c in costs.items()},
                "conventions": {name: CONVENTIONS[name] for name in costs}}
         print(json.dumps(out, indent=2))
         return 0
     params = next(iter(costs.values())).params
-    print(f"{args.arch} ngf={args.ngf} input 3x{h}x{w}")
+    extra = f" decomposed: {args.decompose}" if args.decompose else ""
+    print(f"{args.arch} ngf={args.ngf} input 3x{h}x{w}{extra}")
     print(f"  params: {params:,} ({params / 1e6:.3f}M)")
     for name, cost in costs.items():
         print(f"  MACs [{name}]: {cost.macs:,} ({cost.gmacs:.3f}G)  - {CONVENTIONS[name]}")
@@ -133,6 +139,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="norm layer (default: the architecture's official one)")
     p.add_argument("--conventions", nargs="+", choices=list(CONVENTIONS),
                    default=list(CONVENTIONS), help="MAC counting conventions to report")
+    p.add_argument("--decompose", default=None, metavar="STAGE[,STAGE]",
+                   help="make stages of the ResNet generator depthwise separable: down, blocks, up")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=_cmd_profile)
 

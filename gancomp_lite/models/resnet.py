@@ -64,6 +64,33 @@ class SeparableConv2d(nn.Module):
         return self.conv(x)
 
 
+class SeparableConvTranspose2d(nn.Module):
+    """A transposed convolution split like :class:`SeparableConv2d`.
+
+    ``conv.0`` is a *depthwise* transposed convolution (``groups=in_channels``):
+    it upsamples each channel on its own with a kxk kernel and the given
+    stride; ``conv.1`` a norm; ``conv.2`` a pointwise 1x1 convolution that
+    mixes channels at the output resolution.  Spatial work first, then channel
+    mixing, the same order as the separable convolution; see
+    :func:`gancomp_lite.compression.decompose.decompose` for why.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3,
+                 stride: int = 2, padding: int = 1, output_padding: int = 1,
+                 norm: str = "instance", bias: bool = True):
+        super().__init__()
+        norm_layer = get_norm_layer(norm)
+        self.conv = nn.Sequential(
+            nn.ConvTranspose2d(in_channels, in_channels, kernel_size, stride, padding,
+                               output_padding=output_padding, groups=in_channels, bias=bias),
+            norm_layer(in_channels),
+            nn.Conv2d(in_channels, out_channels, 1, bias=bias),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(x)
+
+
 class ResnetBlock(nn.Module):
     """Residual block ``x + conv_block(x)``; dense or separable 3x3 convolutions."""
 
@@ -103,6 +130,9 @@ class ResnetGenerator(nn.Module):
         dropout: dropout rate inside blocks (0 in the papers).
         separable_blocks: use depthwise-separable convolutions inside the
             residual blocks (see :class:`MobileResnetGenerator`).
+        separable_down, separable_up: decompose the three convolutions before
+            the blocks, or the two transposed convolutions after them (GAN
+            Compression's Table 4; see :mod:`gancomp_lite.compression.decompose`).
     """
 
     #: names of the layers GAN Compression distils (forward-hook targets)
@@ -110,30 +140,39 @@ class ResnetGenerator(nn.Module):
 
     def __init__(self, input_nc: int = 3, output_nc: int = 3, ngf: int = 64,
                  norm: str = "instance", n_blocks: int = 9, dropout: float = 0.0,
-                 padding_type: str = "reflect", separable_blocks: bool = False):
+                 padding_type: str = "reflect", separable_blocks: bool = False,
+                 separable_down: bool = False, separable_up: bool = False):
         super().__init__()
         if ngf < 1 or n_blocks < 0:
             raise ValueError(f"ngf must be >= 1 and n_blocks >= 0, got ngf={ngf}, n_blocks={n_blocks}")
         self.config = dict(input_nc=input_nc, output_nc=output_nc, ngf=ngf, norm=norm,
                            n_blocks=n_blocks, dropout=dropout, padding_type=padding_type,
                            separable_blocks=separable_blocks)
+        if separable_down or separable_up:  # only recorded when used: old configs stay valid
+            self.config.update(separable_down=separable_down, separable_up=separable_up)
         norm_layer = get_norm_layer(norm)
         bias = conv_bias(norm)
+
+        def conv(c_in, c_out, k, stride, padding):
+            if separable_down:
+                return SeparableConv2d(c_in, c_out, k, stride, padding, norm=norm, bias=bias)
+            return nn.Conv2d(c_in, c_out, k, stride=stride, padding=padding, bias=bias)
+
         layers: list[nn.Module] = [
-            nn.ReflectionPad2d(3),
-            nn.Conv2d(input_nc, ngf, 7, padding=0, bias=bias),
-            norm_layer(ngf), nn.ReLU(True),
+            nn.ReflectionPad2d(3), conv(input_nc, ngf, 7, 1, 0), norm_layer(ngf), nn.ReLU(True),
         ]
         for mult in (1, 2):  # two stride-2 downsampling convolutions
-            layers += [nn.Conv2d(ngf * mult, ngf * mult * 2, 3, stride=2, padding=1, bias=bias),
+            layers += [conv(ngf * mult, ngf * mult * 2, 3, 2, 1),
                        norm_layer(ngf * mult * 2), nn.ReLU(True)]
         dim = ngf * 4
         layers += [ResnetBlock(dim, norm, dropout, padding_type, separable=separable_blocks)
                    for _ in range(n_blocks)]
         for mult in (4, 2):  # two stride-2 transposed convolutions
-            layers += [nn.ConvTranspose2d(ngf * mult, ngf * mult // 2, 3, stride=2, padding=1,
-                                          output_padding=1, bias=bias),
-                       norm_layer(ngf * mult // 2), nn.ReLU(True)]
+            c_in, c_out = ngf * mult, ngf * mult // 2
+            up = (SeparableConvTranspose2d(c_in, c_out, 3, 2, 1, 1, norm=norm, bias=bias)
+                  if separable_up else
+                  nn.ConvTranspose2d(c_in, c_out, 3, stride=2, padding=1, output_padding=1, bias=bias))
+            layers += [up, norm_layer(c_out), nn.ReLU(True)]
         layers += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, output_nc, 7, padding=0), nn.Tanh()]
         self.model = nn.Sequential(*layers)
         init_weights(self)
