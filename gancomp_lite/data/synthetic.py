@@ -617,16 +617,21 @@ class StripesWorld(SyntheticWorld):
 # b) edges2shapes: edge map -> shaded object (like edges -> shoes)
 # --------------------------------------------------------------------------
 SHAPE_KINDS = ("ellipse", "rounded_rect", "triangle", "star", "shoe")
+#: each kind of object has its own hue family (as shoes tend to be brown or
+#: black and handbags red), so colour is mostly predictable from the outline
+KIND_HUES = {"ellipse": 0.0, "rounded_rect": 0.6, "triangle": 0.33, "star": 0.13, "shoe": 0.8}
 
 
 class Edges2ShapesWorld(SyntheticWorld):
     """Paired edge maps (A) and shaded objects (B), shaped like edges -> shoes.
 
     B is one object on a white background: an ellipse, a rounded rectangle, a
-    triangle, a star-like blob or a shoe-like union of parts, in a random
-    saturated colour (a second colour for an inner part or the sole), with
-    Lambertian shading of a pillow-like relief from a random light direction
-    and sometimes a specular highlight.  A is its edge map: black lines on
+    triangle, a star-like blob or a shoe-like union of parts, in a saturated
+    colour of its kind's hue family (:data:`KIND_HUES`, jittered) with a
+    complementary second colour for an inner part or the sole, Lambertian
+    shading of a pillow-like relief lit from the upper left (jittered), and
+    sometimes a specular highlight.  Colour and light are thus mostly
+    predictable from the edges, as a product photo's are from its sketch.  A is its edge map: black lines on
     white along the silhouette and the visible boundaries between parts, about
     1.5 px wide at 64 px (the width scales with the image size).
     """
@@ -636,7 +641,7 @@ class Edges2ShapesWorld(SyntheticWorld):
 
     def _draw_scene(self, rng: np.random.Generator) -> Scene:
         kind = SHAPE_KINDS[int(rng.integers(len(SHAPE_KINDS)))]
-        hue = float(rng.random())
+        hue = KIND_HUES[kind] + float(rng.uniform(-0.04, 0.04))
         scene: Scene = {
             "kind": kind,
             "cx": float(0.5 + rng.uniform(-0.05, 0.05)),
@@ -653,10 +658,10 @@ class Edges2ShapesWorld(SyntheticWorld):
             "lobe_amp": float(rng.uniform(0.2, 0.35)),
             "colours": np.stack([
                 _hsv(hue, rng.uniform(0.6, 0.95), rng.uniform(0.7, 0.95)),
-                _hsv(hue + rng.uniform(0.25, 0.75), rng.uniform(0.5, 0.9), rng.uniform(0.55, 0.95)),
+                _hsv(hue + 0.5 + rng.uniform(-0.05, 0.05), rng.uniform(0.5, 0.9), rng.uniform(0.55, 0.95)),
                 _hsv(hue, 0.5, 0.22),
             ]),
-            "light_azimuth": float(rng.uniform(0, 2 * math.pi)),
+            "light_azimuth": float(1.25 * math.pi + rng.uniform(-0.5, 0.5)),
             "light_tilt": float(rng.uniform(0.5, 1.0)),
             "highlight": bool(rng.random() < 0.6),
         }
