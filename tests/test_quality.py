@@ -39,6 +39,21 @@ def test_fid_identical_near_zero_and_shift_larger():
         fid(real[:1], real[:1], feats)
 
 
+def test_oracle_metrics_ignore_stripe_phase_but_not_colour():
+    from gancomp_lite.metrics.quality import oracle_metrics, test_set
+
+    d = test_set("stripes", 8, 64)
+    truth = oracle_metrics(d["B_oracle"], d["B_oracle"], d["mask"])
+    assert truth == {"oracle_l1": 0.0, "oracle_background_l1": 0.0, "oracle_animal_w1": 0.0}
+    ident = oracle_metrics(d["A"], d["B_oracle"], d["mask"])
+    # stripes moved by one pixel inside the animals: same colours, other places
+    shifted = torch.where(d["mask"][:, None], torch.roll(d["B_oracle"], 1, -1), d["B_oracle"])
+    moved = oracle_metrics(shifted, d["B_oracle"], d["mask"])
+    assert moved["oracle_background_l1"] == 0
+    assert moved["oracle_animal_w1"] < 0.25 * ident["oracle_animal_w1"]
+    assert moved["oracle_l1"] > 0.25 * ident["oracle_l1"]  # pixel L1 barely tells them apart
+
+
 def test_paired_metrics_and_oracle_error():
     torch.manual_seed(0)
     x = torch.rand(4, 3, 32, 32) * 2 - 1
@@ -66,6 +81,7 @@ def test_evaluate_reports_metrics_and_baselines(task):
     assert m["fid"] == pytest.approx(m["identity_fid"], rel=1e-4)
     if task == "stripes":
         assert m["oracle_l1"] == pytest.approx(m["identity_oracle_l1"]) and m["oracle_l1"] > 0
+        assert m["oracle_background_l1"] == 0 and m["oracle_animal_w1"] > 0.2
     else:
         assert m["l1"] == pytest.approx(m["identity_l1"])
         assert {"psnr", "ssim", "mean_target_l1", "mean_target_fid"} <= set(m)

@@ -135,17 +135,18 @@ def train_feature_net(steps: int = 600, batch_size: int = 32, size: int = 64, se
                  "size": size, "seed": seed}
 
 
-def inception_features():
+def inception_features(download: bool = False):
     """The TF-FID InceptionV3 (2048-d pool features) used by the papers.
 
     Its weights are a download (see :mod:`gancomp_lite.data.download`,
-    asset ``inception-fid``); offline and without the file this raises
+    asset ``inception-fid``), fetched here only with ``download=True`` (the
+    ``small``/``full`` scales); without the file, and offline, this raises
     :class:`~gancomp_lite.errors.MissingDownloadError` saying what to fetch and
     where to put it.  Needs the ``torch-fidelity`` package.
     """
-    from ..data.download import ensure
+    from ..data.download import ensure, fetch
 
-    path = ensure("inception-fid")
+    path = fetch("inception-fid") if download else ensure("inception-fid")
     try:
         from torchmetrics.image.fid import NoTrainInceptionV3
     except ImportError as err:  # pragma: no cover - depends on the environment
