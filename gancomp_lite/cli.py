@@ -82,9 +82,10 @@ def _cmd_train_features(args: argparse.Namespace) -> int:
     from .training.checkpoint import save_feature_net
     from .training.teachers import code_version
 
+    version = code_version()  # the code that trains, read before training
     net, info = train_feature_net(steps=args.steps, seed=args.seed, progress=not args.no_progress)
     command = f"gancomp-lite train-features --steps {args.steps} --seed {args.seed} --out {args.out}"
-    manifest = save_feature_net(net, info, args.out, command, code_version())
+    manifest = save_feature_net(net, info, args.out, command, version)
     print(f"wrote {manifest['file']}: held-out accuracy {info['held_out_accuracy']:.3f}")
     return 0
 

@@ -91,7 +91,8 @@ def training_data(recipe: TeacherRecipe, data: str | Path | None = None):
 
 def code_version() -> str:
     """The git commit of the package's repository (with ``+dirty`` if the
-    working tree differs), or the package version outside a git checkout."""
+    package's code in the working tree differs from it), or the package
+    version outside a git checkout."""
     import subprocess
 
     from .. import __version__
@@ -100,8 +101,8 @@ def code_version() -> str:
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True,
                                 text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                               cwd=REPO_ROOT, capture_output=True, text=True, check=True).stdout
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--",
+                                "gancomp_lite"], cwd=REPO_ROOT, capture_output=True, text=True, check=True).stdout
         return commit + ("+dirty" if dirty.strip() else "")
     except (OSError, subprocess.CalledProcessError):
         return f"gancomp-lite {__version__} (no git)"
