@@ -48,7 +48,7 @@ class TeacherRecipe:
 #: of 1,067 images at batch 1; pix2pix edges2shoes: 20 epochs of 49,825 at batch 4).
 SCHEDULES = {
     ("ci", UNPAIRED): (6000, 1), ("ci", PAIRED): (2000, 4),
-    ("small", UNPAIRED): (40_000, 1), ("small", PAIRED): (20_000, 4),
+    ("small", UNPAIRED): (20_000, 1), ("small", PAIRED): (8_000, 4),
     ("full", UNPAIRED): (213_400, 1), ("full", PAIRED): (249_125, 4),
 }
 
