@@ -109,6 +109,25 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_sweep_decomposition(args: argparse.Namespace) -> int:
+    from .experiments import decomposition
+    from .training.teachers import code_version
+
+    version = code_version()
+    settings = dict(task=args.task, widths=args.widths, seeds=args.seeds, steps=args.steps,
+                    size=args.size, n_eval=args.n)
+    rows = decomposition.run(progress=not args.no_progress, **settings)
+    command = ("gancomp-lite sweep-decomposition --task {task} --widths {w} --seeds {s} "
+               "--steps {steps} --size {size} --n {n_eval} --out {out}").format(
+        w=" ".join(map(str, args.widths)), s=" ".join(map(str, args.seeds)), out=args.out,
+        **settings)
+    path = decomposition.save(rows, args.out, command, version, settings)
+    print(f"wrote {len(rows)} runs to {path}")
+    for claim, v in decomposition.verdicts(rows).items():
+        print(f"{claim}: {v['verdict']} ({v['reason']})")
+    return 0
+
+
 def _cmd_info(args: argparse.Namespace) -> int:
     from . import __version__
     from .config import describe, get_scale
@@ -192,6 +211,18 @@ def build_parser() -> argparse.ArgumentParser:
                    help="FID features (default: synthetic at ci, inception with real data)")
     e.add_argument("--json", action="store_true")
     e.set_defaults(func=_cmd_evaluate)
+
+    w = sub.add_parser("sweep-decomposition",
+                       help="train every single-stage decomposition (GAN Compression Table 4)")
+    w.add_argument("--task", default="edges2shapes", choices=["edges2shapes", "labels2scene"])
+    w.add_argument("--widths", type=int, nargs="+", default=[16, 4])
+    w.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    w.add_argument("--steps", type=int, default=500)
+    w.add_argument("--size", type=int, default=64)
+    w.add_argument("--n", type=int, default=64, help="test images")
+    w.add_argument("--out", default="data/results/decomposition-ci.json")
+    w.add_argument("--no-progress", action="store_true")
+    w.set_defaults(func=_cmd_sweep_decomposition)
 
     i = sub.add_parser("info", help="scale, device and versions")
     i.add_argument("--json", action="store_true")
