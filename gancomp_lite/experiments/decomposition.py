@@ -35,8 +35,12 @@ def build_variant(variant: str, ngf: int):
 
 def run(task: str = "edges2shapes", widths=(16, 4), seeds=(0,), steps: int = 500,
         size: int = 64, batch_size: int = 4, ndf: int = 32, n_train: int = 1000,
-        n_eval: int = 64, progress: bool = True, device: str = "cpu") -> list[dict]:
+        n_eval: int = 64, progress: bool = True, device: str = "cpu",
+        models: dict | None = None) -> list[dict]:
     """Train every variant at every width and seed; one row per run.
+
+    Pass a dict as ``models`` to get the trained generators back, keyed by
+    ``(variant, ngf, seed)``.
 
     Each row: variant, ngf, seed, steps, MACs (at 256x256, ``in-excluded``,
     the paper's scale) and params, and the quality metrics of
@@ -55,6 +59,8 @@ def run(task: str = "edges2shapes", widths=(16, 4), seeds=(0,), steps: int = 500
         Trainer(objective, train, steps, batch_size=batch_size, seed=seed, device=device,
                 progress=False).fit()
         seconds = time.perf_counter() - t0
+        if models is not None:
+            models[variant, ngf, seed] = G.cpu().eval()
         q = evaluate(G.cpu(), task, data=data, features="synthetic", baselines=False)
         rows.append({"variant": variant, "ngf": ngf, "seed": seed, "steps": steps,
                      "gmacs_256": profile_macs(G, 256) / 1e9, "mparams": count_params(G) / 1e6,

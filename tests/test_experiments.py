@@ -1,0 +1,56 @@
+"""The decomposition sweep and its verdict rules."""
+import pytest
+
+from gancomp_lite.experiments import decomposition as d
+
+
+def rows_from(fids: dict, macs=None):
+    """fids: (variant, ngf) -> list of FIDs over seeds."""
+    macs = macs or {"original": 4.0, "down": 3.5, "blocks": 1.4, "up": 3.3}
+    return [{"variant": v, "ngf": n, "seed": s, "gmacs_256": macs[v] * n / 16, "mparams": 0.1,
+             "fid": f, "l1": f / 100}
+            for (v, n), fs in fids.items() for s, f in enumerate(fs)]
+
+
+def table(orig, down, blocks, up):
+    return {(v, n): vals for n in (16, 4)
+            for v, vals in (("original", orig), ("down", down), ("blocks", blocks), ("up", up))}
+
+
+def test_paper_like_results_confirm_both_claims():
+    rows = rows_from(table([10, 11, 10.5], [12, 12.5, 12.2], [12.4, 12.8, 12.6], [30, 31, 29]))
+    v = d.verdicts(rows)
+    assert v["blocks_best_tradeoff"]["verdict"] == "confirmed"
+    assert v["up_most_sensitive"]["verdict"] == "confirmed"
+
+
+def test_clear_counter_evidence_is_not_confirmed():
+    rows = rows_from(table([10, 10.2, 10.1], [30, 30.5, 30.2], [50, 51, 50.5], [12, 12.2, 12.1]))
+    v = d.verdicts(rows)
+    assert v["blocks_best_tradeoff"]["verdict"] == "not confirmed"
+    assert "down" in v["blocks_best_tradeoff"]["reason"]
+    assert v["up_most_sensitive"]["verdict"] == "not confirmed"
+
+
+def test_overlapping_spreads_and_single_seeds_are_inconclusive():
+    noisy = rows_from(table([10, 20, 15], [11, 21, 16], [12, 22, 17], [13, 23, 18]))
+    assert d.verdicts(noisy)["up_most_sensitive"]["verdict"] == "inconclusive"
+    single = rows_from(table([10], [12], [12], [30]))
+    assert all(x["verdict"] == "inconclusive" for x in d.verdicts(single).values())
+
+
+def test_summarise_mean_and_spread():
+    s = {(r["variant"], r["ngf"]): r for r in d.summarise(rows_from(table([1, 3], [2, 2], [3, 3], [4, 6])))}
+    assert s["original", 16]["fid_mean"] == 2 and s["original", 16]["fid_std"] == pytest.approx(2 ** 0.5)
+    assert s["down", 4]["fid_std"] == 0 and s["up", 4]["seeds"] == 2
+
+
+def test_run_trains_every_variant(tmp_path):
+    models = {}
+    rows = d.run(widths=(4,), seeds=(0,), steps=2, size=32, n_train=8, n_eval=4, progress=False,
+                 models=models)
+    assert [r["variant"] for r in rows] == list(d.VARIANTS)
+    assert set(models) == {(v, 4, 0) for v in d.VARIANTS}
+    assert {"fid", "l1", "psnr", "ssim", "gmacs_256", "mparams"} <= set(rows[0])
+    path = d.save(rows, tmp_path / "r.json", "cmd", "v", {"widths": [4]})
+    assert d.load(path)["rows"] == rows
