@@ -96,10 +96,7 @@ def teacher_path(task: str, scale: str) -> Path:
 def teacher_payload(objective) -> dict:
     """What ships of a trained objective: the A->B generator and the
     discriminator that judged its outputs (GAN Compression inherits it)."""
-    if hasattr(objective, "G_A"):
-        G, D = objective.G_A, objective.D_A
-    else:
-        G, D = objective.netG, getattr(objective, "netD", None)
+    G, D = objective.translator()
     payload = {"format": TEACHER_FORMAT, "objective": type(objective).__name__,
                "generator": {"config": describe(G), "state_dict": _half(G.state_dict())}}
     if D is not None:

@@ -148,6 +148,11 @@ class Objective(nn.Module):
     def load_extra_state(self, state: dict) -> None:
         pass
 
+    def translator(self) -> tuple[nn.Module, nn.Module | None]:
+        """The A->B generator and the discriminator that judges its outputs
+        (what a teacher ships and a student inherits)."""
+        raise NotImplementedError
+
     def describe(self) -> dict:
         """Plain-data description of the networks (stored in checkpoints)."""
         return {name: dict(getattr(module, "config", {}), cls=type(module).__name__)
@@ -179,6 +184,9 @@ class Pix2PixObjective(Objective):
     def forward_step(self, batch: dict) -> Context:
         real_A, real_B = batch["A"], batch["B"]
         return {"real_A": real_A, "real_B": real_B, "fake_B": self.netG(real_A)}
+
+    def translator(self):
+        return self.netG, getattr(self, "netD", None)
 
     def _d_loss(self, ctx: Context) -> torch.Tensor:
         real = self.netD(torch.cat([ctx["real_A"], ctx["real_B"]], 1))
@@ -234,6 +242,9 @@ class CycleGANObjective(Objective):
         fake_A = self.G_B(real_B)
         return {"real_A": real_A, "real_B": real_B, "fake_B": fake_B, "fake_A": fake_A,
                 "rec_A": self.G_B(fake_B), "rec_B": self.G_A(fake_A)}
+
+    def translator(self):
+        return self.G_A, self.D_A
 
     def extra_state(self) -> dict:
         return {"pool_A": self.pool_A.state_dict(), "pool_B": self.pool_B.state_dict()}

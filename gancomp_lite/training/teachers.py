@@ -228,7 +228,5 @@ def load_or_train_teacher(task: str, scale: Scale | str | None = None, discrimin
     run_dir = Path(run_dir or REPO_ROOT / "runs" / f"teacher-{task}-{scale.name}")
     print(f"no shipped {task} teacher for scale {scale.name}: training one in {run_dir}")
     trainer = train_teacher(task, run_dir, scale=scale, resume=True, progress=progress)
-    obj = trainer.objective.eval()
-    G = obj.G_A if hasattr(obj, "G_A") else obj.netG
-    D = obj.D_A if hasattr(obj, "D_A") else getattr(obj, "netD", None)
+    G, D = trainer.objective.eval().translator()
     return (G, D) if discriminator else G
