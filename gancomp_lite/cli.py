@@ -214,7 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     w = sub.add_parser("sweep-decomposition",
                        help="train every single-stage decomposition (GAN Compression Table 4)")
-    w.add_argument("--task", default="edges2shapes", choices=["edges2shapes", "labels2scene"])
+    w.add_argument("--task", default="edges2shapes", choices=sorted(WORLDS))
     w.add_argument("--widths", type=int, nargs="+", default=[16, 4])
     w.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     w.add_argument("--steps", type=int, default=500)

@@ -54,3 +54,10 @@ def test_run_trains_every_variant(tmp_path):
     assert {"fid", "l1", "psnr", "ssim", "gmacs_256", "mparams"} <= set(rows[0])
     path = d.save(rows, tmp_path / "r.json", "cmd", "v", {"widths": [4]})
     assert d.load(path)["rows"] == rows
+
+
+def test_run_on_the_unpaired_task_uses_cyclegan_and_the_oracle():
+    rows = d.run(task="stripes", widths=(4,), seeds=(0,), steps=1, size=32, n_train=4, n_eval=4,
+                 progress=False)
+    assert len(rows) == len(d.VARIANTS)
+    assert {"fid", "oracle_animal_w1", "oracle_background_l1"} <= set(rows[0])
