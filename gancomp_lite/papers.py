@@ -1,16 +1,10 @@
 """Numbers quoted from the papers, each with where it comes from.
 
 These are the published figures that chapters set *beside* their own
-computed results; none of them is ever used as a result.  Keys of
-:data:`SOURCES` are the citation keys of ``book/references.bib``.
+computed results; none of them is ever used as a result.  ``source``
+fields are citation keys of ``book/references.bib``.
 """
 from __future__ import annotations
-
-SOURCES = {
-    "li2020gan": "GAN Compression (Li et al., CVPR 2020)",
-    "jin2021teachers": "CAT: Teachers Do More Than Teach (Jin et al., CVPR 2021)",
-    "ren2021online": "OMGD: Online Multi-Granularity Distillation (Ren et al., ICCV 2021)",
-}
 
 #: Published cost of the generators at 256x256, RGB in and out, as
 #: (arch, ngf) -> dict with ``gmacs`` (None where no source states one), the
@@ -30,14 +24,6 @@ GENERATOR_COST = {
                                 where="OMGD/CRD student S16 (also li2020gan Table 4: 1.4G, 0.14M)"),
     ("unet", 64): dict(gmacs=None, convention=None, mparams=54.41,
                        source="official code", where="pix2pix unet_256, BatchNorm"),
-}
-
-#: MACs of recognition networks quoted by GAN Compression to make its point
-#: that conditional GANs cost far more (GMACs, source, where).
-CLASSIFIER_MACS_QUOTED = {
-    "MobileNet-v3": (0.44, "li2020gan", "abstract"),
-    "GauGAN generator": (281.0, "li2020gan", "abstract, Table 1"),
-    "CycleGAN generator": (56.8, "li2020gan", "Table 1"),
 }
 
 #: GAN Compression Table 4 (horse->zebra, CycleGAN, 256x256): (variant, ngf) ->

@@ -214,6 +214,20 @@ def _check_square(path: Path, im: Image.Image, size: Optional[int]) -> None:
 # --------------------------------------------------------------------------
 # real folders
 # --------------------------------------------------------------------------
+def _companions(folder: Path, paths: List[Path], what: str, of: str) -> Optional[List[Path]]:
+    """Paths of a companion folder (oracles, label maps) holding one file per
+    image of ``paths`` under the same name; ``None`` if the folder is absent."""
+    if not folder.is_dir():
+        return None
+    out = [folder / p.name for p in paths]
+    missing = [p for p in out if not p.is_file()]
+    if missing:
+        raise DatasetLayoutError(
+            f"{folder} lacks {missing[0].name} ({len(missing)} missing): {what} folder must "
+            f"hold one image per {of} image, with the same name")
+    return out
+
+
 class UnalignedFolderDataset(_Seeded, Dataset):
     """Unpaired images in the CycleGAN layout ``root/{trainA,trainB,testA,testB}``.
 
@@ -256,15 +270,8 @@ class UnalignedFolderDataset(_Seeded, Dataset):
         self.dir_B = self.root / f"{phase}B"
         self.A_paths = _list_images(self.dir_A, _UNALIGNED_LAYOUT)
         self.B_paths = _list_images(self.dir_B, _UNALIGNED_LAYOUT)
-        oracle_dir = self.root / f"{phase}B_oracle"
-        self.oracle_paths: Optional[List[Path]] = None
-        if oracle_dir.is_dir():
-            self.oracle_paths = [oracle_dir / p.name for p in self.A_paths]
-            missing = [p for p in self.oracle_paths if not p.is_file()]
-            if missing:
-                raise DatasetLayoutError(
-                    f"{oracle_dir} lacks {missing[0].name} ({len(missing)} missing): an oracle "
-                    f"folder must hold one image per {self.dir_A.name} image, with the same name")
+        self.oracle_paths = _companions(self.root / f"{phase}B_oracle", self.A_paths,
+                                        "an oracle", self.dir_A.name)
 
     def __len__(self) -> int:
         return max(len(self.A_paths), len(self.B_paths))
@@ -323,15 +330,8 @@ class AlignedFolderDataset(_Seeded, Dataset):
             folder = self.root / "val"
         self.dir_AB = folder
         self.AB_paths = _list_images(folder, _ALIGNED_LAYOUT)
-        labels_dir = self.root / f"{folder.name}_labels"
-        self.label_paths: Optional[List[Path]] = None
-        if labels_dir.is_dir():
-            self.label_paths = [labels_dir / p.name for p in self.AB_paths]
-            missing = [p for p in self.label_paths if not p.is_file()]
-            if missing:
-                raise DatasetLayoutError(
-                    f"{labels_dir} lacks {missing[0].name} ({len(missing)} missing): a labels "
-                    f"folder must hold one class-id image per {folder.name} image, same name")
+        self.label_paths = _companions(self.root / f"{folder.name}_labels", self.AB_paths,
+                                       "a labels", folder.name)
 
     def __len__(self) -> int:
         return len(self.AB_paths)

@@ -91,12 +91,6 @@ def paired_metrics(fake: torch.Tensor, target: torch.Tensor) -> dict[str, float]
 
 
 @torch.no_grad()
-def oracle_error(fake: torch.Tensor, oracle: torch.Tensor) -> float:
-    """Mean L1 between translations and the oracle's true targets (stripes)."""
-    return float(F.l1_loss(fake.clamp(-1, 1), oracle))
-
-
-@torch.no_grad()
 def oracle_metrics(fake: torch.Tensor, oracle: torch.Tensor, mask: torch.Tensor) -> dict[str, float]:
     """Errors of stripes translations against the oracle's true targets.
 

@@ -82,6 +82,11 @@ def write_shipped(payload: dict, path: Path, manifest: dict) -> dict:
     """Save ``payload`` to ``path`` and its manifest (with size and SHA-256) beside it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(payload, path)
+    return write_manifest(path, manifest)
+
+
+def write_manifest(path: Path, manifest: dict) -> dict:
+    """Write ``path``'s manifest (its size and SHA-256 first, then ``manifest``)."""
     manifest = {"file": path.name, "sha256": sha256_of(path), "bytes": path.stat().st_size,
                 **manifest}
     path.with_suffix(".json").write_text(json.dumps(manifest, indent=2) + "\n")

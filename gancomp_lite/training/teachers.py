@@ -159,7 +159,8 @@ def export_teacher(run_dir: str | Path, out_dir: str | Path | None = None, n_eva
     import torch
 
     from ..metrics.quality import evaluate
-    from .checkpoint import TEACHERS_DIR, load_teacher_file, teacher_payload, write_shipped
+    from .checkpoint import (TEACHERS_DIR, load_teacher_file, teacher_payload, write_manifest,
+                             write_shipped)
     from .loop import Trainer
 
     run_dir = Path(run_dir)
@@ -193,7 +194,7 @@ def export_teacher(run_dir: str | Path, out_dir: str | Path | None = None, n_eva
                 "metrics": {"eval_split": f"test, seed 0, n={n_eval}", "fid_features": features,
                             **metrics},
                 "final_losses": {k: v for k, v in history[-1].items() if k != "step"} if history else {}}
-    return write_shipped(teacher_payload(trainer.objective), path, manifest)
+    return write_manifest(path, manifest)
 
 
 def load_teacher(task: str, scale: Scale | str | None = None, discriminator: bool = False,
