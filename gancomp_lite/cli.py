@@ -4,6 +4,8 @@ Sub-commands:
 
 * ``profile ARCH``: MACs under each counting convention and parameters;
 * ``data TASK``: write a synthetic task to disk in a real dataset's layout;
+* ``distill TASK``: train a compressed student from a teacher;
+* ``sweep-decomposition``, ``sweep-distillation``: the recorded experiments;
 * ``info``: the scale, device and versions in use.
 
 Errors from bad input are printed as one line and exit with status 2.
@@ -128,6 +130,69 @@ def _cmd_sweep_decomposition(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_distill(args: argparse.Namespace) -> int:
+    from .data import WORLDS
+    from .training.distill import StudentRecipe, distill
+
+    if args.task not in WORLDS:
+        raise GancompError(f"unknown task {args.task!r}: expected one of {', '.join(sorted(WORLDS))}")
+    paired = WORLDS[args.task].aligned
+    mode = "paired" if paired else "pseudo-pairs"
+    if args.unpaired:
+        mode = "unpaired"
+    elif args.pseudo_pairs and paired:
+        raise GancompError(f"{args.task} is a paired task: pseudo-pairs are for unpaired tasks")
+    layers = None if args.distill_layers is None else [x for x in args.distill_layers if x != "none"]
+    if args.unpaired and args.distill_layers is None:
+        layers = []  # the unpaired baseline has no teacher in its loss
+    recipe = StudentRecipe(task=args.task, student=args.student, ngf=args.ngf, mode=mode,
+                           init=args.init, inherit_d=args.inherit_d, distill_layers=layers,
+                           distill_loss=args.distill_loss, gan_mode=args.gan_mode,
+                           lambda_recon=args.lambda_recon, lambda_distill=args.lambda_distill,
+                           image_size=args.size)
+    trainer = distill(recipe, args.teacher, args.out, args.steps, batch_size=args.batch_size,
+                      seed=args.seed, n_train=args.n_train, device=args.device,
+                      progress=not args.no_progress, data=args.data)
+    last = trainer.history[-1]
+    print(f"trained {args.student} ngf={args.ngf} ({mode}, init {args.init}, "
+          f"{'inherited' if args.inherit_d else 'fresh'} D) for {trainer.step} steps into {args.out}")
+    print("final losses: " + ", ".join(f"{k}={v:.4g}" for k, v in last.items() if "/" in k))
+    from pathlib import Path
+
+    metrics = Path(args.out) / "metrics.json"
+    if metrics.exists():
+        print(metrics.read_text().strip())
+    return 0
+
+
+def _cmd_sweep_distillation(args: argparse.Namespace) -> int:
+    from .experiments import distillation as dx
+    from .experiments import results
+    from .training.teachers import code_version, load_or_train_teacher
+
+    version = code_version()
+    task = args.task or ("stripes" if args.experiment == "pseudo-pairs" else "edges2shapes")
+    arms = dx.PSEUDO_PAIR_ARMS if args.experiment == "pseudo-pairs" else dx.ABLATION_ARMS
+    batch = args.batch_size or (1 if args.experiment == "pseudo-pairs" else 4)
+    settings = dict(task=task, widths=args.widths, seeds=args.seeds, steps=args.steps,
+                    size=args.size, batch_size=batch, n_eval=args.n)
+    teacher, teacher_D = load_or_train_teacher(task, discriminator=True)
+    rows = dx.run(arms=arms, teacher=teacher, teacher_D=teacher_D,
+                  mode=None if args.experiment == "ablation" else "pseudo-pairs",
+                  progress=not args.no_progress, **settings)
+    command = (f"gancomp-lite sweep-distillation {args.experiment} --task {task} "
+               f"--widths {' '.join(map(str, args.widths))} --seeds {' '.join(map(str, args.seeds))} "
+               f"--steps {args.steps} --size {args.size} --batch-size {batch} --n {args.n} "
+               f"--out {args.out}")
+    path = results.save(f"distillation-{args.experiment}", rows, args.out, command, version, settings)
+    print(f"wrote {len(rows)} runs to {path}")
+    verdicts = (dx.pseudo_pair_verdicts(rows) if args.experiment == "pseudo-pairs"
+                else dx.ablation_verdicts(rows))
+    for claim, v in verdicts.items():
+        print(f"{claim}: {v['verdict']} ({v['reason']})")
+    return 0
+
+
 def _cmd_info(args: argparse.Namespace) -> int:
     from . import __version__
     from .config import describe, get_scale
@@ -223,6 +288,59 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--out", default="data/results/decomposition-ci.json")
     w.add_argument("--no-progress", action="store_true")
     w.set_defaults(func=_cmd_sweep_decomposition)
+
+    g = sub.add_parser("distill", help="train a compressed student from a teacher "
+                                         "(GAN Compression's distiller)")
+    g.add_argument("task", help="synthetic task (or its real counterpart with --data)")
+    g.add_argument("--teacher", default=None,
+                   help="shipped teacher file (default: data/teachers/TASK-SCALE.pt)")
+    g.add_argument("--student", default="resnet", choices=sorted(GENERATORS))
+    g.add_argument("--ngf", type=int, required=True, help="student width")
+    how = g.add_mutually_exclusive_group()
+    how.add_argument("--pseudo-pairs", action="store_true",
+                     help="unpaired task: L1 to the teacher's output (the default)")
+    how.add_argument("--unpaired", action="store_true",
+                     help="unpaired task: train the student the original CycleGAN way (baseline)")
+    g.add_argument("--distill-layers", nargs="*", default=None, metavar="LAYER",
+                   help="hooked layers (default: model.9 model.12 model.15 model.18); "
+                        "give none (or 'none') to switch distillation off")
+    g.add_argument("--distill-loss", default="mse", help="distillation loss (default mse)")
+    dgrp = g.add_mutually_exclusive_group()
+    dgrp.add_argument("--inherit-d", dest="inherit_d", action="store_true", default=True,
+                      help="start from the teacher's discriminator (default)")
+    dgrp.add_argument("--fresh-d", dest="inherit_d", action="store_false",
+                      help="start from a freshly initialised discriminator")
+    g.add_argument("--init", choices=["random", "l1"], default="random",
+                   help="student initialisation: random or L1-norm filter selection from the teacher")
+    g.add_argument("--gan-mode", choices=["lsgan", "hinge", "vanilla"], default=None)
+    g.add_argument("--lambda-recon", type=float, default=None, help="default: the task's preset")
+    g.add_argument("--lambda-distill", type=float, default=None, help="default: the task's preset")
+    g.add_argument("--steps", type=int, required=True)
+    g.add_argument("--batch-size", type=int, default=1)
+    g.add_argument("--size", type=int, default=64, help="image size")
+    g.add_argument("--n-train", type=int, default=1000, help="synthetic training images")
+    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--data", default=None, help="a real dataset folder instead of the synthetic task")
+    g.add_argument("--device", default=None)
+    g.add_argument("--out", required=True, help="output folder (checkpoint, recipe, metrics)")
+    g.add_argument("--no-progress", action="store_true")
+    g.set_defaults(func=_cmd_distill)
+
+    s = sub.add_parser("sweep-distillation",
+                       help="GAN Compression's Fig. 7a (pseudo-pairs) or Table 3 (ablation)")
+    s.add_argument("experiment", choices=["pseudo-pairs", "ablation"])
+    s.add_argument("--task", default=None, choices=sorted(WORLDS),
+                   help="default: stripes (pseudo-pairs), edges2shapes (ablation)")
+    s.add_argument("--widths", type=int, nargs="+", default=[8, 4])
+    s.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    s.add_argument("--steps", type=int, default=500)
+    s.add_argument("--size", type=int, default=64)
+    s.add_argument("--batch-size", type=int, default=None,
+                   help="default: 1 (pseudo-pairs, as CycleGAN), 4 (ablation)")
+    s.add_argument("--n", type=int, default=64, help="test images")
+    s.add_argument("--out", required=True)
+    s.add_argument("--no-progress", action="store_true")
+    s.set_defaults(func=_cmd_sweep_distillation)
 
     i = sub.add_parser("info", help="scale, device and versions")
     i.add_argument("--json", action="store_true")

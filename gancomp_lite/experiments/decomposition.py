@@ -9,8 +9,6 @@ Explained in chapter ``nb/04_decomposition``.
 """
 from __future__ import annotations
 
-import json
-import statistics
 import time
 from pathlib import Path
 
@@ -24,6 +22,7 @@ from ..metrics.quality import evaluate, test_set
 from ..models import NLayerDiscriminator, build_generator
 from ..data import WORLDS
 from ..training import CycleGANObjective, Pix2PixObjective, Trainer
+from . import results
 
 #: variant name -> decomposed stages
 VARIANTS = {"original": (), "down": ("down",), "blocks": ("blocks",), "up": ("up",)}
@@ -80,16 +79,7 @@ def run(task: str = "edges2shapes", widths=(16, 4), seeds=(0,), steps: int = 500
 
 def summarise(rows: list[dict], metric: str = "fid") -> list[dict]:
     """Mean and spread (sample std; 0 for one seed) of ``metric`` per variant and width."""
-    groups: dict[tuple, list[dict]] = {}
-    for r in rows:
-        groups.setdefault((r["ngf"], r["variant"]), []).append(r)
-    out = []
-    for (ngf, variant), rs in groups.items():
-        vals = [r[metric] for r in rs]
-        out.append({"ngf": ngf, "variant": variant, "gmacs_256": rs[0]["gmacs_256"],
-                    "mparams": rs[0]["mparams"], "seeds": len(rs), f"{metric}_mean": statistics.mean(vals),
-                    f"{metric}_std": statistics.stdev(vals) if len(vals) > 1 else 0.0})
-    return out
+    return results.summarise(rows, ("ngf", "variant"), metric, carry=("gmacs_256", "mparams"))
 
 
 def verdicts(rows: list[dict], metric: str = "fid") -> dict[str, dict]:
@@ -156,13 +146,7 @@ def verdicts(rows: list[dict], metric: str = "fid") -> dict[str, dict]:
 
 def save(rows: list[dict], path: str | Path, command: str, code_version: str, settings: dict) -> Path:
     """Write a results file with the command, code version and settings beside the rows."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"experiment": "decomposition", "command": command,
-                                "code_version": code_version, "settings": settings,
-                                "rows": rows}, indent=2) + "\n")
-    return path
+    return results.save("decomposition", rows, path, command, code_version, settings)
 
 
-def load(path: str | Path) -> dict:
-    return json.loads(Path(path).read_text())
+load = results.load

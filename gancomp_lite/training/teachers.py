@@ -78,15 +78,21 @@ def build_objective(recipe: TeacherRecipe) -> Objective:
 
 def training_data(recipe: TeacherRecipe, data: str | Path | None = None):
     """The training set: the synthetic task, or a real dataset folder ``data``."""
+    return task_data(recipe.task, recipe.scale, recipe.image_size, recipe.n_train, recipe.seed, data)
+
+
+def task_data(task: str, scale: str, image_size: int, n: int, seed: int = 0,
+              data: str | Path | None = None):
+    """Training images of ``task``: a real dataset folder ``data`` if given,
+    else the synthetic task (an error at scales that need real data)."""
     if data is not None:
-        return open_dataset(Path(data), phase="train", size=recipe.image_size,
-                            preprocess="resize_and_crop", seed=recipe.seed)
-    if get_scale(recipe.scale).real_data:
+        return open_dataset(Path(data), phase="train", size=image_size,
+                            preprocess="resize_and_crop", seed=seed)
+    if get_scale(scale).real_data:
         raise GancompError(
-            f"the {recipe.scale} scale trains on a real dataset: pass its folder "
+            f"the {scale} scale trains on a real dataset: pass its folder "
             f"(for example data/downloads/horse2zebra) as data=/--data")
-    return open_dataset(recipe.task, phase="train", size=recipe.image_size, n=recipe.n_train,
-                        seed=recipe.seed)
+    return open_dataset(task, phase="train", size=image_size, n=n, seed=seed)
 
 
 def code_version() -> str:

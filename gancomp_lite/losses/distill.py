@@ -1,0 +1,94 @@
+"""Intermediate feature distillation losses.
+
+GAN Compression (eq. 3) distils the teacher's intermediate activations into
+the student::
+
+    L_distill = sum_t || G_t(x) - f_t(G'_t(x)) ||
+
+where ``G_t`` and ``G'_t`` are the activations at the t-th chosen layer of
+student and teacher and ``f_t`` is a learnable 1x1 convolution that maps the
+student's channels to the teacher's, trained together with the generator.
+(The paper's equation puts ``f_t`` on the teacher side; its text and the
+official code map the *student* to the teacher's width, as here.)  The
+official code uses the mean squared error per layer, summed over layers.
+
+Every distillation loss of the book is a :class:`FeatureDistillLoss`: it is
+built from the (student, teacher) channel pairs of the hooked layers, owns
+whatever it needs to learn (the 1x1 mappings here), and maps two lists of
+feature maps to one scalar.  The distiller trains its parameters with the
+generator, so another loss (CAT's kernel alignment, for example) replaces
+the mean squared error by registering in :data:`DISTILL_LOSSES`, without any
+change to the training loop.
+
+Explained in chapter ``nb/06_distillation`` (section ``sec-distill-loss``).
+"""
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from ..errors import GancompError
+
+
+class FeatureDistillLoss(nn.Module):
+    """Base class: ``loss(student_feats, teacher_feats) -> scalar``.
+
+    Args:
+        channels: one ``(student_channels, teacher_channels)`` pair per layer.
+    """
+
+    def __init__(self, channels: Sequence[tuple[int, int]]):
+        super().__init__()
+        self.channels = [(int(s), int(t)) for s, t in channels]
+        if not self.channels:
+            raise GancompError("a distillation loss needs at least one layer")
+
+    def check(self, student: Sequence[torch.Tensor], teacher: Sequence[torch.Tensor]) -> None:
+        if len(student) != len(self.channels) or len(teacher) != len(self.channels):
+            raise GancompError(f"expected features of {len(self.channels)} layers, got "
+                               f"{len(student)} student and {len(teacher)} teacher maps")
+        for i, ((cs, ct), s, t) in enumerate(zip(self.channels, student, teacher)):
+            if s.shape[1] != cs or t.shape[1] != ct:
+                raise GancompError(f"layer {i}: expected {cs} student and {ct} teacher channels, "
+                                   f"got {s.shape[1]} and {t.shape[1]}")
+            if s.shape[2:] != t.shape[2:]:
+                raise GancompError(f"layer {i}: student and teacher maps differ in size: "
+                                   f"{tuple(s.shape[2:])} vs {tuple(t.shape[2:])}")
+
+    def forward(self, student: Sequence[torch.Tensor],
+                teacher: Sequence[torch.Tensor]) -> torch.Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class MappedMSE(FeatureDistillLoss):
+    """GAN Compression's loss: per layer, a learnable 1x1 convolution (with
+    bias, initialised N(0, 0.02)) maps the student's channels to the
+    teacher's; the loss is the sum over layers of the mean squared error."""
+
+    def __init__(self, channels: Sequence[tuple[int, int]], init_gain: float = 0.02):
+        super().__init__(channels)
+        self.mappings = nn.ModuleList(nn.Conv2d(s, t, 1) for s, t in self.channels)
+        for conv in self.mappings:
+            nn.init.normal_(conv.weight, 0.0, init_gain)
+            nn.init.zeros_(conv.bias)
+
+    def forward(self, student, teacher):
+        self.check(student, teacher)
+        return sum(F.mse_loss(f(s), t) for f, s, t in zip(self.mappings, student, teacher))
+
+
+#: name -> constructor ``f(channels) -> FeatureDistillLoss``; later chapters add theirs
+DISTILL_LOSSES: dict[str, Callable[[Sequence[tuple[int, int]]], FeatureDistillLoss]] = {
+    "mse": MappedMSE,
+}
+
+
+def build_distill_loss(name: str, channels: Sequence[tuple[int, int]]) -> FeatureDistillLoss:
+    """The distillation loss ``name`` (see :data:`DISTILL_LOSSES`) for these channel pairs."""
+    if name not in DISTILL_LOSSES:
+        raise GancompError(f"unknown distillation loss {name!r}: expected one of "
+                           f"{', '.join(sorted(DISTILL_LOSSES))}")
+    return DISTILL_LOSSES[name](channels)

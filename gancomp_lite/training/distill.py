@@ -1,0 +1,320 @@
+"""GAN Compression's distiller: train a small student from a frozen teacher.
+
+:class:`DistillObjective` is an :class:`~.objectives.Objective` for the one
+training loop (:class:`~.loop.Trainer`).  Per step:
+
+1. the teacher ``G'`` runs on the input ``x`` in eval mode without gradients;
+   the student ``G`` runs on ``x``; forward hooks collect both networks'
+   activations at the distilled layers (:func:`~gancomp_lite.models.hooks.capture_features`);
+2. the discriminator is updated on real targets against the student's fakes;
+3. the student (and the distillation loss's own parameters, the 1x1
+   mappings) is updated on (GAN Compression, eq. 4)::
+
+       L = lambda_gan L_GAN + lambda_recon L_recon + lambda_distill L_distill
+
+   * paired tasks: ``L_recon = |G(x) - y|`` with the real target ``y`` and a
+     conditional discriminator ``D(x, .)``;
+   * unpaired tasks (**pseudo-pairs**): ``L_recon = |G(x) - G'(x)|``, the
+     teacher's output as the target; ``D`` judges student fakes against real
+     B images.  Only the A->B generator is compressed; no cycle loss.
+
+The discriminator is either *inherited* (a copy of the teacher's, then
+trained on) or freshly initialised; the student starts from random weights or
+from the teacher's largest-L1 filters (:func:`~gancomp_lite.compression.prune.l1_select`).
+:data:`PRESETS` holds the papers' loss weights per objective.
+
+Extension points for later chapters: ``distill_loss`` takes any name of
+:data:`~gancomp_lite.losses.distill.DISTILL_LOSSES` (or a ready
+:class:`~gancomp_lite.losses.distill.FeatureDistillLoss`), and every term is
+an ordinary ``add_term`` (CRD's relation losses are more terms on ``ctx``,
+whose keys are listed in :meth:`DistillObjective.forward_step`).
+
+Explained in chapters ``nb/05_pseudo_pairs`` and ``nb/06_distillation``.
+"""
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from ..errors import GancompError
+from ..losses.distill import FeatureDistillLoss, build_distill_loss
+from ..losses.gan import GANLoss
+from ..models import NLayerDiscriminator, build_generator
+from ..models.hooks import capture_features, feature_shapes
+from .objectives import Context, Objective
+
+#: the papers' loss weights (GAN Compression, Table 5 and the official scripts)
+PRESETS: dict[str, dict] = {
+    "cyclegan": dict(gan_mode="lsgan", lambda_recon=10.0, lambda_distill=0.01, lambda_gan=1.0),
+    "pix2pix": dict(gan_mode="hinge", lambda_recon=100.0, lambda_distill=1.0, lambda_gan=1.0),
+}
+
+
+def default_layers(net: nn.Module) -> tuple[str, ...]:
+    """The layers a generator is distilled at (its ``DISTILL_LAYERS``)."""
+    layers = getattr(type(net), "DISTILL_LAYERS", None)
+    if not layers:
+        raise GancompError(f"{type(net).__name__} names no default distillation layers: "
+                           f"pass distill_layers explicitly")
+    return tuple(layers)
+
+
+class DistillObjective(Objective):
+    """Student ``netG``, frozen ``teacher``, discriminator ``netD``.
+
+    Args:
+        teacher, student: generators; the teacher is frozen here.
+        netD: the discriminator (already inherited or fresh; see
+            :func:`distill_objective`), or ``None`` for no GAN term.
+        paired: reconstruct the real target (paired) or the teacher's
+            output (unpaired: pseudo-pairs).
+        distill_layers: layer names hooked in both networks; ``()`` turns
+            feature distillation off.
+        distill_loss: a name of ``DISTILL_LOSSES`` or a loss instance.
+        image_size: used for the dry run that reads the layers' channels.
+    """
+
+    update_order = ("D", "G")
+
+    def __init__(self, teacher: nn.Module, student: nn.Module, netD: nn.Module | None,
+                 paired: bool, gan_mode: str = "hinge", lambda_recon: float = 100.0,
+                 lambda_distill: float = 1.0, lambda_gan: float = 1.0,
+                 distill_layers: Sequence[str] | None = None,
+                 distill_loss: str | FeatureDistillLoss = "mse", image_size: int = 32):
+        super().__init__()
+        self.add_module("teacher", self.frozen(teacher))
+        self.add_to_group("G", "netG", student)
+        self.paired = paired
+        self.gan = GANLoss(gan_mode)
+        layers = default_layers(student) if distill_layers is None else tuple(distill_layers)
+        self.distill_layers = layers
+        self.hparams = dict(paired=paired, gan_mode=gan_mode, lambda_recon=lambda_recon,
+                            lambda_distill=lambda_distill, lambda_gan=lambda_gan,
+                            distill_layers=list(layers))
+        if netD is not None:
+            self.add_to_group("D", "netD", netD)
+            self.add_term("D", "gan", 1.0, self._d_loss)
+            self.add_term("G", "gan", lambda_gan, self._g_gan)
+        self.add_term("G", "recon", lambda_recon,
+                      lambda c: F.l1_loss(c["fake_B"], c["real_B"] if paired else c["teacher_B"]))
+        if layers:
+            if isinstance(distill_loss, str):
+                s_shapes = feature_shapes(student, layers, image_size)
+                t_shapes = feature_shapes(teacher, layers, image_size)
+                channels = [(s_shapes[n][0], t_shapes[n][0]) for n in layers]
+                distill_loss = build_distill_loss(distill_loss, channels)
+            self.hparams["distill_loss"] = type(distill_loss).__name__
+            self.add_to_group("G", "distill_loss", distill_loss)
+            self.add_term("G", "distill", lambda_distill, lambda c: self.distill_loss(
+                [c["student_feats"][n] for n in layers], [c["teacher_feats"][n] for n in layers]))
+
+    def train(self, mode: bool = True):
+        """Train mode for everything but the teacher, which stays in eval mode."""
+        super().train(mode)
+        self.teacher.eval()
+        return self
+
+    def forward_step(self, batch: dict) -> Context:
+        """The step context: ``real_A``, ``real_B``, the student's ``fake_B``,
+        the teacher's ``teacher_B`` and both networks' hooked activations
+        (``student_feats``, ``teacher_feats``: dicts by layer name)."""
+        real_A, real_B = batch["A"], batch["B"]
+        with torch.no_grad(), capture_features(self.teacher, self.distill_layers) as t_feats:
+            teacher_B = self.teacher(real_A)
+        with capture_features(self.netG, self.distill_layers) as s_feats:
+            fake_B = self.netG(real_A)
+        return {"real_A": real_A, "real_B": real_B, "fake_B": fake_B, "teacher_B": teacher_B,
+                "student_feats": s_feats, "teacher_feats": t_feats}
+
+    def _judge(self, ctx: Context, image: torch.Tensor) -> torch.Tensor:
+        return self.netD(torch.cat([ctx["real_A"], image], 1) if self.paired else image)
+
+    def _d_loss(self, ctx: Context) -> torch.Tensor:
+        return self.gan.discriminator_loss(self._judge(ctx, ctx["real_B"]),
+                                           self._judge(ctx, ctx["fake_B"].detach()))
+
+    def _g_gan(self, ctx: Context) -> torch.Tensor:
+        return self.gan.generator_loss(self._judge(ctx, ctx["fake_B"]))
+
+    def translator(self):
+        return self.netG, getattr(self, "netD", None)
+
+
+# -- building a student setup -------------------------------------------------
+
+MODES = ("paired", "pseudo-pairs", "unpaired")
+INITS = ("random", "l1")
+
+
+@dataclass
+class StudentRecipe:
+    """Everything that defines one student run (stored beside its checkpoint)."""
+
+    task: str
+    student: str = "resnet"
+    ngf: int = 8
+    mode: str = "paired"             # paired | pseudo-pairs | unpaired
+    init: str = "random"             # random | l1
+    inherit_d: bool = True
+    distill_layers: list[str] | None = None   # None: the student's defaults; []: off
+    distill_loss: str = "mse"
+    gan_mode: str | None = None      # None: the preset's
+    lambda_recon: float | None = None
+    lambda_distill: float | None = None
+    ndf: int | None = None           # fresh D width; None: the teacher D's
+    image_size: int = 64
+    extra: dict = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    def preset(self) -> str:
+        return "pix2pix" if self.mode == "paired" else "cyclegan"
+
+    def weights(self) -> dict:
+        """The loss weights used: the preset's, overridden where given."""
+        w = dict(PRESETS[self.preset()])
+        for key in ("gan_mode", "lambda_recon", "lambda_distill"):
+            if getattr(self, key) is not None:
+                w[key] = getattr(self, key)
+        return w
+
+
+def _check_recipe(r: StudentRecipe, paired_task: bool) -> None:
+    if r.mode not in MODES:
+        raise GancompError(f"unknown mode {r.mode!r}: expected one of {', '.join(MODES)}")
+    if r.init not in INITS:
+        raise GancompError(f"unknown init {r.init!r}: expected one of {', '.join(INITS)}")
+    if paired_task != (r.mode == "paired"):
+        want = "paired" if paired_task else "pseudo-pairs or unpaired"
+        raise GancompError(f"task {r.task!r} is {'paired' if paired_task else 'unpaired'}: "
+                           f"use mode {want}, not {r.mode!r}")
+    if r.mode == "unpaired" and r.distill_layers:
+        raise GancompError("the unpaired (CycleGAN) baseline has no teacher in its objective: "
+                           "feature distillation needs pseudo-pairs")
+
+
+def distill_objective(recipe: StudentRecipe, teacher: nn.Module,
+                      teacher_D: nn.Module | None) -> Objective:
+    """The objective of ``recipe`` with a fresh student.
+
+    ``teacher`` and ``teacher_D`` are copied, never changed.  In ``unpaired``
+    mode the student is trained the original way, a CycleGAN of two students
+    and two discriminators (the baseline of GAN Compression's Fig. 7a); its
+    A->B student and A->B discriminator are initialised like the distiller's.
+    """
+    from ..data import WORLDS
+    from .objectives import CycleGANObjective
+
+    paired_task = WORLDS[recipe.task].aligned if recipe.task in WORLDS else recipe.mode == "paired"
+    _check_recipe(recipe, paired_task)
+    w = recipe.weights()
+    arch = recipe.student
+
+    def student():
+        return build_generator(arch, ngf=recipe.ngf, norm=teacher.config.get("norm"),
+                               input_nc=teacher.config.get("input_nc", 3),
+                               output_nc=teacher.config.get("output_nc", 3))
+
+    G = student()
+    if recipe.init == "l1":
+        from ..compression.prune import l1_select
+        l1_select(G, teacher)
+
+    def discriminator(like: nn.Module | None, inherit: bool) -> nn.Module:
+        if inherit:
+            if like is None:
+                raise GancompError("inheriting the discriminator needs the teacher's "
+                                   "discriminator (load the teacher with discriminator=True)")
+            return copy.deepcopy(like).float().train().requires_grad_(True)
+        if like is not None:
+            in_nc = like.config["input_nc"]
+        else:
+            out_nc = teacher.config.get("output_nc", 3)
+            in_nc = out_nc + (teacher.config.get("input_nc", 3) if recipe.mode == "paired" else 0)
+        ndf = recipe.ndf or (like.config["ndf"] if like is not None else 64)
+        return NLayerDiscriminator(in_nc, ndf=ndf)
+
+    D = discriminator(teacher_D, recipe.inherit_d)
+    if recipe.mode == "unpaired":
+        D_B = discriminator(teacher_D, False)
+        return CycleGANObjective(G, student(), D, D_B, gan_mode=w["gan_mode"],
+                                 lambda_cycle=w["lambda_recon"])
+    layers = recipe.distill_layers
+    return DistillObjective(copy.deepcopy(teacher).float(), G, D, paired=recipe.mode == "paired",
+                            gan_mode=w["gan_mode"], lambda_recon=w["lambda_recon"],
+                            lambda_distill=w["lambda_distill"], lambda_gan=w.get("lambda_gan", 1.0),
+                            distill_layers=None if layers is None else tuple(layers),
+                            distill_loss=recipe.distill_loss, image_size=recipe.image_size)
+
+
+def student_trainer(recipe: StudentRecipe, teacher: nn.Module, teacher_D: nn.Module | None,
+                    data, steps: int, batch_size: int = 1, seed: int = 0, device=None,
+                    progress: bool = True):
+    """A :class:`~.loop.Trainer` for ``recipe`` on ``data``, seeded before
+    the student is built (so the seed fixes its random initialisation too)."""
+    from ..config import seed_everything
+    from .loop import Trainer
+
+    seed_everything(seed)
+    objective = distill_objective(recipe, teacher, teacher_D)
+    return Trainer(objective, data, steps, batch_size=batch_size, seed=seed, device=device,
+                   progress=progress)
+
+
+def distill(recipe: StudentRecipe, teacher_path: str | Path | None, out: str | Path | None,
+            steps: int, batch_size: int = 1, seed: int = 0, n_train: int = 1000,
+            device=None, progress: bool = True, evaluate_n: int | None = 64,
+            data: str | Path | None = None):
+    """Train one student of ``recipe`` for ``steps`` steps.
+
+    ``teacher_path``: a shipped teacher file (default: the task's shipped
+    teacher at the current scale).  With ``out``, the run writes
+    ``out/checkpoint.pt``, ``out/recipe.json`` (recipe, command settings,
+    code version) and, if ``evaluate_n``, ``out/metrics.json`` (test-split
+    quality and the student's cost).  ``data``: a real dataset folder
+    (needed at the ``full`` scale) instead of the synthetic task.  Returns
+    the trainer.
+    """
+    from ..config import get_scale
+    from ..metrics.cost import count_params, profile_macs
+    from ..metrics.quality import evaluate
+    from .checkpoint import load_teacher_file, teacher_path as shipped_path
+    from .teachers import code_version, task_data
+
+    scale = get_scale()
+    path = Path(teacher_path) if teacher_path else shipped_path(recipe.task, scale.name)
+    teacher, teacher_D = load_teacher_file(path, discriminator=True)
+    train_set = task_data(recipe.task, scale.name, recipe.image_size, n_train, 0, data)
+    trainer = student_trainer(recipe, teacher, teacher_D, train_set, steps, batch_size, seed,
+                              device=device, progress=progress)
+    objective = trainer.objective
+    ckpt = None
+    if out is not None:
+        out = Path(out)
+        ckpt = out / "checkpoint.pt"
+        if ckpt.exists():
+            raise GancompError(f"{ckpt} exists: choose another output folder")
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "recipe.json").write_text(json.dumps(
+            {"recipe": recipe.as_dict(), "teacher": str(path), "data": str(data or f"synthetic:{recipe.task}"), "steps": steps,
+             "batch_size": batch_size, "seed": seed, "n_train": n_train,
+             "weights": recipe.weights(), "code_version": code_version()}, indent=2) + "\n")
+    trainer.fit(checkpoint=ckpt)
+    if out is not None and evaluate_n and data is None:  # real data: `gancomp-lite evaluate`
+        G = objective.translator()[0].cpu().eval()
+        with torch.no_grad():
+            q = evaluate(G, recipe.task, n=evaluate_n, size=recipe.image_size, seed=0,
+                         baselines=False)
+        metrics = {"eval_split": f"test, seed 0, n={evaluate_n}",
+                   "gmacs": profile_macs(G, recipe.image_size) / 1e9,
+                   "mparams": count_params(G) / 1e6, **q}
+        (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    return trainer
