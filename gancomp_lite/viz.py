@@ -110,6 +110,26 @@ def glue(name: str, value, display: bool = False):
     return value
 
 
+def feature_grid(features: dict, n_channels: int = 6, title: str | None = None,
+                 cell_inches: float = 1.3):
+    """Activations as images: one row per layer (``features``: name -> tensor
+    ``1 x C x H x W`` or ``C x H x W``), its first ``n_channels`` channels,
+    each scaled to [0, 1] on its own (so the pattern shows, not the scale).
+    Used for the hooked layers of chapter ``nb/06_distillation``."""
+    rows = []
+    for f in features.values():
+        f = f.detach().float().cpu()
+        f = f[0] if f.ndim == 4 else f
+        row = []
+        for c in f[:n_channels]:
+            lo, hi = c.min(), c.max()
+            row.append(((c - lo) / (hi - lo) if hi > lo else torch.zeros_like(c)).numpy())
+        rows.append(row)
+    return image_grid(rows, col_titles=[f"channel {i}" for i in range(n_channels)],
+                      row_titles=list(features), title=title, cell_inches=cell_inches,
+                      cmap="viridis")
+
+
 def comparison_panel(inputs, outputs: dict, target=None, target_name: str = "target",
                      n: int = 4, title: str | None = None, cell_inches: float = 1.5):
     """The book's standard image panel: one row per sample, columns
