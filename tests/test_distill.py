@@ -208,7 +208,7 @@ def test_l1_selection_keeps_the_largest_filters_with_one_residual_width(cls):
     S = cls(ngf=4)
     kept = l1_select(S, T)
     stem = filter_l1(T.model[1].weight)
-    assert set(kept["model.1"].tolist()) == set(torch.topk(stem, 4).indices.tolist())
+    assert kept["model.1"].tolist() == torch.topk(stem, 4).indices.tolist()   # largest first
     assert torch.equal(S.model[1].weight, T.model[1].weight[kept["model.1"]])
     down = T.model[4].weight[:, kept["model.1"]]
     assert set(kept["model.4"].tolist()) == set(torch.topk(filter_l1(down), 8).indices.tolist())
@@ -227,10 +227,11 @@ def test_l1_selection_keeps_the_largest_filters_with_one_residual_width(cls):
 def test_l1_selection_at_full_width_is_a_permutation_of_the_teacher(cls):
     T = randomised(cls(ngf=4), seed=2).eval()
     S = cls(ngf=4)
-    l1_select(S, T)
+    kept = l1_select(S, T)
+    assert not torch.equal(kept["model.7"], torch.arange(16))   # a real permutation
     x = torch.randn(2, 3, 32, 32)
     with torch.no_grad():
-        assert torch.allclose(S.eval()(x), T(x), atol=1e-5)
+        assert torch.allclose(S.eval()(x), T(x), atol=1e-4)       # float summation order only
 
 
 def test_l1_selection_rejects_mismatched_networks():

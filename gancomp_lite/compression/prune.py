@@ -21,7 +21,9 @@ affine norm parameters of kept channels are copied; a depthwise-separable
 convolution keeps the depthwise filters of its kept inputs and selects its
 outputs by the L1 norm of the pointwise filters.
 
-Works for :class:`~gancomp_lite.models.ResnetGenerator` and its Mobile variant
+Kept filters are ordered by decreasing norm, so selecting at the teacher's
+own width permutes its channels and computes exactly the teacher's function
+(a test checks this).  Works for :class:`~gancomp_lite.models.ResnetGenerator` and its Mobile variant
 (same block type for teacher and student).  Explained in chapter
 ``nb/06_distillation`` (section ``sec-distill-prune``).
 """
@@ -41,11 +43,15 @@ def filter_l1(weight: torch.Tensor, transposed: bool = False) -> torch.Tensor:
 
 
 def top_k(scores: torch.Tensor, k: int) -> torch.Tensor:
-    """Indices of the ``k`` largest scores, in increasing index order (ties: lower index)."""
+    """Indices of the ``k`` largest scores, largest first (ties: lower index first).
+
+    Keeping the order of importance (rather than the teacher's order) means
+    the student's leading channels are its strongest, so a later slice of
+    leading channels (the once-for-all supernet's sub-networks) keeps them.
+    """
     if k > scores.numel():
         raise GancompError(f"cannot keep {k} of {scores.numel()} filters")
-    order = torch.argsort(-scores, stable=True)[:k]
-    return torch.sort(order).values
+    return torch.argsort(-scores, stable=True)[:k]
 
 
 def _copy_norm(src: nn.Module, dst: nn.Module, idx: torch.Tensor) -> None:
