@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import copy
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -170,7 +170,6 @@ class StudentRecipe:
     lambda_distill: float | None = None
     ndf: int | None = None           # fresh D width; None: the teacher D's
     image_size: int = 64
-    extra: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -207,8 +206,10 @@ def distill_objective(recipe: StudentRecipe, teacher: nn.Module,
 
     ``teacher`` and ``teacher_D`` are copied, never changed.  In ``unpaired``
     mode the student is trained the original way, a CycleGAN of two students
-    and two discriminators (the baseline of GAN Compression's Fig. 7a); its
-    A->B student and A->B discriminator are initialised like the distiller's.
+    and two discriminators (the baseline of GAN Compression's Fig. 7a): its
+    A->B student and A->B discriminator are initialised like the distiller's,
+    the B->A pair is fresh, ``lambda_recon`` weights the cycle loss, and there
+    is no feature distillation (``distill_layers`` must be ``None`` or empty).
     """
     from ..data import WORLDS
     from .objectives import CycleGANObjective
