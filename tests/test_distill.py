@@ -280,11 +280,14 @@ def test_ablation_verdicts_follow_the_numbers():
             ("prune+distill+keep-D", 12): [20, 21]}
     v = dx.ablation_verdicts(rows(base))
     assert {k: x["verdict"] for k, x in v.items()} == {
-        "full_recipe_best": "confirmed", "alone_not_significant": "confirmed", "reset_d_hurts": "confirmed"}
+        "full_recipe_best": "confirmed", "alone_not_significant": "confirmed", "keep_d_helps": "confirmed",
+        "reset_d_below_scratch": "confirmed"}
     v = dx.ablation_verdicts(rows({**base, ("prune+keep-D", 12): [10, 11], ("prune+distill", 12): [10, 11]}))
     assert {k: x["verdict"] for k, x in v.items()} == {
         "full_recipe_best": "not confirmed", "alone_not_significant": "not confirmed",
-        "reset_d_hurts": "not confirmed"}
+        "keep_d_helps": "not confirmed", "reset_d_below_scratch": "not confirmed"}
+    v = dx.ablation_verdicts(rows({**base, ("prune+distill", 12): [20, 23]}))
+    assert v["keep_d_helps"]["verdict"] == "inconclusive"
     one_seed = {k: v[:1] for k, v in base.items()}
     assert all(x["verdict"] == "inconclusive" for x in dx.ablation_verdicts(rows(one_seed)).values())
 

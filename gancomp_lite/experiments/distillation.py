@@ -162,9 +162,13 @@ def ablation_verdicts(rows: list[dict], metric: str = "fid") -> dict[str, dict]:
     * ``alone_not_significant``: pruning alone and distillation alone are
       not clearly better than the keep-D baseline ("solely pruning and
       distilling cannot render a significantly better result");
-    * ``reset_d_hurts``: pruning + distillation with a reset discriminator
-      is clearly worse than the keep-D from-scratch baseline ("even worse
-      results than the from-scratch training baseline").
+    * ``keep_d_helps``: for a pruned, distilled student, keeping the teacher's
+      discriminator is clearly better than resetting it ("if the student
+      discriminator is reset, the knowledge of the pruned student generator
+      will be spoiled");
+    * ``reset_d_below_scratch``: pruning + distillation with a reset
+      discriminator is clearly worse than the keep-D from-scratch baseline
+      ("even worse results than the from-scratch training baseline").
     """
     t = _table(rows, metric)
     ngf = max(w for w, _ in t)
@@ -196,8 +200,13 @@ def ablation_verdicts(rows: list[dict], metric: str = "fid") -> dict[str, dict]:
     else:
         out["alone_not_significant"] = ("confirmed", f"{', '.join(map(m, alone))}: neither clearly "
                                         f"beats {m(base)}")
+    out["keep_d_helps"] = {
+        "lower": ("confirmed", f"{m(full)} is clearly better than {m('prune+distill')}"),
+        "higher": ("not confirmed", f"{m(full)} is clearly worse than {m('prune+distill')}"),
+        "same": ("inconclusive", f"{m(full)} vs {m('prune+distill')}: within seed spread"),
+    }[c(full, "prune+distill")]
     r = c("prune+distill", base)
-    out["reset_d_hurts"] = {
+    out["reset_d_below_scratch"] = {
         "higher": ("confirmed", f"{m('prune+distill')} is clearly worse than {m(base)}"),
         "lower": ("not confirmed", f"{m('prune+distill')} is clearly better than {m(base)}"),
         "same": ("inconclusive", f"{m('prune+distill')} vs {m(base)}: within seed spread"),
