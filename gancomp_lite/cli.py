@@ -150,9 +150,12 @@ def _cmd_distill(args: argparse.Namespace) -> int:
                            distill_loss=args.distill_loss, gan_mode=args.gan_mode,
                            lambda_recon=args.lambda_recon, lambda_distill=args.lambda_distill,
                            image_size=args.size)
+    import shlex
+
     trainer = distill(recipe, args.teacher, args.out, args.steps, batch_size=args.batch_size,
                       seed=args.seed, n_train=args.n_train, device=args.device,
-                      progress=not args.no_progress, data=args.data)
+                      progress=not args.no_progress, data=args.data,
+                      command="gancomp-lite " + shlex.join(args.argv))
     last = trainer.history[-1]
     print(f"trained {args.student} ngf={args.ngf} ({mode}, init {args.init}, "
           f"{'inherited' if args.inherit_d else 'fresh'} D) for {trainer.step} steps into {args.out}")
@@ -350,6 +353,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     try:
         return args.func(args)
     except GancompError as err:

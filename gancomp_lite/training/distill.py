@@ -273,7 +273,7 @@ def student_trainer(recipe: StudentRecipe, teacher: nn.Module, teacher_D: nn.Mod
 def distill(recipe: StudentRecipe, teacher_path: str | Path | None, out: str | Path | None,
             steps: int, batch_size: int = 1, seed: int = 0, n_train: int = 1000,
             device=None, progress: bool = True, evaluate_n: int | None = 64,
-            data: str | Path | None = None):
+            data: str | Path | None = None, command: str | None = None):
     """Train one student of ``recipe`` for ``steps`` steps.
 
     ``teacher_path``: a shipped teacher file (default: the task's shipped
@@ -281,8 +281,9 @@ def distill(recipe: StudentRecipe, teacher_path: str | Path | None, out: str | P
     ``out/checkpoint.pt``, ``out/recipe.json`` (recipe, command settings,
     code version) and, if ``evaluate_n``, ``out/metrics.json`` (test-split
     quality and the student's cost).  ``data``: a real dataset folder
-    (needed at the ``full`` scale) instead of the synthetic task.  Returns
-    the trainer.
+    (needed at the ``full`` scale) instead of the synthetic task.
+    ``command``: the command line that started the run, recorded for
+    :func:`export_student`.  Returns the trainer.
     """
     from ..config import get_scale
     from ..metrics.cost import count_params, profile_macs
@@ -307,7 +308,8 @@ def distill(recipe: StudentRecipe, teacher_path: str | Path | None, out: str | P
         (out / "recipe.json").write_text(json.dumps(
             {"recipe": recipe.as_dict(), "teacher": str(path), "data": str(data or f"synthetic:{recipe.task}"), "steps": steps,
              "batch_size": batch_size, "seed": seed, "n_train": n_train,
-             "weights": recipe.weights(), "code_version": code_version()}, indent=2) + "\n")
+             "weights": recipe.weights(), "code_version": code_version(),
+             "command": command}, indent=2) + "\n")
     trainer.fit(checkpoint=ckpt)
     if out is not None and evaluate_n and data is None:  # real data: `gancomp-lite evaluate`
         G = objective.translator()[0].cpu().eval()
