@@ -4,7 +4,7 @@ Sub-commands:
 
 * ``profile ARCH``: MACs under each counting convention and parameters;
 * ``data TASK``: write a synthetic task to disk in a real dataset's layout;
-* ``distill TASK``: train a compressed student from a teacher;
+* ``distill TASK``: train a compressed student from a teacher; ``export-student``: ship it;
 * ``sweep-decomposition``, ``sweep-distillation``: the recorded experiments;
 * ``info``: the scale, device and versions in use.
 
@@ -168,6 +168,15 @@ def _cmd_distill(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_export_student(args: argparse.Namespace) -> int:
+    from .training.distill import export_student
+
+    manifest = export_student(args.run_dir, args.name, args.out, n_eval=args.n)
+    print(f"wrote {manifest['file']} ({manifest['bytes']:,} bytes, sha256 {manifest['sha256'][:12]}...)")
+    print(json.dumps(manifest["metrics"], indent=2))
+    return 0
+
+
 def _cmd_sweep_distillation(args: argparse.Namespace) -> int:
     from .experiments import distillation as dx
     from .experiments import results
@@ -328,6 +337,13 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--out", required=True, help="output folder (checkpoint, recipe, metrics)")
     g.add_argument("--no-progress", action="store_true")
     g.set_defaults(func=_cmd_distill)
+
+    xs = sub.add_parser("export-student", help="ship a student trained by `distill`: fp16 weights + manifest")
+    xs.add_argument("run_dir", help="folder written by `gancomp-lite distill`")
+    xs.add_argument("--name", required=True, help="file name (without .pt)")
+    xs.add_argument("--out", default=None, help="default: data/students")
+    xs.add_argument("--n", type=int, default=64, help="test images to evaluate on")
+    xs.set_defaults(func=_cmd_export_student)
 
     s = sub.add_parser("sweep-distillation",
                        help="GAN Compression's Fig. 7a (pseudo-pairs) or Table 3 (ablation)")

@@ -320,3 +320,28 @@ def test_distill_command_rejects_pseudo_pairs_on_a_paired_task(tmp_path, capsys)
     assert main(["distill", "edges2shapes", "--pseudo-pairs", "--ngf", "4", "--steps", "1",
                  "--out", str(tmp_path / "x")]) == 2
     assert "paired task" in capsys.readouterr().err
+
+
+def test_export_student_round_trip(tmp_path, capsys):
+    from gancomp_lite.errors import CheckpointError
+    from gancomp_lite.training.checkpoint import load_student
+
+    run = tmp_path / "run"
+    assert main(["distill", "stripes", "--unpaired", "--fresh-d", "--ngf", "4", "--steps", "2",
+                 "--n-train", "8", "--out", str(run), "--no-progress"]) == 0
+    assert main(["export-student", str(run), "--name", "tiny", "--out", str(tmp_path / "ship")]) == 0
+    capsys.readouterr()
+    manifest = json.loads((tmp_path / "ship" / "tiny.json").read_text())
+    assert manifest["commands"][0].startswith("gancomp-lite distill stripes --unpaired")
+    assert manifest["teacher"]["file"] == "stripes-ci.pt" and len(manifest["teacher"]["sha256"]) == 64
+    G = load_student("tiny", tmp_path / "ship")
+    state = torch.load(run / "checkpoint.pt", weights_only=False)
+    trained = {k[4:]: v for k, v in state["objective"].items() if k.startswith("G_A.")}
+    assert all(torch.allclose(G.state_dict()[k], v, atol=1e-3) for k, v in trained.items())
+    assert manifest["metrics"]["mparams"] == pytest.approx(0.045859, rel=1e-3)
+    # a replaced file fails its checksum
+    (tmp_path / "ship" / "tiny.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError, match="checksum"):
+        load_student("tiny", tmp_path / "ship")
+    with pytest.raises(CheckpointError, match="missing"):
+        load_student("nope", tmp_path / "ship")

@@ -1,4 +1,4 @@
-"""Shipped artifacts: teachers and the FID feature network, with manifests.
+"""Shipped artifacts: teachers, students and the FID feature network, with manifests.
 
 A shipped file sits in ``data/`` beside a manifest (``NAME.json``) that
 records its SHA-256, the exact commands that re-create it, the seed, the code
@@ -23,8 +23,10 @@ from ..models import describe, from_config
 from ..paths import DATA_DIR
 
 TEACHER_FORMAT = "gancomp-lite/teacher/1"
+STUDENT_FORMAT = "gancomp-lite/student/1"
 FEATURES_FORMAT = "gancomp-lite/features/1"
 TEACHERS_DIR = DATA_DIR / "teachers"
+STUDENTS_DIR = DATA_DIR / "students"
 FEATURES_DIR = DATA_DIR / "features"
 FEATURES_NAME = "synthetic-features"
 
@@ -121,6 +123,24 @@ def load_teacher_file(path: str | Path, discriminator: bool = False):
     D = load_into(from_config(payload["discriminator"]["config"]),
                   payload["discriminator"]["state_dict"], str(path)).eval()
     return G, D
+
+
+# -- students ------------------------------------------------------------
+def student_payload(G: nn.Module, objective: str) -> dict:
+    """What ships of a trained student: its generator, in half precision."""
+    return {"format": STUDENT_FORMAT, "objective": objective,
+            "generator": {"config": describe(G), "state_dict": _half(G.state_dict())}}
+
+
+def load_student(name: str, directory: str | Path | None = None) -> nn.Module:
+    """The shipped student ``data/students/NAME.pt`` (checksum verified, eval mode)."""
+    path = Path(directory or STUDENTS_DIR) / f"{name}.pt"
+    if not path.exists():
+        raise CheckpointError(f"{path} is missing: re-create it with the commands in "
+                              f"its manifest, or `gancomp-lite distill` + `gancomp-lite export-student`")
+    payload = checked_load(path, STUDENT_FORMAT)
+    return load_into(from_config(payload["generator"]["config"]), payload["generator"]["state_dict"],
+                     str(path)).eval()
 
 
 # -- the FID feature network ---------------------------------------------

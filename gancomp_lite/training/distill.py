@@ -321,3 +321,59 @@ def distill(recipe: StudentRecipe, teacher_path: str | Path | None, out: str | P
                    "mparams": count_params(G) / 1e6, **q}
         (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     return trainer
+
+
+def export_student(run_dir: str | Path, name: str, out_dir: str | Path | None = None,
+                   n_eval: int = 64) -> dict:
+    """Ship the student trained by :func:`distill` in ``run_dir`` as ``out_dir/NAME.pt``.
+
+    Writes the A->B generator in half precision and a manifest beside it
+    with the sha256, the commands that re-create it (the recorded ``distill``
+    command and this export), the seed, the code version that trained it, the
+    teacher it learnt from (with the teacher file's sha256) and the metrics of
+    the *shipped* weights on the task's test split.  Returns the manifest.
+    """
+    from ..metrics.cost import count_params, profile_macs
+    from ..metrics.quality import evaluate
+    from ..models import from_config
+    from ..errors import CheckpointError
+    from .checkpoint import (STUDENTS_DIR, load_into, load_student, read_manifest,
+                             student_payload, write_manifest, write_shipped)
+
+    run_dir = Path(run_dir)
+    info = json.loads((run_dir / "recipe.json").read_text())
+    recipe = StudentRecipe(**info["recipe"])
+    try:
+        state = torch.load(run_dir / "checkpoint.pt", map_location="cpu", weights_only=False)
+    except Exception as err:  # noqa: BLE001 - any unreadable file is one error
+        raise CheckpointError(f"cannot read {run_dir / 'checkpoint.pt'}: {err}") from err
+    if state["step"] < info["steps"]:
+        raise GancompError(f"{run_dir} stopped at step {state['step']} of {info['steps']}")
+    key = "G_A" if recipe.mode == "unpaired" else "netG"
+    prefix = key + "."
+    G = load_into(from_config(state["networks"][key]),
+                  {k[len(prefix):]: v for k, v in state["objective"].items() if k.startswith(prefix)},
+                  str(run_dir / "checkpoint.pt"))
+    out_dir = Path(out_dir) if out_dir else STUDENTS_DIR
+    path = out_dir / f"{name}.pt"
+    objective = "CycleGANObjective" if recipe.mode == "unpaired" else "DistillObjective"
+    write_shipped(student_payload(G, objective), path, {})
+    shipped = load_student(name, out_dir)
+    with torch.no_grad():
+        q = evaluate(shipped, recipe.task, n=n_eval, size=recipe.image_size, seed=0, baselines=False)
+    teacher = Path(info["teacher"])
+    manifest = {
+        "kind": f"{recipe.mode} student", "task": recipe.task, "recipe": recipe.as_dict(),
+        "weights": info["weights"], "steps": info["steps"], "batch_size": info["batch_size"],
+        "seed": info["seed"], "n_train": info["n_train"], "data": info.get("data"),
+        "teacher": {"file": teacher.name, "sha256": read_manifest(teacher)["sha256"]
+                    if teacher.with_suffix(".json").exists() else None},
+        "commands": [info.get("command") or "(not recorded)",
+                     f"gancomp-lite export-student {run_dir.as_posix()} --name {name} "
+                     f"--out {out_dir.as_posix()} --n {n_eval}"],
+        "code_version": info["code_version"],
+        "metrics": {"eval_split": f"test, seed 0, n={n_eval}",
+                    "gmacs_256": profile_macs(shipped, 256) / 1e9,
+                    "mparams": count_params(shipped) / 1e6, **{k: v for k, v in q.items() if k != "n"}},
+    }
+    return write_manifest(path, manifest)
