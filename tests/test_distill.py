@@ -345,3 +345,28 @@ def test_export_student_round_trip(tmp_path, capsys):
         load_student("tiny", tmp_path / "ship")
     with pytest.raises(CheckpointError, match="missing"):
         load_student("nope", tmp_path / "ship")
+
+
+def test_load_or_train_student_trains_when_nothing_is_shipped_and_checks_what_is(tmp_path, monkeypatch, capsys):
+    from gancomp_lite.errors import CheckpointError
+    from gancomp_lite.training import checkpoint as ck
+    from gancomp_lite.training.distill import export_student, load_or_train_student
+
+    T, D = teacher_pair(ngf=8, paired=False)
+    recipe = StudentRecipe(task="stripes", ngf=4, mode="pseudo-pairs", inherit_d=False,
+                           distill_layers=[], image_size=32)
+    monkeypatch.setattr(ck, "STUDENTS_DIR", tmp_path)
+    G = load_or_train_student("s", recipe, T, D, steps=2, scale="ci", progress=False)
+    assert "training it" in capsys.readouterr().out and G.config["ngf"] == 4 and not G.training
+    # ship a run of the same recipe, then ask for it and for something else
+    run = tmp_path / "run"
+    from gancomp_lite.training.distill import distill as run_distill
+    teacher_file = ck.TEACHERS_DIR / "stripes-ci.pt"
+    recipe64 = StudentRecipe(task="stripes", ngf=4, mode="pseudo-pairs", inherit_d=False, distill_layers=[])
+    run_distill(recipe64, teacher_file, run, steps=2, n_train=8, progress=False, evaluate_n=None)
+    export_student(run, "s-ci", tmp_path)
+    T64, D64 = ck.load_teacher_file(teacher_file, discriminator=True)
+    G = load_or_train_student("s", recipe64, T64, D64, steps=2, scale="ci")
+    assert "loading the shipped" in capsys.readouterr().out
+    with pytest.raises(CheckpointError, match="steps"):
+        load_or_train_student("s", recipe64, T64, D64, steps=3, scale="ci")

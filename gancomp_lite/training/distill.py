@@ -377,3 +377,39 @@ def export_student(run_dir: str | Path, name: str, out_dir: str | Path | None = 
                     "mparams": count_params(shipped) / 1e6, **{k: v for k, v in q.items() if k != "n"}},
     }
     return write_manifest(path, manifest)
+
+
+def load_or_train_student(name: str, recipe: StudentRecipe, teacher: nn.Module,
+                          teacher_D: nn.Module | None, steps: int, batch_size: int = 1,
+                          seed: int = 0, scale=None, device=None, progress: bool = True) -> nn.Module:
+    """The shipped student ``data/students/NAME-SCALE.pt`` if there is one, else train it now.
+
+    A shipped student must have been trained with exactly ``recipe``,
+    ``steps``, ``batch_size`` and ``seed`` (its manifest says); anything else
+    is a :class:`~gancomp_lite.errors.CheckpointError`, never a silent
+    substitute.  Training uses the scale's training set and returns the A->B
+    generator in eval mode.
+    """
+    from ..config import Scale, get_scale
+    from ..errors import CheckpointError
+    from .checkpoint import STUDENTS_DIR, load_student, read_manifest
+    from .teachers import task_data
+
+    scale = scale if isinstance(scale, Scale) else get_scale(scale)
+    path = STUDENTS_DIR / f"{name}-{scale.name}.pt"
+    if path.exists():
+        m = read_manifest(path)
+        want = {"recipe": recipe.as_dict(), "steps": steps, "batch_size": batch_size, "seed": seed}
+        got = {k: m.get(k) for k in want}
+        if got != want:
+            diff = [k for k in want if got[k] != want[k]]
+            raise CheckpointError(f"{path} was trained with other settings ({', '.join(diff)}): "
+                                  f"shipped {[got[k] for k in diff]}, asked for {[want[k] for k in diff]}")
+        print(f"loading the shipped student {path.name}")
+        return load_student(path.stem)
+    print(f"no shipped student {path.name}: training it ({steps} steps)")
+    data = task_data(recipe.task, scale.name, recipe.image_size, scale.n_train, 0)
+    trainer = student_trainer(recipe, teacher, teacher_D, data, steps, batch_size, seed,
+                              device=device, progress=progress)
+    trainer.fit()
+    return trainer.objective.translator()[0].eval()
