@@ -362,6 +362,9 @@ def export_student(run_dir: str | Path, name: str, out_dir: str | Path | None = 
     with torch.no_grad():
         q = evaluate(shipped, recipe.task, n=n_eval, size=recipe.image_size, seed=0, baselines=False)
     teacher = Path(info["teacher"])
+    from ..paths import REPO_ROOT
+    shown_out = (out_dir.resolve().relative_to(REPO_ROOT) if out_dir.resolve().is_relative_to(REPO_ROOT)
+                 else out_dir)
     manifest = {
         "kind": f"{recipe.mode} student", "task": recipe.task, "recipe": recipe.as_dict(),
         "weights": info["weights"], "steps": info["steps"], "batch_size": info["batch_size"],
@@ -370,7 +373,7 @@ def export_student(run_dir: str | Path, name: str, out_dir: str | Path | None = 
                     if teacher.with_suffix(".json").exists() else None},
         "commands": [info.get("command") or "(not recorded)",
                      f"gancomp-lite export-student {run_dir.as_posix()} --name {name} "
-                     f"--out {out_dir.as_posix()} --n {n_eval}"],
+                     f"--out {shown_out.as_posix()} --n {n_eval}"],
         "code_version": info["code_version"],
         "metrics": {"eval_split": f"test, seed 0, n={n_eval}",
                     "gmacs_256": profile_macs(shipped, 256) / 1e9,
