@@ -363,7 +363,7 @@ def test_load_or_train_student_trains_when_nothing_is_shipped_and_checks_what_is
     from gancomp_lite.training.distill import distill as run_distill
     teacher_file = ck.TEACHERS_DIR / "stripes-ci.pt"
     recipe64 = StudentRecipe(task="stripes", ngf=4, mode="pseudo-pairs", inherit_d=False, distill_layers=[])
-    run_distill(recipe64, teacher_file, run, steps=2, n_train=8, progress=False, evaluate_n=None)
+    run_distill(recipe64, teacher_file, run, steps=2, n_train=1000, progress=False, evaluate_n=None)
     export_student(run, "s-ci", tmp_path)
     T64, D64 = ck.load_teacher_file(teacher_file, discriminator=True)
     G = load_or_train_student("s", recipe64, T64, D64, steps=2, scale="ci")

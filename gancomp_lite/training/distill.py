@@ -306,7 +306,8 @@ def distill(recipe: StudentRecipe, teacher_path: str | Path | None, out: str | P
             raise GancompError(f"{ckpt} exists: choose another output folder")
         out.mkdir(parents=True, exist_ok=True)
         (out / "recipe.json").write_text(json.dumps(
-            {"recipe": recipe.as_dict(), "teacher": str(path), "data": str(data or f"synthetic:{recipe.task}"), "steps": steps,
+            {"recipe": recipe.as_dict(), "teacher": str(path),
+             "data": str(data or f"synthetic:{recipe.task}"), "steps": steps,
              "batch_size": batch_size, "seed": seed, "n_train": n_train,
              "weights": recipe.weights(), "code_version": code_version(),
              "command": command}, indent=2) + "\n")
@@ -333,10 +334,11 @@ def export_student(run_dir: str | Path, name: str, out_dir: str | Path | None = 
     teacher it learnt from (with the teacher file's sha256) and the metrics of
     the *shipped* weights on the task's test split.  Returns the manifest.
     """
+    from ..errors import CheckpointError
     from ..metrics.cost import count_params, profile_macs
     from ..metrics.quality import evaluate
     from ..models import from_config
-    from ..errors import CheckpointError
+    from ..paths import REPO_ROOT
     from .checkpoint import (STUDENTS_DIR, load_into, load_student, read_manifest,
                              student_payload, write_manifest, write_shipped)
 
@@ -362,7 +364,6 @@ def export_student(run_dir: str | Path, name: str, out_dir: str | Path | None = 
     with torch.no_grad():
         q = evaluate(shipped, recipe.task, n=n_eval, size=recipe.image_size, seed=0, baselines=False)
     teacher = Path(info["teacher"])
-    from ..paths import REPO_ROOT
     shown_out = (out_dir.resolve().relative_to(REPO_ROOT) if out_dir.resolve().is_relative_to(REPO_ROOT)
                  else out_dir)
     manifest = {
@@ -388,7 +389,8 @@ def load_or_train_student(name: str, recipe: StudentRecipe, teacher: nn.Module,
     """The shipped student ``data/students/NAME-SCALE.pt`` if there is one, else train it now.
 
     A shipped student must have been trained with exactly ``recipe``,
-    ``steps``, ``batch_size`` and ``seed`` (its manifest says); anything else
+    ``steps``, ``batch_size``, ``seed`` and the scale's number of training
+    images (its manifest says); anything else
     is a :class:`~gancomp_lite.errors.CheckpointError`, never a silent
     substitute.  Training uses the scale's training set and returns the A->B
     generator in eval mode.
@@ -402,7 +404,8 @@ def load_or_train_student(name: str, recipe: StudentRecipe, teacher: nn.Module,
     path = STUDENTS_DIR / f"{name}-{scale.name}.pt"
     if path.exists():
         m = read_manifest(path)
-        want = {"recipe": recipe.as_dict(), "steps": steps, "batch_size": batch_size, "seed": seed}
+        want = {"recipe": recipe.as_dict(), "steps": steps, "batch_size": batch_size, "seed": seed,
+                "n_train": scale.n_train}
         got = {k: m.get(k) for k in want}
         if got != want:
             diff = [k for k in want if got[k] != want[k]]
