@@ -57,12 +57,15 @@ def _cmd_data(args: argparse.Namespace) -> int:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
+    import shlex
+
     from .training.teachers import train_teacher
 
     trainer = train_teacher(args.task, args.out, scale=args.scale, steps=args.steps,
                             seed=args.seed, resume=args.resume, data=args.data,
                             device=args.device, progress=not args.no_progress,
-                            checkpoint_every=args.checkpoint_every)
+                            checkpoint_every=args.checkpoint_every,
+                            command="gancomp-lite " + shlex.join(args.argv))
     last = trainer.history[-1] if trainer.history else {}
     print(f"trained {args.task} teacher to step {trainer.step} -> {args.out}/checkpoint.pt")
     print("last losses: " + ", ".join(f"{k}={v:.4f}" for k, v in last.items()
@@ -71,23 +74,28 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_export_teacher(args: argparse.Namespace) -> int:
+    import shlex
+
     from .training.teachers import export_teacher
 
-    manifest = export_teacher(args.run_dir, args.out, n_eval=args.n)
+    manifest = export_teacher(args.run_dir, args.out, n_eval=args.n, allow_dirty=args.allow_dirty,
+                              command="gancomp-lite " + shlex.join(args.argv))
     print(f"wrote {manifest['file']} (sha256 {manifest['sha256'][:12]}...)")
     print(json.dumps(manifest["metrics"], indent=2))
     return 0
 
 
 def _cmd_train_features(args: argparse.Namespace) -> int:
-    from .metrics.features import train_feature_net
-    from .training.checkpoint import save_feature_net
-    from .training.teachers import code_version
+    import shlex
 
-    version = code_version()  # the code that trains, read before training
+    from .metrics.features import save_feature_net, train_feature_net
+    from .provenance import require_clean
+
+    # the code that trains, read (and refused if dirty) before training
+    version = require_clean(args.allow_dirty, what="train the feature network")
     net, info = train_feature_net(steps=args.steps, seed=args.seed, progress=not args.no_progress)
-    command = f"gancomp-lite train-features --steps {args.steps} --seed {args.seed} --out {args.out}"
-    manifest = save_feature_net(net, info, args.out, command, version)
+    command = "gancomp-lite " + shlex.join(args.argv)
+    manifest = save_feature_net(net, info, args.out, command, version, allow_dirty=args.allow_dirty)
     print(f"wrote {manifest['file']}: held-out accuracy {info['held_out_accuracy']:.3f}")
     return 0
 
@@ -113,20 +121,16 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 def _cmd_sweep_decomposition(args: argparse.Namespace) -> int:
     from .experiments import decomposition
-    from .training.teachers import code_version
 
-    version = code_version()
-    settings = dict(task=args.task, widths=args.widths, seeds=args.seeds, steps=args.steps,
-                    size=args.size, n_eval=args.n)
-    rows = decomposition.run(progress=not args.no_progress, **settings)
-    command = ("gancomp-lite sweep-decomposition --task {task} --widths {w} --seeds {s} "
-               "--steps {steps} --size {size} --n {n_eval} --out {out}").format(
-        w=" ".join(map(str, args.widths)), s=" ".join(map(str, args.seeds)), out=args.out,
-        **settings)
-    path = decomposition.save(rows, args.out, command, version, settings)
+    path = decomposition.run_recorded(
+        args.out, task=args.task, widths=args.widths, seeds=args.seeds, steps=args.steps,
+        size=args.size, batch_size=args.batch_size, n_eval=args.n, curve_points=args.curve_points,
+        allow_dirty=args.allow_dirty, force=args.force, progress=not args.no_progress,
+        argv=args.argv)
+    rows = decomposition.load(path)["rows"]
     print(f"wrote {len(rows)} runs to {path}")
     for claim, v in decomposition.verdicts(rows).items():
-        print(f"{claim}: {v['verdict']} ({v['reason']})")
+        print(f"{claim} [{v['metric']}]: {v['verdict']} ({v['reason']})")
     return 0
 
 
@@ -155,6 +159,7 @@ def _cmd_distill(args: argparse.Namespace) -> int:
     trainer = distill(recipe, args.teacher, args.out, args.steps, batch_size=args.batch_size,
                       seed=args.seed, n_train=args.n_train, device=args.device,
                       progress=not args.no_progress, data=args.data,
+                      evaluate_n=args.n or True,
                       command="gancomp-lite " + shlex.join(args.argv))
     last = trainer.history[-1]
     print(f"trained {args.student} ngf={args.ngf} ({mode}, init {args.init}, "
@@ -169,9 +174,13 @@ def _cmd_distill(args: argparse.Namespace) -> int:
 
 
 def _cmd_export_student(args: argparse.Namespace) -> int:
+    import shlex
+
     from .training.distill import export_student
 
-    manifest = export_student(args.run_dir, args.name, args.out, n_eval=args.n)
+    manifest = export_student(args.run_dir, args.name, args.out, n_eval=args.n,
+                              allow_dirty=args.allow_dirty,
+                              command="gancomp-lite " + shlex.join(args.argv))
     print(f"wrote {manifest['file']} ({manifest['bytes']:,} bytes, sha256 {manifest['sha256'][:12]}...)")
     print(json.dumps(manifest["metrics"], indent=2))
     return 0
@@ -180,28 +189,30 @@ def _cmd_export_student(args: argparse.Namespace) -> int:
 def _cmd_sweep_distillation(args: argparse.Namespace) -> int:
     from .experiments import distillation as dx
     from .experiments import results
-    from .training.teachers import code_version, load_or_train_teacher
 
-    version = code_version()
-    task = args.task or ("stripes" if args.experiment == "pseudo-pairs" else "edges2shapes")
-    arms = dx.PSEUDO_PAIR_ARMS if args.experiment == "pseudo-pairs" else dx.ABLATION_ARMS
-    batch = args.batch_size or (1 if args.experiment == "pseudo-pairs" else 4)
-    settings = dict(task=task, widths=args.widths, seeds=args.seeds, steps=args.steps,
-                    size=args.size, batch_size=batch, n_eval=args.n)
-    teacher, teacher_D = load_or_train_teacher(task, discriminator=True)
-    rows = dx.run(arms=arms, teacher=teacher, teacher_D=teacher_D,
-                  mode=None if args.experiment == "ablation" else "pseudo-pairs",
-                  progress=not args.no_progress, **settings)
-    command = (f"gancomp-lite sweep-distillation {args.experiment} --task {task} "
-               f"--widths {' '.join(map(str, args.widths))} --seeds {' '.join(map(str, args.seeds))} "
-               f"--steps {args.steps} --size {args.size} --batch-size {batch} --n {args.n} "
-               f"--out {args.out}")
-    path = results.save(f"distillation-{args.experiment}", rows, args.out, command, version, settings)
+    path = dx.run_recorded(
+        args.experiment, args.out, task=args.task, widths=args.widths, seeds=args.seeds,
+        steps=args.steps, size=args.size, batch_size=args.batch_size, n_eval=args.n,
+        curve_points=args.curve_points, allow_dirty=args.allow_dirty, force=args.force,
+        progress=not args.no_progress, argv=args.argv)
+    rows = results.load(path)["rows"]
     print(f"wrote {len(rows)} runs to {path}")
     verdicts = (dx.pseudo_pair_verdicts(rows) if args.experiment == "pseudo-pairs"
                 else dx.ablation_verdicts(rows))
     for claim, v in verdicts.items():
-        print(f"{claim}: {v['verdict']} ({v['reason']})")
+        print(f"{claim} [{v['metric']}]: {v['verdict']} ({v['reason']})")
+    return 0
+
+
+def _cmd_bench_train(args: argparse.Namespace) -> int:
+    from .experiments import train_speed
+
+    report = train_speed.benchmark(threads=args.threads, warmup=args.warmup, repeats=args.repeats,
+                                   steps=args.steps, channels_last=args.channels_last)
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        print(train_speed.describe(report))
     return 0
 
 
@@ -269,6 +280,9 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("run_dir", help="folder written by `gancomp-lite train`")
     x.add_argument("--out", default=None, help="default: data/teachers")
     x.add_argument("--n", type=int, default=None, help="test images to evaluate on")
+    x.add_argument("--allow-dirty", action="store_true",
+                   help="export even if the package tree, or the code that trained the run, has "
+                        "uncommitted changes (the manifest records allow_dirty: true)")
     x.set_defaults(func=_cmd_export_teacher)
 
     f = sub.add_parser("train-features", help="train the FID feature network of the synthetic tasks")
@@ -276,6 +290,9 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--seed", type=int, default=0)
     f.add_argument("--out", default="data/features")
     f.add_argument("--no-progress", action="store_true")
+    f.add_argument("--allow-dirty", action="store_true",
+                   help="train even if the package tree has uncommitted changes "
+                        "(the manifest records allow_dirty: true)")
     f.set_defaults(func=_cmd_train_features)
 
     e = sub.add_parser("evaluate", help="quality metrics of a generator checkpoint on a task")
@@ -296,8 +313,14 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     w.add_argument("--steps", type=int, default=500)
     w.add_argument("--size", type=int, default=64)
-    w.add_argument("--n", type=int, default=64, help="test images")
-    w.add_argument("--out", default="data/results/decomposition-ci.json")
+    w.add_argument("--batch-size", type=int, default=4)
+    w.add_argument("--n", type=int, default=512, help="test images")
+    w.add_argument("--curve-points", type=int, default=8,
+                   help="points of each run's learning curve (0: none)")
+    w.add_argument("--out", required=True, help="results file (JSON)")
+    w.add_argument("--force", action="store_true", help="replace an existing results file")
+    w.add_argument("--allow-dirty", action="store_true",
+                   help="record from a package tree with uncommitted changes (the file says so)")
     w.add_argument("--no-progress", action="store_true")
     w.set_defaults(func=_cmd_sweep_decomposition)
 
@@ -335,6 +358,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--data", default=None, help="a real dataset folder instead of the synthetic task")
     g.add_argument("--device", default=None)
     g.add_argument("--out", required=True, help="output folder (checkpoint, recipe, metrics)")
+    g.add_argument("--n", type=int, default=None,
+                   help="test images to evaluate on (default: the scale's n_test, 512 at ci)")
     g.add_argument("--no-progress", action="store_true")
     g.set_defaults(func=_cmd_distill)
 
@@ -343,6 +368,9 @@ def build_parser() -> argparse.ArgumentParser:
     xs.add_argument("--name", required=True, help="file name (without .pt)")
     xs.add_argument("--out", default=None, help="default: data/students")
     xs.add_argument("--n", type=int, default=64, help="test images to evaluate on")
+    xs.add_argument("--allow-dirty", action="store_true",
+                    help="export even if the package tree, or the code that trained the run, has "
+                         "uncommitted changes (the manifest records allow_dirty: true)")
     xs.set_defaults(func=_cmd_export_student)
 
     s = sub.add_parser("sweep-distillation",
@@ -356,10 +384,26 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--size", type=int, default=64)
     s.add_argument("--batch-size", type=int, default=None,
                    help="default: 1 (pseudo-pairs, as CycleGAN), 4 (ablation)")
-    s.add_argument("--n", type=int, default=64, help="test images")
-    s.add_argument("--out", required=True)
+    s.add_argument("--n", type=int, default=512, help="test images")
+    s.add_argument("--curve-points", type=int, default=8,
+                   help="points of each run's learning curve (0: none)")
+    s.add_argument("--out", required=True, help="results file (JSON)")
+    s.add_argument("--force", action="store_true", help="replace an existing results file")
+    s.add_argument("--allow-dirty", action="store_true",
+                   help="record from a package tree with uncommitted changes (the file says so)")
     s.add_argument("--no-progress", action="store_true")
     s.set_defaults(func=_cmd_sweep_distillation)
+
+    b = sub.add_parser("bench-train", help="training speed of the distiller in GAN Compression's "
+                                           "benchmark configuration (a benchmark: it reports, "
+                                           "never asserts)")
+    b.add_argument("--threads", type=int, default=2)
+    b.add_argument("--warmup", type=int, default=5, help="untimed steps first")
+    b.add_argument("--repeats", type=int, default=3, help="timed repeats (the median is reported)")
+    b.add_argument("--steps", type=int, default=5, help="steps per timed repeat")
+    b.add_argument("--channels-last", action="store_true", help="channels-last memory format")
+    b.add_argument("--json", action="store_true")
+    b.set_defaults(func=_cmd_bench_train)
 
     i = sub.add_parser("info", help="scale, device and versions")
     i.add_argument("--json", action="store_true")

@@ -192,3 +192,87 @@ def plot_history(history: list[dict], keys: Sequence[str], title: str, smooth: i
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+# -- recorded experiments -------------------------------------------------------
+
+#: how results tables name the metrics
+METRIC_NAMES = {"l1": "L1", "psnr": "PSNR", "ssim": "SSIM", "fid": "FID", "kid": "KID",
+                "oracle_animal_w1": "oracle W1", "oracle_l1": "oracle L1"}
+
+
+def results_table(rows: list[dict], keys: Sequence[str], metrics: Sequence[str],
+                  floor: dict | None = None, carry: Sequence[str] = ("gmacs_256",),
+                  extra: dict | None = None) -> Table:
+    """Mean ± std over seeds of each of ``metrics`` per group of ``keys``, with
+    a last **noise floor** row (``floor``: a dict of
+    :func:`~gancomp_lite.metrics.quality.noise_floor`): a difference between
+    two rows' means that is not larger than the floor is within the noise of
+    the test sample.  ``extra``: more rows (a dict of label -> metric values),
+    shown before the floor, such as the teacher.  The first metric is the
+    primary evidence; the column titles say which metric each is."""
+    from .experiments.results import summarise
+
+    table: dict[tuple, dict] = {}
+    for metric in metrics:
+        for s in summarise(rows, keys, metric, carry=carry):
+            row = table.setdefault(tuple(s[k] for k in keys),
+                                   {**{k: s[k] for k in keys}, **{c: s[c] for c in carry},
+                                    "seeds": s["seeds"]})
+            row[METRIC_NAMES.get(metric, metric)] = (
+                f"{s[f'{metric}_mean']:.4g} ± {s[f'{metric}_std']:.2g}")
+    out = list(table.values())
+    for label, values in (extra or {}).items():
+        out.append({keys[0]: label, **{METRIC_NAMES.get(m, m): f"{values[m]:.4g}"
+                                       for m in metrics if m in values}})
+    if floor is not None:
+        out.append({keys[0]: "noise floor", **{METRIC_NAMES.get(m, m): f"{floor[m]:.2g}"
+                                               for m in metrics if m in floor}})
+    columns = [*keys, *carry, "seeds", *[METRIC_NAMES.get(m, m) for m in metrics]]
+    return Table(out, columns=columns, formats={"gmacs_256": ".3f"})
+
+
+def verdict_list(verdicts: dict, recorded: dict | None = None) -> str:
+    """Markdown: one bullet per verdict with its metric and reason, and whether
+    the results file registered the claim before its run (see
+    :func:`~gancomp_lite.experiments.results.registered`)."""
+    from .experiments.results import registered
+
+    lines = []
+    for key, v in verdicts.items():
+        claim = v.get("claim", key)
+        when = ""
+        if recorded is not None:
+            when = (" (registered before the run)" if registered(recorded, claim)
+                    else " (**added after the run**)")
+        lines.append(f"- `{key}` [{METRIC_NAMES.get(v['metric'], v['metric'])}]: "
+                     f"**{v['verdict']}**{when}: {v['reason']}")
+    return "\n".join(lines)
+
+
+def learning_curves(rows: list[dict], label_keys: Sequence[str], title: str):
+    """The learning curves a recorded results file stores (each run's primary
+    metric on 64 test images over training; one line per run, one colour per
+    group of ``label_keys``).  Returns the figure, or ``None`` when the rows
+    carry no curves (a file recorded before curves were stored)."""
+    import matplotlib.pyplot as plt
+
+    runs = [r for r in rows if r.get("curve")]
+    if not runs:
+        return None
+    metric = next(k for k in runs[0]["curve"] if k not in ("step", "loss_step", "g_loss"))
+    groups = sorted({tuple(r[k] for k in label_keys) for r in runs}, key=str)
+    colours = {g: plt.cm.tab10(i % 10) for i, g in enumerate(groups)}
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    seen = set()
+    for r in runs:
+        g = tuple(r[k] for k in label_keys)
+        ax.plot(r["curve"]["step"], r["curve"][metric], marker=".", color=colours[g], alpha=0.8,
+                label=None if g in seen else " ".join(map(str, g)))
+        seen.add(g)
+    ax.set_xlabel("training step")
+    ax.set_ylabel(f"{METRIC_NAMES.get(metric, metric)} on 64 test images (lower is better)")
+    ax.set_title(title)
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    return fig

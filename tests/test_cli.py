@@ -78,7 +78,11 @@ def test_module_entry_point():
     assert info["name"] == "small" and info["image_size"] == 128
 
 
-def test_train_export_evaluate_round_trip(tmp_path, capsys):
+def test_train_export_evaluate_round_trip(tmp_path, capsys, monkeypatch):
+    from gancomp_lite import provenance
+
+    # exports refuse uncommitted code (tests/test_provenance.py): pretend a clean tree
+    monkeypatch.setattr(provenance, "code_version", lambda root=None: "0" * 40)
     run = tmp_path / "run"
     assert main(["train", "edges2shapes", "--scale", "ci", "--steps", "2", "--out", str(run),
                  "--no-progress", "--device", "cpu"]) == 0

@@ -251,6 +251,33 @@ def test_l1_init_through_the_recipe():
                        T.model[7].weight[kept["model.7"]][:, kept["model.4"]])
 
 
+# -- the caller's networks ------------------------------------------------------
+
+@pytest.mark.parametrize("build", ["objective", "recipe"])
+def test_the_distiller_never_moves_changes_or_unfreezes_the_callers_teacher(build):
+    T, D = teacher_pair(ngf=8)
+    T.train()                                    # the caller's modes and flags, whatever they are
+    T.model[1].weight.requires_grad_(True)
+    flags = [p.requires_grad for p in T.parameters()]
+    before = copy.deepcopy(T.state_dict())
+    d_before = copy.deepcopy(D.state_dict())
+    if build == "objective":
+        obj = DistillObjective(T, ResnetGenerator(ngf=4), NLayerDiscriminator(6, ndf=8), paired=True,
+                               image_size=32)
+    else:
+        obj = distill_objective(StudentRecipe(task="edges2shapes", ngf=4, inherit_d=True,
+                                              image_size=32), T, D)
+    data = SyntheticAligned("edges2shapes", n=4, size=32)
+    Trainer(obj, data, 2, batch_size=2, device="cpu", progress=False).fit()
+    obj.to("meta")                               # as a GPU run would move it
+    assert all(p.device.type == "cpu" for p in T.parameters())
+    assert all(p.device.type == "cpu" for p in D.parameters())
+    assert [p.requires_grad for p in T.parameters()] == flags and T.training
+    assert all(torch.equal(v, before[k]) for k, v in T.state_dict().items())
+    assert all(torch.equal(v, d_before[k]) for k, v in D.state_dict().items())
+    assert obj.teacher is not T and not obj.teacher.training
+
+
 # -- verdicts ---------------------------------------------------------------
 
 def rows(values: dict) -> list[dict]:
@@ -278,18 +305,25 @@ def test_ablation_verdicts_follow_the_numbers():
     base = {("scratch", 12): [30, 31], ("keep-D", 12): [30, 31], ("prune+keep-D", 12): [29, 31],
             ("distill+keep-D", 12): [30, 32], ("prune+distill", 12): [50, 52],
             ("prune+distill+keep-D", 12): [20, 21]}
-    v = dx.ablation_verdicts(rows(base))
+    v = dx.ablation_verdicts(rows(base), metric="fid")
+    # a claim of no effect is never confirmed by a tie
     assert {k: x["verdict"] for k, x in v.items()} == {
-        "full_recipe_best": "confirmed", "alone_not_significant": "confirmed", "keep_d_helps": "confirmed",
-        "reset_d_below_scratch": "confirmed"}
-    v = dx.ablation_verdicts(rows({**base, ("prune+keep-D", 12): [10, 11], ("prune+distill", 12): [10, 11]}))
+        "full_recipe_best": "confirmed", "alone_not_significant": "inconclusive",
+        "keep_d_helps": "confirmed", "reset_d_below_scratch": "confirmed"}
+    assert all(x["metric"] == "fid" for x in v.values()) and set(v) == set(dx.ABLATION_CLAIMS)
+    v = dx.ablation_verdicts(rows({**base, ("prune+keep-D", 12): [10, 11], ("prune+distill", 12): [10, 11]}),
+                             metric="fid")
     assert {k: x["verdict"] for k, x in v.items()} == {
         "full_recipe_best": "not confirmed", "alone_not_significant": "not confirmed",
         "keep_d_helps": "not confirmed", "reset_d_below_scratch": "not confirmed"}
-    v = dx.ablation_verdicts(rows({**base, ("prune+distill", 12): [20, 23]}))
+    v = dx.ablation_verdicts(rows({**base, ("prune+distill", 12): [20, 23]}), metric="fid")
     assert v["keep_d_helps"]["verdict"] == "inconclusive"
+    # the full recipe tied with another arm is not "best"
+    v = dx.ablation_verdicts(rows({**base, ("distill+keep-D", 12): [20, 21.5]}), metric="fid")
+    assert v["full_recipe_best"]["verdict"] == "inconclusive"
     one_seed = {k: v[:1] for k, v in base.items()}
-    assert all(x["verdict"] == "inconclusive" for x in dx.ablation_verdicts(rows(one_seed)).values())
+    assert all(x["verdict"] == "inconclusive"
+               for x in dx.ablation_verdicts(rows(one_seed), metric="fid").values())
 
 
 # -- the command line ---------------------------------------------------------
@@ -302,7 +336,7 @@ def test_ablation_verdicts_follow_the_numbers():
 ])
 def test_distill_command_runs_each_variant(tmp_path, capsys, args, mode):
     out = tmp_path / "run"
-    assert main(["distill", *args, "--ngf", "4", "--steps", "2", "--n-train", "8",
+    assert main(["distill", *args, "--ngf", "4", "--steps", "2", "--n-train", "8", "--n", "16",
                  "--out", str(out), "--no-progress"]) == 0
     assert f"({mode}," in capsys.readouterr().out
     recipe = json.loads((out / "recipe.json").read_text())
@@ -322,13 +356,15 @@ def test_distill_command_rejects_pseudo_pairs_on_a_paired_task(tmp_path, capsys)
     assert "paired task" in capsys.readouterr().err
 
 
-def test_export_student_round_trip(tmp_path, capsys):
+def test_export_student_round_trip(tmp_path, capsys, monkeypatch):
+    import gancomp_lite.provenance
+    monkeypatch.setattr(gancomp_lite.provenance, "code_version", lambda root=None: "0" * 40)
     from gancomp_lite.errors import CheckpointError
     from gancomp_lite.training.checkpoint import load_student
 
     run = tmp_path / "run"
     assert main(["distill", "stripes", "--unpaired", "--fresh-d", "--ngf", "4", "--steps", "2",
-                 "--n-train", "8", "--out", str(run), "--no-progress"]) == 0
+                 "--n-train", "8", "--n", "16", "--out", str(run), "--no-progress"]) == 0
     assert main(["export-student", str(run), "--name", "tiny", "--out", str(tmp_path / "ship")]) == 0
     capsys.readouterr()
     manifest = json.loads((tmp_path / "ship" / "tiny.json").read_text())
@@ -348,6 +384,8 @@ def test_export_student_round_trip(tmp_path, capsys):
 
 
 def test_load_or_train_student_trains_when_nothing_is_shipped_and_checks_what_is(tmp_path, monkeypatch, capsys):
+    import gancomp_lite.provenance
+    monkeypatch.setattr(gancomp_lite.provenance, "code_version", lambda root=None: "0" * 40)
     from gancomp_lite.errors import CheckpointError
     from gancomp_lite.training import checkpoint as ck
     from gancomp_lite.training.distill import export_student, load_or_train_student

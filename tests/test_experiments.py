@@ -17,32 +17,41 @@ def table(orig, down, blocks, up):
             for v, vals in (("original", orig), ("down", down), ("blocks", blocks), ("up", up))}
 
 
-def test_paper_like_results_confirm_both_claims():
+def test_paper_like_results_confirm_every_claim():
     rows = rows_from(table([10, 11, 10.5], [12, 12.5, 12.2], [12.4, 12.8, 12.6], [30, 31, 29]))
     v = d.verdicts(rows)
-    assert v["blocks_best_tradeoff"]["verdict"] == "confirmed"
-    assert v["up_most_sensitive"]["verdict"] == "confirmed"
+    assert {k: x["verdict"] for k, x in v.items()} == {
+        "blocks_cheapest": "confirmed", "blocks_beat_up": "confirmed", "up_most_sensitive": "confirmed"}
+    assert v["blocks_beat_up"]["metric"] == "l1" and v["blocks_cheapest"]["metric"] == "MACs"
+    assert set(v) == set(d.CLAIMS)
 
 
 def test_clear_counter_evidence_is_not_confirmed():
     rows = rows_from(table([10, 10.2, 10.1], [30, 30.5, 30.2], [50, 51, 50.5], [12, 12.2, 12.1]))
     v = d.verdicts(rows)
-    assert v["blocks_best_tradeoff"]["verdict"] == "not confirmed"
-    assert "down" in v["blocks_best_tradeoff"]["reason"]
+    assert v["blocks_beat_up"]["verdict"] == "not confirmed"
     assert v["up_most_sensitive"]["verdict"] == "not confirmed"
+    expensive = rows_from(table([10, 11, 10.5], [12, 12.5, 12.2], [12.4, 12.8, 12.6], [30, 31, 29]),
+                          macs={"original": 4.0, "down": 1.0, "blocks": 1.4, "up": 3.3})
+    assert d.verdicts(expensive)["blocks_cheapest"]["verdict"] == "not confirmed"
 
 
-def test_overlapping_spreads_and_single_seeds_are_inconclusive():
-    noisy = rows_from(table([10, 20, 15], [11, 21, 16], [12, 22, 17], [13, 23, 18]))
-    assert d.verdicts(noisy)["up_most_sensitive"]["verdict"] == "inconclusive"
+def test_ties_and_single_seeds_are_inconclusive():
+    # no stage clearly better or worse than another: a tie confirms nothing
+    tie = rows_from(table([10, 20, 15], [11, 21, 16], [12, 22, 17], [13, 23, 18]))
+    v = d.verdicts(tie)
+    assert v["up_most_sensitive"]["verdict"] == "inconclusive"
+    assert v["blocks_beat_up"]["verdict"] == "inconclusive"
     single = rows_from(table([10], [12], [12], [30]))
-    assert all(x["verdict"] == "inconclusive" for x in d.verdicts(single).values())
+    assert all(x["verdict"] == "inconclusive" for k, x in d.verdicts(single).items()
+               if k != "blocks_cheapest")
 
 
 def test_summarise_mean_and_spread():
     s = {(r["variant"], r["ngf"]): r for r in d.summarise(rows_from(table([1, 3], [2, 2], [3, 3], [4, 6])))}
     assert s["original", 16]["fid_mean"] == 2 and s["original", 16]["fid_std"] == pytest.approx(2 ** 0.5)
     assert s["down", 4]["fid_std"] == 0 and s["up", 4]["seeds"] == 2
+    assert s["up", 4]["fid_values"] == [4, 6]
 
 
 def test_run_trains_every_variant(tmp_path):
@@ -51,9 +60,9 @@ def test_run_trains_every_variant(tmp_path):
                  models=models)
     assert [r["variant"] for r in rows] == list(d.VARIANTS)
     assert set(models) == {(v, 4, 0) for v in d.VARIANTS}
-    assert {"fid", "l1", "psnr", "ssim", "gmacs_256", "mparams"} <= set(rows[0])
+    assert {"fid", "kid", "l1", "psnr", "ssim", "gmacs_256", "mparams"} <= set(rows[0])
     path = d.save(rows, tmp_path / "r.json", "cmd", "v", {"widths": [4]})
-    assert d.load(path)["rows"] == rows
+    assert d.load(path)["rows"] == rows and d.load(path)["claims"] == d.CLAIMS
 
 
 def test_run_on_the_unpaired_task_uses_cyclegan_and_the_oracle():

@@ -9,8 +9,8 @@ from gancomp_lite.data import download
 from gancomp_lite.errors import CheckpointError, MissingDownloadError
 from gancomp_lite.metrics.quality import evaluate, fid, paired_metrics
 from gancomp_lite.models import ResnetGenerator, build_generator
-from gancomp_lite.training.checkpoint import (load_into, load_teacher_file, teacher_payload,
-                                              write_shipped)
+from gancomp_lite.shipped import load_into, write_shipped
+from gancomp_lite.training.checkpoint import load_teacher_file, teacher_payload
 from gancomp_lite.training import pix2pix
 
 

@@ -15,7 +15,6 @@ where it goes; :func:`fetch` downloads (only when asked).
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import tarfile
@@ -28,6 +27,7 @@ from tqdm.auto import tqdm
 
 from ..errors import CheckpointError, MissingDownloadError
 from ..paths import downloads_dir
+from ..provenance import sha256_of
 
 
 @dataclass(frozen=True)
@@ -59,14 +59,6 @@ ASSETS: dict[str, Asset] = {a.name: a for a in [
           "edges2shoes-r.tar.gz", "datasets",
           "GAN Compression's edges2shoes-r (aligned train/val AB images)", extract_to="edges2shoes-r"),
 ]}
-
-
-def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(chunk), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _target(asset: Asset, root: Path | None) -> Path:

@@ -29,7 +29,7 @@ from tqdm.auto import tqdm
 
 from ..data import open_dataset
 from ..metrics.cost import count_params, profile_macs
-from ..metrics.quality import evaluate, test_set
+from ..metrics.quality import HIGHER_IS_BETTER, evaluate, test_set
 from ..training.distill import StudentRecipe, student_trainer
 from . import results
 
@@ -61,20 +61,46 @@ def arm_flags(arm: dict) -> dict:
             "keep_d": bool(arm.get("inherit_d"))}
 
 
+#: Fig. 7a claims, registered in the results file before the run
+PSEUDO_PAIR_CLAIMS = {
+    "pseudo_pairs_better": "Training the small model on pseudo-pairs gives clearly better "
+                           "quality than training it unpaired (CycleGAN), at every width.",
+    "gap_grows": "The advantage of pseudo-pairs is clearly larger at the smallest width than "
+                 "at the largest ('as the computation budget reduces, unpaired training "
+                 "degrades dramatically').",
+}
+
+#: Table 3 claims, registered in the results file before the run
+ABLATION_CLAIMS = {
+    "full_recipe_best": "Pruning + distillation + keeping D is clearly better than every other arm.",
+    "alone_not_significant": "Pruning alone and distillation alone are not significantly better "
+                             "than the keep-D baseline (a claim of no effect: a tie cannot "
+                             "confirm it, a clear improvement refutes it).",
+    "keep_d_helps": "For a pruned, distilled student, keeping the teacher's discriminator is "
+                    "clearly better than resetting it.",
+    "reset_d_below_scratch": "Pruning + distillation with a reset discriminator is clearly worse "
+                             "than the keep-D from-scratch baseline.",
+}
+
+
 def run(task: str, arms: dict[str, dict], teacher, teacher_D, widths=(8,), seeds=(0,),
         steps: int = 500, size: int = 64, batch_size: int = 1, n_train: int = 1000,
-        n_eval: int = 64, mode: str | None = None, progress: bool = True, device: str = "cpu",
-        models: dict | None = None) -> list[dict]:
+        n_eval: int = 512, mode: str | None = None, progress: bool = True, device: str = "cpu",
+        models: dict | None = None, record=None, curve_points: int = 0) -> list[dict]:
     """Train every arm at every width and seed from ``teacher``; one row per run.
 
     ``mode`` (paired for paired tasks) applies to arms that set none.  Pass a
     dict as ``models`` to get the trained A->B students back, keyed by
-    ``(arm, ngf, seed)``.  Each row: arm, ngf, seed, steps, its MACs at 256x256
+    ``(arm, ngf, seed)``; a :class:`~.results.ResultsFile` as ``record`` to
+    append each row as it finishes; ``curve_points`` > 0 for a learning curve
+    per run.  Each row: arm, ngf, seed, steps, its MACs at 256x256
     (``in-excluded``) and parameters, training seconds and the test-split
-    metrics of :func:`~gancomp_lite.metrics.quality.evaluate`.
+    metrics of :func:`~gancomp_lite.metrics.quality.evaluate`.  The caller's
+    ``teacher`` and ``teacher_D`` are never changed.
     """
     train = open_dataset(task, phase="train", n=n_train, size=size, seed=0)
     data = test_set(task, n_eval, size, seed=0)
+    probe = {k: v[:64] for k, v in data.items()}
     rows = []
     jobs = [(a, w, s) for w in widths for a in arms for s in seeds]
     for arm, ngf, seed in tqdm(jobs, desc=f"{task} students", disable=not progress):
@@ -83,17 +109,76 @@ def run(task: str, arms: dict[str, dict], teacher, teacher_D, widths=(8,), seeds
         trainer = student_trainer(recipe, teacher, teacher_D, train, steps, batch_size, seed,
                                   device=device, progress=False)
         t0 = time.perf_counter()
-        trainer.fit()
+        G = trainer.objective.translator()[0]
+        curve = (results.fit_with_curve(trainer, lambda: G, probe, task, curve_points)
+                 if curve_points else (trainer.fit(), None)[1])
         seconds = time.perf_counter() - t0
-        G = trainer.objective.translator()[0].cpu().eval()
+        G = G.cpu().eval()
         if models is not None:
             models[arm, ngf, seed] = G
         with torch.no_grad():
             q = evaluate(G, task, data=data, features="synthetic", baselines=False)
-        rows.append({"arm": arm, "ngf": ngf, "seed": seed, "steps": steps, **arm_flags(settings),
-                     "gmacs_256": profile_macs(G, 256) / 1e9, "mparams": count_params(G) / 1e6,
-                     "train_seconds": seconds, **{k: v for k, v in q.items() if k != "n"}})
+        row = {"arm": arm, "ngf": ngf, "seed": seed, "steps": steps, **arm_flags(settings),
+               "gmacs_256": profile_macs(G, 256) / 1e9, "mparams": count_params(G) / 1e6,
+               "train_seconds": seconds, **{k: v for k, v in q.items() if k != "n"}}
+        if curve:
+            row["curve"] = curve
+        rows.append(row)
+        if record is not None:
+            record.add(row)
     return rows
+
+
+EXPERIMENTS = {"pseudo-pairs": ("stripes", 1), "ablation": ("edges2shapes", 4)}
+
+
+def command(experiment: str, settings: dict) -> str:
+    """The command line that re-runs a recorded sweep with ``settings``."""
+    return ("gancomp-lite sweep-distillation {exp} --task {task} --widths {w} --seeds {s} "
+            "--steps {steps} --size {size} --batch-size {batch_size} --n {n_eval} "
+            "--curve-points {curve_points} --out {out}").format(
+        exp=experiment, w=" ".join(map(str, settings["widths"])),
+        s=" ".join(map(str, settings["seeds"])), **settings)
+
+
+def run_recorded(experiment: str, out, task: str | None = None, widths=(8, 4), seeds=(0, 1, 2),
+                 steps: int = 500, size: int = 64, batch_size: int | None = None,
+                 n_eval: int = 512, curve_points: int = 8, allow_dirty: bool = False,
+                 force: bool = False, progress: bool = True, argv: list[str] | None = None):
+    """A recorded sweep (``pseudo-pairs`` = Fig. 7a, ``ablation`` = Table 3)
+    from the task's shipped teacher: refuse a dirty tree (unless
+    ``allow_dirty``), write ``out`` with its command, claims, code version,
+    teacher checksum and machine *before* training, append each run, mark it
+    complete at the end."""
+    from pathlib import Path
+
+    from ..errors import GancompError
+    from ..provenance import require_clean
+    from ..training.checkpoint import read_manifest, teacher_path
+    from ..training.teachers import load_or_train_teacher
+
+    if experiment not in EXPERIMENTS:
+        raise GancompError(f"unknown experiment {experiment!r}: expected one of "
+                           f"{', '.join(EXPERIMENTS)}")
+    version = require_clean(allow_dirty, "record a sweep")
+    default_task, default_batch = EXPERIMENTS[experiment]
+    task = task or default_task
+    settings = dict(task=task, widths=list(widths), seeds=list(seeds), steps=steps, size=size,
+                    batch_size=batch_size or default_batch, n_eval=n_eval,
+                    curve_points=curve_points)
+    teacher, teacher_D = load_or_train_teacher(task, discriminator=True)
+    tpath = teacher_path(task, "ci")
+    tinfo = {"file": tpath.name, "sha256": read_manifest(tpath)["sha256"]} if tpath.exists() else None
+    claims = PSEUDO_PAIR_CLAIMS if experiment == "pseudo-pairs" else ABLATION_CLAIMS
+    record = results.ResultsFile(out, f"distillation-{experiment}",
+                                 command(experiment, {**settings, "out": Path(out).as_posix()}),
+                                 version, settings, claims, force=force,
+                                 allow_dirty=version.endswith("+dirty"), teacher=tinfo, argv=argv)
+    arms = PSEUDO_PAIR_ARMS if experiment == "pseudo-pairs" else ABLATION_ARMS
+    run(arms=arms, teacher=teacher, teacher_D=teacher_D,
+        mode=None if experiment == "ablation" else "pseudo-pairs", progress=progress,
+        record=record, **settings)
+    return record.finish()
 
 
 def summarise(rows: list[dict], metric: str = "fid") -> list[dict]:
@@ -105,71 +190,65 @@ def _table(rows, metric):
     return {(s["ngf"], s["arm"]): s for s in summarise(rows, metric)}
 
 
-def pseudo_pair_verdicts(rows: list[dict], metrics=("fid", "oracle_animal_w1")) -> dict[str, dict]:
-    """Verdicts on GAN Compression's Fig. 7a claims (lower is better for all metrics).
+def _better(metric: str) -> tuple[str, str]:
+    return ("higher", "lower") if metric in HIGHER_IS_BETTER else ("lower", "higher")
 
-    * ``pseudo_pairs_better_<metric>``: pseudo-pair training is clearly better
-      than unpaired training at every width;
-    * ``gap_grows_<metric>``: the advantage of pseudo-pairs is clearly larger
-      at the smallest width than at the largest ("as the computation budget
-      reduces, unpaired training degrades dramatically").
+
+def pseudo_pair_verdicts(rows: list[dict], metrics=None) -> dict[str, dict]:
+    """Verdicts on :data:`PSEUDO_PAIR_CLAIMS`, one per claim and metric
+    (``CLAIM_METRIC``; default metrics: the oracle colour distance, the
+    primary evidence, then FID and KID), each naming its metric.
+
+    * ``pseudo_pairs_better``: pseudo-pairs clearly better at every width;
+    * ``gap_grows``: the seed-matched advantage (unpaired minus pseudo-pairs,
+      per seed) is clearly larger at the smallest width than at the largest.
     """
+    metrics = metrics or [m for m in ("oracle_animal_w1", "fid", "kid") if m in rows[0]]
     out = {}
     for metric in metrics:
+        better, worse = _better(metric)
         t = _table(rows, metric)
         widths = sorted({w for w, _ in t}, reverse=True)
-        cmp = {w: results.compare(t[w, "pseudo-pairs"], t[w, "unpaired"], metric) for w in widths}
-        if all(c == "lower" for c in cmp.values()):
-            v = ("confirmed", f"pseudo-pairs have the clearly lower {metric} at every width")
-        elif any(c == "higher" for c in cmp.values()):
-            v = ("not confirmed", "unpaired training is clearly better at ngf "
-                 + ", ".join(str(w) for w, c in cmp.items() if c == "higher"))
-        else:
-            v = ("inconclusive", "within seed spread at ngf "
-                 + ", ".join(str(w) for w, c in cmp.items() if c == "same"))
-        out[f"pseudo_pairs_better_{metric}"] = {"verdict": v[0], "reason": v[1]}
+        parts = {w: results.verdict(results.compare(t[w, "pseudo-pairs"], t[w, "unpaired"], metric),
+                                    better) for w in widths}
+        out[f"pseudo_pairs_better_{metric}"] = {
+            "verdict": results.combine(list(parts.values())), "metric": metric,
+            "claim": "pseudo_pairs_better",
+            "reason": "; ".join(f"ngf {w}: pseudo-pairs {t[w, 'pseudo-pairs'][f'{metric}_mean']:.3g} "
+                                f"vs unpaired {t[w, 'unpaired'][f'{metric}_mean']:.3g}: {p}"
+                                for w, p in parts.items())}
 
-        def gap(w):
-            return t[w, "unpaired"][f"{metric}_mean"] - t[w, "pseudo-pairs"][f"{metric}_mean"]
-
-        def spread(w):
-            return t[w, "unpaired"][f"{metric}_std"] + t[w, "pseudo-pairs"][f"{metric}_std"]
+        def gaps(w):
+            by_seed = {r["seed"]: r[metric] for r in rows if r["ngf"] == w and r["arm"] == "unpaired"}
+            return [by_seed[r["seed"]] - r[metric] for r in sorted(rows, key=lambda r: r["seed"])
+                    if r["ngf"] == w and r["arm"] == "pseudo-pairs" and r["seed"] in by_seed]
 
         big, small = widths[0], widths[-1]
-        seeds = min(s["seeds"] for s in t.values())
-        if len(widths) < 2 or seeds < 2:
-            v = ("inconclusive", "needs two widths and at least two seeds")
-        elif gap(small) - gap(big) > spread(small) + spread(big):
-            v = ("confirmed", f"the advantage grows from {gap(big):.3g} at ngf {big} "
-                 f"to {gap(small):.3g} at ngf {small}, beyond the seed spread")
-        elif gap(big) - gap(small) > spread(small) + spread(big):
-            v = ("not confirmed", f"the advantage shrinks from {gap(big):.3g} at ngf {big} "
-                 f"to {gap(small):.3g} at ngf {small}, beyond the seed spread")
+        if len(widths) < 2:
+            v, why = "inconclusive", "needs two widths"
         else:
-            v = ("inconclusive", f"advantage {gap(big):.3g} at ngf {big} vs {gap(small):.3g} "
-                 f"at ngf {small}: the difference is within the seed spread")
-        out[f"gap_grows_{metric}"] = {"verdict": v[0], "reason": v[1]}
+            g_big, g_small = gaps(big), gaps(small)
+            # the advantage is "unpaired minus pseudo-pairs": larger means pseudo-pairs help more
+            # for a lower-is-better metric; for higher-is-better ones the sign flips
+            outcome = results.compare_values(g_small, g_big)
+            v = results.verdict(outcome, "higher" if better == "lower" else "lower")
+            mean = lambda xs: sum(xs) / len(xs) if xs else float("nan")  # noqa: E731
+            why = (f"advantage {mean(g_big):.3g} at ngf {big} vs {mean(g_small):.3g} at ngf {small} "
+                   f"(seed-matched): {v}")
+        out[f"gap_grows_{metric}"] = {"verdict": v, "reason": why, "metric": metric,
+                                      "claim": "gap_grows"}
     return out
 
 
-def ablation_verdicts(rows: list[dict], metric: str = "fid") -> dict[str, dict]:
-    """Verdicts on GAN Compression's Table 3 claims at each width of ``rows``
-    (lower ``metric`` is better), judged at the largest width.
-
-    * ``full_recipe_best``: pruning + distillation + keeping D is the best
-      combination: no arm is clearly better, and it is clearly better than
-      the keep-D baseline;
-    * ``alone_not_significant``: pruning alone and distillation alone are
-      not clearly better than the keep-D baseline ("solely pruning and
-      distilling cannot render a significantly better result");
-    * ``keep_d_helps``: for a pruned, distilled student, keeping the teacher's
-      discriminator is clearly better than resetting it ("if the student
-      discriminator is reset, the knowledge of the pruned student generator
-      will be spoiled");
-    * ``reset_d_below_scratch``: pruning + distillation with a reset
-      discriminator is clearly worse than the keep-D from-scratch baseline
-      ("even worse results than the from-scratch training baseline").
+def ablation_verdicts(rows: list[dict], metric: str | None = None) -> dict[str, dict]:
+    """Verdicts on :data:`ABLATION_CLAIMS` at the largest width of ``rows``,
+    judged on ``metric`` (default: the primary metric, paired L1), each with
+    its reason and metric.  Every comparison is the rule of
+    :func:`~.results.compare`; a tie is inconclusive, so the claim of no
+    effect (``alone_not_significant``) can be refuted but never confirmed.
     """
+    metric = metric or results.primary_of(rows)
+    better, worse = _better(metric)
     t = _table(rows, metric)
     ngf = max(w for w, _ in t)
     arms = [a for w, a in t if w == ngf]
@@ -182,33 +261,18 @@ def ablation_verdicts(rows: list[dict], metric: str = "fid") -> dict[str, dict]:
 
     out = {}
     full, base = "prune+distill+keep-D", "keep-D"
-    better = [a for a in arms if a != full and c(a, full) == "lower"]
-    if better:
-        out["full_recipe_best"] = ("not confirmed", f"{', '.join(map(m, better))} clearly beat {m(full)}")
-    elif c(full, base) == "lower":
-        out["full_recipe_best"] = ("confirmed", f"{m(full)}: no arm is clearly better and it "
-                                   f"clearly beats {m(base)}")
-    else:
-        out["full_recipe_best"] = ("inconclusive", f"{m(full)} is not clearly better than {m(base)}")
+    parts = {a: results.verdict(c(full, a), better) for a in arms if a != full}
+    out["full_recipe_best"] = (results.combine(list(parts.values())), f"{m(full)} vs " + ", ".join(
+        f"{m(a)} ({p})" for a, p in parts.items()))
     alone = ["prune+keep-D", "distill+keep-D"]
-    sig = [a for a in alone if c(a, base) == "lower"]
-    if sig:
-        out["alone_not_significant"] = ("not confirmed", f"{', '.join(map(m, sig))} clearly "
-                                        f"beat{'s' if len(sig) == 1 else ''} {m(base)}")
-    elif min(t[ngf, a]["seeds"] for a in alone + [base]) < 2:
-        out["alone_not_significant"] = ("inconclusive", "one seed: no spread to judge significance")
-    else:
-        out["alone_not_significant"] = ("confirmed", f"{', '.join(map(m, alone))}: neither clearly "
-                                        f"beats {m(base)}")
-    out["keep_d_helps"] = {
-        "lower": ("confirmed", f"{m(full)} is clearly better than {m('prune+distill')}"),
-        "higher": ("not confirmed", f"{m(full)} is clearly worse than {m('prune+distill')}"),
-        "same": ("inconclusive", f"{m(full)} vs {m('prune+distill')}: within seed spread"),
-    }[c(full, "prune+distill")]
-    r = c("prune+distill", base)
-    out["reset_d_below_scratch"] = {
-        "higher": ("confirmed", f"{m('prune+distill')} is clearly worse than {m(base)}"),
-        "lower": ("not confirmed", f"{m('prune+distill')} is clearly better than {m(base)}"),
-        "same": ("inconclusive", f"{m('prune+distill')} vs {m(base)}: within seed spread"),
-    }[r]
-    return {k: {"verdict": v[0], "reason": v[1], "ngf": ngf} for k, v in out.items()}
+    sig = [a for a in alone if c(a, base) == better]
+    out["alone_not_significant"] = (
+        ("not confirmed", f"{', '.join(map(m, sig))} clearly beat{'s' if len(sig) == 1 else ''} {m(base)}")
+        if sig else ("inconclusive", f"{', '.join(map(m, alone))} vs {m(base)}: no clear "
+                     "improvement, and a tie cannot confirm a claim of no effect"))
+    v = results.verdict(c(full, "prune+distill"), better)
+    out["keep_d_helps"] = (v, f"{m(full)} vs {m('prune+distill')}: {v}")
+    v = results.verdict(c("prune+distill", base), worse)
+    out["reset_d_below_scratch"] = (v, f"{m('prune+distill')} vs {m(base)}: {v}")
+    return {k: {"verdict": v[0], "reason": v[1], "ngf": ngf, "metric": metric, "claim": k}
+            for k, v in out.items()}

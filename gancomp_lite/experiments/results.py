@@ -1,64 +1,240 @@
 """Shared bookkeeping of the book's experiments: results files, seed
-summaries and the rule that decides when two numbers differ.
+summaries, and the one rule that decides when two numbers differ.
 
-A results file is JSON with the experiment's name, the command that wrote
-it, the code version, the settings and one row per training run, so a
-chapter can show recorded numbers next to its live run and say where they
-came from.  :func:`compare` is the one rule every verdict uses: two means
-differ *clearly* when they are further apart than the sum of their seed
-spreads (sample standard deviations); with a single seed nothing is known
-about the spread, so nothing differs clearly.
+**The rule** (:func:`compare`): two arms differ *clearly* when Welch's
+t-test over their per-seed values rejects equal means at the two-sided level
+:data:`ALPHA` (0.05).  Welch's test does not assume equal spreads, which
+matters here: a collapsed arm often varies far more across seeds than a
+stable one.  With fewer than two seeds on either side nothing is known about
+the spread, so nothing differs clearly.  A *verdict* on a claim
+(:func:`verdict`) is ``confirmed`` only when the difference the claim
+predicts is there and passes the rule, ``not confirmed`` when a clear
+difference goes the other way, and ``inconclusive`` otherwise: a tie never
+confirms anything, including a claim that two arms are alike (no
+equivalence test is made).
+
+**Results files** (:class:`ResultsFile`) are JSON: the experiment's name,
+the command (built by the runner from the arguments it ran with), the
+claims it tests (written when the run *starts*, before any number exists),
+the code version, the machine, the settings and one row per training run,
+appended as runs finish; ``status`` turns ``complete`` with the wall time at
+the end.  A chapter marks a verdict whose claim the file did not register as
+added after the run (:func:`registered`).  Explained in chapter
+``nb/04_decomposition`` (section ``sec-decomp-rule``).
 """
 from __future__ import annotations
 
 import json
+import math
+import os
+import platform
 import statistics
+import time
 from pathlib import Path
 from typing import Sequence
 
+#: the two-sided level of the one rule
+ALPHA = 0.05
+
+#: the rule in one sentence, for tables and chapters
+RULE = ("two arms differ clearly when Welch's t-test over their per-seed values gives "
+        f"p < {ALPHA} (two-sided); with fewer than two seeds per arm nothing differs clearly, "
+        "and a tie is inconclusive")
+
+VERDICTS = ("confirmed", "not confirmed", "inconclusive")
+
+
+# -- the rule -----------------------------------------------------------------
+
+def welch(a: Sequence[float], b: Sequence[float]) -> tuple[float, float]:
+    """Mean difference ``mean(a) - mean(b)`` and the two-sided p-value of
+    Welch's t-test.  Two arms without any spread differ with p = 0 when their
+    means differ (and p = 1 when they are equal)."""
+    from scipy import stats
+
+    a, b = [float(x) for x in a], [float(x) for x in b]
+    if min(len(a), len(b)) < 2:
+        raise ValueError("Welch's test needs at least two values per side")
+    gap = statistics.mean(a) - statistics.mean(b)
+    if statistics.variance(a) == 0 and statistics.variance(b) == 0:
+        return gap, (0.0 if gap != 0 else 1.0)
+    p = float(stats.ttest_ind(a, b, equal_var=False).pvalue)
+    return gap, (1.0 if math.isnan(p) else p)
+
+
+def compare_values(a: Sequence[float], b: Sequence[float], alpha: float = ALPHA) -> str:
+    """``"lower"``, ``"higher"`` or ``"same"``: is ``a`` clearly below, clearly
+    above, or not clearly different from ``b`` (per-seed values; the rule)?"""
+    if min(len(a), len(b)) < 2:
+        return "same"
+    gap, p = welch(a, b)
+    if p >= alpha:
+        return "same"
+    return "lower" if gap < 0 else "higher"
+
+
+def compare(a: dict, b: dict, metric: str) -> str:
+    """:func:`compare_values` on two summaries of :func:`summarise`."""
+    return compare_values(a[f"{metric}_values"], b[f"{metric}_values"])
+
+
+def verdict(outcome: str, claimed: str) -> str:
+    """The verdict on a claim that predicts ``claimed`` (``"lower"`` or
+    ``"higher"``) when the rule found ``outcome``."""
+    if claimed not in ("lower", "higher") or outcome not in ("lower", "higher", "same"):
+        raise ValueError(f"cannot judge outcome {outcome!r} against claim {claimed!r}")
+    if outcome == "same":
+        return "inconclusive"
+    return "confirmed" if outcome == claimed else "not confirmed"
+
+
+def combine(verdicts: Sequence[str]) -> str:
+    """One verdict for a claim made "at every width": confirmed only if every
+    part is, not confirmed if any part is, inconclusive otherwise."""
+    if any(v == "not confirmed" for v in verdicts):
+        return "not confirmed"
+    if verdicts and all(v == "confirmed" for v in verdicts):
+        return "confirmed"
+    return "inconclusive"
+
+
+def primary_of(rows: list[dict]) -> str:
+    """The exact metric rows carry (paired ``l1``, the stripes oracle colour
+    distance), else ``fid``: what a verdict is judged on first."""
+    for metric in ("l1", "oracle_animal_w1"):
+        if rows and metric in rows[0]:
+            return metric
+    return "fid"
+
+
+# -- summaries ------------------------------------------------------------------
 
 def summarise(rows: list[dict], keys: Sequence[str], metric: str,
               carry: Sequence[str] = ()) -> list[dict]:
-    """Mean and sample std (0 for one seed) of ``metric`` per group of ``keys``.
+    """Mean, sample std (0 for one seed) and the per-seed values of ``metric``
+    per group of ``keys``, in seed order.  Rows without ``metric`` (an older
+    results file) are skipped.
 
     ``carry`` names row fields copied from the group's first row (costs, say).
     """
     groups: dict[tuple, list[dict]] = {}
     for r in rows:
-        groups.setdefault(tuple(r[k] for k in keys), []).append(r)
+        if metric in r:
+            groups.setdefault(tuple(r[k] for k in keys), []).append(r)
     out = []
     for key, rs in groups.items():
-        vals = [r[metric] for r in rs]
+        rs = sorted(rs, key=lambda r: r.get("seed", 0))
+        vals = [float(r[metric]) for r in rs]
         out.append({**dict(zip(keys, key)), **{c: rs[0][c] for c in carry}, "seeds": len(rs),
                     f"{metric}_mean": statistics.mean(vals),
-                    f"{metric}_std": statistics.stdev(vals) if len(vals) > 1 else 0.0})
+                    f"{metric}_std": statistics.stdev(vals) if len(vals) > 1 else 0.0,
+                    f"{metric}_values": vals})
     return out
 
 
-def compare(a: dict, b: dict, metric: str) -> str:
-    """``"lower"``, ``"higher"`` or ``"same"``: is ``a``'s mean clearly below,
-    clearly above, or within noise of ``b``'s (summaries of :func:`summarise`)?"""
-    if min(a["seeds"], b["seeds"]) < 2:
-        return "same"
-    gap = a[f"{metric}_mean"] - b[f"{metric}_mean"]
-    noise = a[f"{metric}_std"] + b[f"{metric}_std"]
-    if gap < -noise:
-        return "lower"
-    if gap > noise:
-        return "higher"
-    return "same"
+# -- results files ----------------------------------------------------------------
+
+def machine() -> dict:
+    """Where a recorded run ran: CPU, cores, torch threads, torch version."""
+    import torch
+
+    return {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
+            "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+            "torch": torch.__version__,
+            "device": torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu"}
+
+
+class ResultsFile:
+    """A recorded results file, written when the run starts.
+
+    The claims the run tests, the command, the code version and the machine
+    are on disk before the first step; :meth:`add` appends each finished run,
+    :meth:`finish` marks the file complete with the wall time.  Every write
+    replaces the file atomically.  An existing file is an error unless
+    ``force``.
+    """
+
+    def __init__(self, path: str | Path, experiment: str, command: str, code_version: str,
+                 settings: dict, claims: dict[str, str], force: bool = False, **extra):
+        from ..errors import GancompError
+
+        self.path = Path(path)
+        if self.path.exists() and not force:
+            raise GancompError(f"{self.path} exists: choose another --out, or pass --force to "
+                               f"replace it")
+        self._t0 = time.perf_counter()
+        self.data = {"experiment": experiment, "command": command, "code_version": code_version,
+                     "claims": dict(claims), "settings": settings, "machine": machine(),
+                     "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "status": "running",
+                     **extra, "rows": []}
+        self._write()
+
+    def add(self, row: dict) -> None:
+        self.data["rows"].append(row)
+        self._write()
+
+    def finish(self) -> Path:
+        self.data["status"] = "complete"
+        self.data["wall_seconds"] = round(time.perf_counter() - self._t0, 1)
+        return self._write()
+
+    def _write(self) -> Path:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        tmp.write_text(json.dumps(self.data, indent=2) + "\n")
+        tmp.replace(self.path)
+        return self.path
 
 
 def save(experiment: str, rows: list[dict], path: str | Path, command: str, code_version: str,
-         settings: dict) -> Path:
-    """Write a results file with the command, code version and settings beside the rows."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"experiment": experiment, "command": command,
-                                "code_version": code_version, "settings": settings,
-                                "rows": rows}, indent=2) + "\n")
-    return path
+         settings: dict, claims: dict[str, str] | None = None) -> Path:
+    """Write a complete results file at once (for runs made in a notebook or a test)."""
+    f = ResultsFile(path, experiment, command, code_version, settings, claims or {}, force=True)
+    for row in rows:
+        f.data["rows"].append(row)
+    return f.finish()
 
 
 def load(path: str | Path) -> dict:
     return json.loads(Path(path).read_text())
+
+
+def registered(results: dict, claim: str) -> bool:
+    """Did the results file register ``claim`` before its run?  (Files written
+    before claims were registered register none.)"""
+    return claim in results.get("claims", {})
+
+
+# -- learning curves --------------------------------------------------------------
+
+def fit_with_curve(trainer, generator, probe: dict, task: str, points: int = 8) -> dict:
+    """Train ``trainer`` to its end, measuring ``generator``'s primary metric
+    on the ``probe`` images (a dict of :func:`~gancomp_lite.metrics.quality.test_set`)
+    at ``points`` evenly spaced steps, so a results file shows whether a run
+    got past early training.  Returns ``{"step": [...], METRIC: [...],
+    "loss_step": [...], "g_loss": [...]}`` (the generator's total loss,
+    averaged over windows of the history)."""
+    import torch
+
+    from ..metrics.quality import oracle_metrics, paired_metrics, primary_metric, translate
+
+    metric = primary_metric(task)
+    total = trainer.total_steps
+    marks = sorted({max(1, round(total * (i + 1) / points)) for i in range(points)})
+    curve = {"step": [], metric: []}
+    for mark in marks:
+        trainer.fit(until=mark)
+        G = generator()
+        with torch.no_grad():
+            fake = translate(G, probe["A"])
+        m = (oracle_metrics(fake, probe["B_oracle"], probe["mask"]) if "B_oracle" in probe
+             else paired_metrics(fake, probe["B"]))
+        curve["step"].append(mark)
+        curve[metric].append(m[metric])
+    key = next((k for k in ("G/total",) if trainer.history and k in trainer.history[0]), None)
+    if key:
+        window = max(1, len(trainer.history) // 40)
+        hist = [h[key] for h in trainer.history]
+        curve["loss_step"] = [min(i + window, len(hist)) for i in range(0, len(hist), window)]
+        curve["g_loss"] = [statistics.mean(hist[i:i + window]) for i in range(0, len(hist), window)]
+    return curve

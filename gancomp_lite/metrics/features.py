@@ -8,10 +8,13 @@ the ``ci`` scale, FID uses :class:`SyntheticFeatureNet`: a small CNN trained
 by :func:`train_feature_net` to tell apart the domains of the synthetic tasks
 and degraded (blurred, noisy, blotchy) versions of their targets, so its
 features respond to what a weak generator gets wrong.  Its weights ship in
-``data/features/`` with their recipe.  Explained in chapter ``nb/03_teachers``
+``data/features/`` with their recipe (:func:`save_feature_net`,
+:func:`load_feature_net`).  Explained in chapter ``nb/03_teachers``
 (section ``sec-teachers-eval``).
 """
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -20,6 +23,12 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from ..errors import CheckpointError
+from ..paths import DATA_DIR
+from ..shipped import checked_load, load_into, write_shipped
+
+FEATURES_FORMAT = "gancomp-lite/features/1"
+FEATURES_DIR = DATA_DIR / "features"
+FEATURES_NAME = "synthetic-features"
 
 #: the classes the synthetic feature network learns to tell apart
 FEATURE_CLASSES = (
@@ -133,6 +142,33 @@ def train_feature_net(steps: int = 600, batch_size: int = 32, size: int = 64, se
         acc = float((net.classify(x).argmax(1) == y).float().mean())
     return net, {"held_out_accuracy": acc, "steps": steps, "batch_size": batch_size,
                  "size": size, "seed": seed}
+
+
+def load_feature_net(path: str | Path | None = None) -> nn.Module:
+    """The shipped :class:`SyntheticFeatureNet` (checksum verified, eval mode);
+    default ``data/features/synthetic-features.pt``."""
+    path = Path(path) if path else FEATURES_DIR / f"{FEATURES_NAME}.pt"
+    if not path.exists():
+        raise CheckpointError(f"{path} is missing: re-create it with "
+                              f"`gancomp-lite train-features --out {path.parent}`")
+    payload = checked_load(path, FEATURES_FORMAT)
+    net = SyntheticFeatureNet(**payload["config"])
+    return load_into(net, payload["state_dict"], str(path)).eval()
+
+
+def save_feature_net(net: nn.Module, info: dict, out_dir: str | Path, command: str,
+                     code_version: str, allow_dirty: bool = False) -> dict:
+    """Ship ``net`` (trained by :func:`train_feature_net`, which returned
+    ``info``) as ``out_dir/synthetic-features.pt`` with its manifest: the
+    ``command`` that made it, the seed, the ``code_version`` that trained it,
+    whether that was allowed to be ``+dirty`` and the held-out accuracy."""
+    payload = {"format": FEATURES_FORMAT, "config": net.config, "state_dict": net.state_dict()}
+    return write_shipped(payload, Path(out_dir) / f"{FEATURES_NAME}.pt",
+                         {"kind": "FID feature network for the synthetic tasks",
+                          "command": command, "seed": info["seed"], "code_version": code_version,
+                          "allow_dirty": allow_dirty,
+                          "metrics": {"held_out_accuracy": info["held_out_accuracy"]},
+                          "recipe": {k: v for k, v in info.items() if k != "held_out_accuracy"}})
 
 
 def inception_features(download: bool = False):

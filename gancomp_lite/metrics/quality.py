@@ -16,6 +16,7 @@ Explained in chapter ``nb/03_teachers`` (section ``sec-teachers-eval``).
 """
 from __future__ import annotations
 
+import warnings
 from functools import lru_cache
 from typing import Iterable
 
@@ -34,7 +35,7 @@ def _to_unit(x: torch.Tensor) -> torch.Tensor:
 @lru_cache(maxsize=4)
 def _feature_extractor(kind: str) -> nn.Module:
     if kind == "synthetic":
-        from ..training.checkpoint import load_feature_net
+        from .features import load_feature_net
         return load_feature_net()
     if kind == "inception":
         from .features import inception_features
@@ -73,6 +74,45 @@ def fid(real: torch.Tensor | Iterable[torch.Tensor], fake: torch.Tensor | Iterab
         if count < 2:
             raise GancompError(f"FID needs at least 2 images per set, got {count}")
     return float(metric.compute())
+
+
+#: images per KID subset (torchmetrics' default is 1000; the ``ci`` test split is smaller)
+KID_SUBSET = 100
+
+
+@torch.no_grad()
+def kid(real: torch.Tensor, fake: torch.Tensor, features: str | nn.Module = "synthetic",
+        subsets: int = 100, batch_size: int = 64) -> tuple[float, float]:
+    """Kernel inception distance {cite:p}`binkowski2018demystifying` between
+    ``real`` and ``fake`` (``N x 3 x H x W`` in [-1, 1]), through torchmetrics:
+    the mean and standard deviation over ``subsets`` random subsets of
+    :data:`KID_SUBSET` images (fewer if a set is smaller).  Unlike FID, its
+    estimate is unbiased at small sample sizes, so two samples of one
+    distribution score about 0 (sometimes below).  Same ``features`` as :func:`fid`.
+    The subsets are drawn with a fixed seed, so the value is reproducible.
+    """
+    from torchmetrics.image.kid import KernelInceptionDistance
+
+    extractor = _feature_extractor(features) if isinstance(features, str) else features
+    device = next(extractor.parameters()).device
+    n = min(len(real), len(fake))
+    if n < 2:
+        raise GancompError(f"KID needs at least 2 images per set, got {n}")
+    with warnings.catch_warnings():  # "will save all extracted features": a few hundred here
+        warnings.filterwarnings("ignore", message=".*save all extracted features.*")
+        metric = KernelInceptionDistance(feature=extractor, normalize=True, subsets=subsets,
+                                         subset_size=min(KID_SUBSET, n)).to(device)
+    metric.inception.eval()
+    for images, real_flag in ((real, True), (fake, False)):
+        for batch in images.split(batch_size):
+            metric.update(_to_unit(batch.to(device)), real=real_flag)
+    state = torch.random.get_rng_state()
+    torch.manual_seed(0)
+    try:
+        mean, std = metric.compute()
+    finally:
+        torch.random.set_rng_state(state)
+    return float(mean), float(std)
 
 
 @torch.no_grad()
@@ -154,35 +194,97 @@ def test_set(task: str, n: int, size: int, seed: int = 0) -> dict[str, torch.Ten
     return out
 
 
-def evaluate(generator: nn.Module, task: str, n: int = 64, size: int = 64, seed: int = 0,
+#: what each task's verdicts are judged on first: the exact metric its world has
+PRIMARY_METRIC = {"stripes": "oracle_animal_w1", "edges2shapes": "l1", "labels2scene": "l1"}
+
+#: metrics where higher is better (all others: lower is better)
+HIGHER_IS_BETTER = ("psnr", "ssim")
+
+
+def primary_metric(task: str) -> str:
+    """The exact metric a task's verdicts use first (see :data:`PRIMARY_METRIC`)."""
+    return PRIMARY_METRIC.get(task, "fid")
+
+
+def evaluate(generator: nn.Module, task: str, n: int | None = None, size: int = 64, seed: int = 0,
              features: str | nn.Module | None = None, baselines: bool = True,
              data: dict[str, torch.Tensor] | None = None) -> dict[str, float]:
     """Quality of ``generator`` on the test split of a synthetic ``task``.
 
-    stripes: ``fid`` of G(A) vs B and the :func:`oracle_metrics`; paired tasks: ``fid``
-    of G(A) vs B and ``l1``/``psnr``/``ssim`` to B.  With ``baselines``,
-    also the same numbers for trivial translators: the input itself
-    (``identity_*``) and, for paired tasks, the mean target image
-    (``mean_target_*``).  ``features`` defaults to :func:`default_features`.
+    stripes: ``fid`` and ``kid`` of G(A) vs B and the :func:`oracle_metrics`; paired
+    tasks: ``fid``, ``kid`` and ``l1``/``psnr``/``ssim`` to B.  ``kid_std`` is
+    KID's spread over its subsets.  With ``baselines``, also the same numbers
+    for trivial translators: the input itself (``identity_*``) and, for paired
+    tasks, the mean target image (``mean_target_*``).  ``n`` defaults to the
+    scale's ``n_test``; ``features`` to :func:`default_features`.
     """
+    from ..config import get_scale
     from ..data import WORLDS
 
     features = features if features is not None else default_features()
-    data = data or test_set(task, n, size, seed)
+    data = data or test_set(task, n or get_scale().n_test, size, seed)
     fake = translate(generator, data["A"])
-    out: dict[str, float] = {"n": float(len(fake)), "fid": fid(data["B"], fake, features)}
+    out = {"n": float(len(fake)), **_distribution_metrics(data["B"], fake, features)}
     if not WORLDS[task].aligned:
         out.update(oracle_metrics(fake, data["B_oracle"], data["mask"]))
         if baselines:
-            out["identity_fid"] = fid(data["B"], data["A"], features)
+            out.update({f"identity_{k}": v for k, v in
+                        _distribution_metrics(data["B"], data["A"], features).items()})
             out.update({f"identity_{k}": v for k, v in
                         oracle_metrics(data["A"], data["B_oracle"], data["mask"]).items()})
         return out
     out.update(paired_metrics(fake, data["B"]))
     if baselines:
-        out["identity_fid"] = fid(data["B"], data["A"], features)
+        out.update({f"identity_{k}": v for k, v in
+                    _distribution_metrics(data["B"], data["A"], features).items()})
         out.update({f"identity_{k}": v for k, v in paired_metrics(data["A"], data["B"]).items()})
         mean = data["B"].mean(0, keepdim=True).expand_as(data["B"])
-        out["mean_target_fid"] = fid(data["B"], mean, features)
+        out.update({f"mean_target_{k}": v for k, v in
+                    _distribution_metrics(data["B"], mean, features).items()})
         out.update({f"mean_target_{k}": v for k, v in paired_metrics(mean, data["B"]).items()})
+    return out
+
+
+def _distribution_metrics(real, fake, features) -> dict[str, float]:
+    k, k_std = kid(real, fake, features)
+    return {"fid": fid(real, fake, features), "kid": k, "kid_std": k_std}
+
+
+@torch.no_grad()
+def noise_floor(task: str, n: int | None = None, size: int = 64, reference: nn.Module | None = None,
+                features: str | nn.Module | None = None, seed: int = 0,
+                other_seed: int = 1) -> dict[str, float]:
+    """How far apart the quality metrics are when nothing but the test sample changes.
+
+    The evaluation sample is the test split drawn with world seed ``seed``
+    (what :func:`evaluate` uses); a second, disjoint sample of the same
+    distribution is drawn with ``other_seed``.
+
+    * ``fid`` / ``kid``: the metric between the two real samples' B images
+      (a perfect generator scores about this);
+    * the per-image metrics (``l1``, ``psnr``, ``ssim``; for stripes the
+      ``oracle_*`` ones): how much ``reference`` (a trained generator, say the
+      teacher) scores differently on the two samples, ``|m(sample 1) - m(sample 2)|``.
+      Without ``reference`` they are left out.
+
+    A difference between two models' means that is not larger than this row
+    is within the noise of the test sample itself.  Explained in chapter
+    ``nb/04_decomposition`` (section ``sec-decomp-rule``).
+    """
+    from ..config import get_scale
+    from ..data import WORLDS
+
+    n = n or get_scale().n_test
+    features = features if features is not None else default_features()
+    one, two = test_set(task, n, size, seed), test_set(task, n, size, other_seed)
+    out = {"n": float(n), **_distribution_metrics(one["B"], two["B"], features)}
+    out.pop("kid_std")
+    if reference is not None:
+        if WORLDS[task].aligned:
+            m1 = paired_metrics(translate(reference, one["A"]), one["B"])
+            m2 = paired_metrics(translate(reference, two["A"]), two["B"])
+        else:
+            m1 = oracle_metrics(translate(reference, one["A"]), one["B_oracle"], one["mask"])
+            m2 = oracle_metrics(translate(reference, two["A"]), two["B_oracle"], two["mask"])
+        out.update({k: abs(m1[k] - m2[k]) for k in m1})
     return out

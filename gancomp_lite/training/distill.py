@@ -70,7 +70,9 @@ class DistillObjective(Objective):
     """Student ``netG``, frozen ``teacher``, discriminator ``netD``.
 
     Args:
-        teacher, student: generators; the teacher is frozen here.
+        teacher, student: generators; the objective keeps a frozen *copy* of
+            the teacher, so the caller's teacher is never moved, changed or
+            unfrozen (the student is the network being trained).
         netD: the discriminator (already inherited or fresh; see
             :func:`distill_objective`), or ``None`` for no GAN term.
         paired: reconstruct the real target (paired) or the teacher's
@@ -89,7 +91,9 @@ class DistillObjective(Objective):
                  distill_layers: Sequence[str] | None = None,
                  distill_loss: str | FeatureDistillLoss = "mse", image_size: int = 32):
         super().__init__()
-        self.add_module("teacher", self.frozen(teacher))
+        # a private copy: moving, freezing or training this objective never
+        # touches the caller's teacher (the chapters keep using theirs)
+        self.add_module("teacher", self.frozen(copy.deepcopy(teacher).float()))
         self.add_to_group("G", "netG", student)
         self.paired = paired
         self.gan = GANLoss(gan_mode)
@@ -107,7 +111,7 @@ class DistillObjective(Objective):
         if layers:
             if isinstance(distill_loss, str):
                 s_shapes = feature_shapes(student, layers, image_size)
-                t_shapes = feature_shapes(teacher, layers, image_size)
+                t_shapes = feature_shapes(self.teacher, layers, image_size)
                 channels = [(s_shapes[n][0], t_shapes[n][0]) for n in layers]
                 distill_loss = build_distill_loss(distill_loss, channels)
             self.hparams["distill_loss"] = type(distill_loss).__name__
@@ -249,7 +253,7 @@ def distill_objective(recipe: StudentRecipe, teacher: nn.Module,
         return CycleGANObjective(G, student(), D, D_B, gan_mode=w["gan_mode"],
                                  lambda_cycle=w["lambda_recon"])
     layers = recipe.distill_layers
-    return DistillObjective(copy.deepcopy(teacher).float(), G, D, paired=recipe.mode == "paired",
+    return DistillObjective(teacher, G, D, paired=recipe.mode == "paired",
                             gan_mode=w["gan_mode"], lambda_recon=w["lambda_recon"],
                             lambda_distill=w["lambda_distill"], lambda_gan=w.get("lambda_gan", 1.0),
                             distill_layers=None if layers is None else tuple(layers),
@@ -272,14 +276,15 @@ def student_trainer(recipe: StudentRecipe, teacher: nn.Module, teacher_D: nn.Mod
 
 def distill(recipe: StudentRecipe, teacher_path: str | Path | None, out: str | Path | None,
             steps: int, batch_size: int = 1, seed: int = 0, n_train: int = 1000,
-            device=None, progress: bool = True, evaluate_n: int | None = 64,
+            device=None, progress: bool = True, evaluate_n: int | bool = True,
             data: str | Path | None = None, command: str | None = None):
     """Train one student of ``recipe`` for ``steps`` steps.
 
     ``teacher_path``: a shipped teacher file (default: the task's shipped
     teacher at the current scale).  With ``out``, the run writes
     ``out/checkpoint.pt``, ``out/recipe.json`` (recipe, command settings,
-    code version) and, if ``evaluate_n``, ``out/metrics.json`` (test-split
+    code version) and, if ``evaluate_n`` (``True``: the scale's ``n_test``
+    images; a number: that many; ``False``: none), ``out/metrics.json`` (test-split
     quality and the student's cost).  ``data``: a real dataset folder
     (needed at the ``full`` scale) instead of the synthetic task.
     ``command``: the command line that started the run, recorded for
@@ -288,8 +293,9 @@ def distill(recipe: StudentRecipe, teacher_path: str | Path | None, out: str | P
     from ..config import get_scale
     from ..metrics.cost import count_params, profile_macs
     from ..metrics.quality import evaluate
+    from ..provenance import code_version
     from .checkpoint import load_teacher_file, teacher_path as shipped_path
-    from .teachers import code_version, task_data
+    from .teachers import task_data
 
     scale = get_scale()
     path = Path(teacher_path) if teacher_path else shipped_path(recipe.task, scale.name)
@@ -312,6 +318,8 @@ def distill(recipe: StudentRecipe, teacher_path: str | Path | None, out: str | P
              "weights": recipe.weights(), "code_version": code_version(),
              "command": command}, indent=2) + "\n")
     trainer.fit(checkpoint=ckpt)
+    if evaluate_n is True:
+        evaluate_n = scale.n_test
     if out is not None and evaluate_n and data is None:  # real data: `gancomp-lite evaluate`
         G = objective.translator()[0].cpu().eval()
         with torch.no_grad():
@@ -325,25 +333,35 @@ def distill(recipe: StudentRecipe, teacher_path: str | Path | None, out: str | P
 
 
 def export_student(run_dir: str | Path, name: str, out_dir: str | Path | None = None,
-                   n_eval: int = 64) -> dict:
+                   n_eval: int = 64, allow_dirty: bool = False, command: str | None = None) -> dict:
     """Ship the student trained by :func:`distill` in ``run_dir`` as ``out_dir/NAME.pt``.
 
     Writes the A->B generator in half precision and a manifest beside it
     with the sha256, the commands that re-create it (the recorded ``distill``
-    command and this export), the seed, the code version that trained it, the
-    teacher it learnt from (with the teacher file's sha256) and the metrics of
-    the *shipped* weights on the task's test split.  Returns the manifest.
+    command and ``command``, this export's command line, assembled when not
+    given), the seed, the code version that trained it, the teacher it
+    learnt from (with the teacher file's sha256) and the metrics of the
+    *shipped* weights on the task's test split.  Raises
+    :class:`~gancomp_lite.provenance.DirtyTreeError` when the package tree
+    now, or the code that trained the run, has uncommitted changes, unless
+    ``allow_dirty`` (recorded in the manifest).  Returns the manifest.
     """
     from ..errors import CheckpointError
     from ..metrics.cost import count_params, profile_macs
     from ..metrics.quality import evaluate
     from ..models import from_config
     from ..paths import REPO_ROOT
-    from .checkpoint import (STUDENTS_DIR, load_into, load_student, read_manifest,
-                             student_payload, write_manifest, write_shipped)
+    from ..provenance import require_clean, require_clean_run
+    from ..shipped import load_into, read_manifest, write_manifest, write_shipped
+    from .checkpoint import STUDENTS_DIR, load_student, student_payload
 
     run_dir = Path(run_dir)
+    if not (run_dir / "recipe.json").exists():
+        raise GancompError(f"{run_dir} has no recipe.json: is it a folder written by "
+                           f"`gancomp-lite distill`?")
     info = json.loads((run_dir / "recipe.json").read_text())
+    export_version = require_clean(allow_dirty, what="export a student")
+    require_clean_run(info.get("code_version"), run_dir, allow_dirty, what="export a student")
     recipe = StudentRecipe(**info["recipe"])
     try:
         state = torch.load(run_dir / "checkpoint.pt", map_location="cpu", weights_only=False)
@@ -373,9 +391,12 @@ def export_student(run_dir: str | Path, name: str, out_dir: str | Path | None = 
         "teacher": {"file": teacher.name, "sha256": read_manifest(teacher)["sha256"]
                     if teacher.with_suffix(".json").exists() else None},
         "commands": [info.get("command") or "(not recorded)",
-                     f"gancomp-lite export-student {run_dir.as_posix()} --name {name} "
-                     f"--out {shown_out.as_posix()} --n {n_eval}"],
+                     command or (f"gancomp-lite export-student {run_dir.as_posix()} --name {name} "
+                                 f"--out {shown_out.as_posix()} --n {n_eval}"
+                                 + (" --allow-dirty" if allow_dirty else ""))],
+        "command_recorded": bool(info.get("command")),
         "code_version": info["code_version"],
+        "export_code_version": export_version, "allow_dirty": allow_dirty,
         "metrics": {"eval_split": f"test, seed 0, n={n_eval}",
                     "gmacs_256": profile_macs(shipped, 256) / 1e9,
                     "mparams": count_params(shipped) / 1e6, **{k: v for k, v in q.items() if k != "n"}},

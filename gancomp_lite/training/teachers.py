@@ -8,13 +8,16 @@ Compression) for the paired tasks.  ``gancomp-lite train TASK`` runs it; the
 teachers trained at the ``ci`` scale ship in ``data/teachers/`` with a
 manifest (command, seed, code commit, sha256, metrics) and are loaded by
 :func:`load_teacher`; :func:`load_or_train_teacher` trains at the current
-scale when no shipped teacher fits.  Explained in chapter ``nb/03_teachers``.
+scale when no shipped teacher fits.  :func:`export_teacher` refuses to ship a
+teacher trained, or exported, by uncommitted code (see
+:mod:`gancomp_lite.provenance`).  Explained in chapter ``nb/03_teachers``.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, asdict
 from pathlib import Path
 
+from .. import provenance
 from ..config import Scale, get_scale
 from ..data import WORLDS, open_dataset
 from ..errors import GancompError
@@ -95,35 +98,19 @@ def task_data(task: str, scale: str, image_size: int, n: int, seed: int = 0,
     return open_dataset(task, phase="train", size=image_size, n=n, seed=seed)
 
 
-def code_version() -> str:
-    """The git commit of the package's repository (with ``+dirty`` if the
-    package's code in the working tree differs from it), or the package
-    version outside a git checkout."""
-    import subprocess
-
-    from .. import __version__
-    from ..paths import REPO_ROOT
-
-    try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True,
-                                text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--",
-                                "gancomp_lite"], cwd=REPO_ROOT, capture_output=True, text=True, check=True).stdout
-        return commit + ("+dirty" if dirty.strip() else "")
-    except (OSError, subprocess.CalledProcessError):
-        return f"gancomp-lite {__version__} (no git)"
-
-
 def train_teacher(task: str, out: str | Path, scale: Scale | str | None = None,
                   steps: int | None = None, seed: int = 0, resume: bool = False,
                   data: str | Path | None = None, device=None, progress: bool = True,
-                  checkpoint_every: int = 500):
+                  checkpoint_every: int = 500, command: str | None = None):
     """Train the teacher of ``task`` into ``out/checkpoint.pt`` (resumable).
 
-    ``out/recipe.json`` records the recipe and code version.  With
-    ``resume`` an existing checkpoint in ``out`` is continued; without it an
-    existing checkpoint is an error (nothing is silently overwritten).
-    Returns the :class:`~gancomp_lite.training.loop.Trainer`.
+    ``out/recipe.json`` records the recipe, the code version and ``command``
+    (the command line that started the run, for :func:`export_teacher`).
+    With ``resume`` an existing checkpoint in ``out`` is continued (the
+    record keeps the command that started the run and lists every session's
+    code version in ``code_versions``); without it an existing checkpoint is
+    an error (nothing is silently overwritten).  Returns the
+    :class:`~gancomp_lite.training.loop.Trainer`.
     """
     import json
 
@@ -143,34 +130,54 @@ def train_teacher(task: str, out: str | Path, scale: Scale | str | None = None,
     if resume and ckpt.exists():
         trainer.load(ckpt)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "recipe.json").write_text(json.dumps(
-        {"recipe": recipe.as_dict(), "code_version": code_version(),
-         "data": str(data) if data else f"synthetic:{task}"}, indent=2) + "\n")
+    version = provenance.code_version()
+    record = {"recipe": recipe.as_dict(), "code_version": version, "command": command,
+              "data": str(data) if data else f"synthetic:{task}"}
+    earlier = out / "recipe.json"
+    if resume and ckpt.exists() and earlier.exists():  # a continued run keeps its history
+        before = json.loads(earlier.read_text())
+        versions = before.get("code_versions") or [before.get("code_version")]
+        record["code_versions"] = list(dict.fromkeys([v for v in versions if v] + [version]))
+        record["command"] = before.get("command") or command
+    earlier.write_text(json.dumps(record, indent=2) + "\n")
     trainer.fit(checkpoint=ckpt, checkpoint_every=checkpoint_every)
     return trainer
 
 
 def export_teacher(run_dir: str | Path, out_dir: str | Path | None = None, n_eval: int | None = None,
-                   features: str = "synthetic") -> dict:
+                   features: str = "synthetic", allow_dirty: bool = False,
+                   command: str | None = None) -> dict:
     """Ship the teacher trained in ``run_dir``: half-precision weights and a manifest.
 
     Evaluates it on the task's test split (``n_eval`` images, default the
     scale's ``n_test``) with the trivial baselines, and writes
     ``out_dir/TASK-SCALE.pt`` with ``TASK-SCALE.json`` beside it recording
-    the sha256, the commands that re-create it, the seed, the code version
-    that trained it and the metrics.  Returns the manifest.
+    the sha256, the commands that re-create it (the ``train`` command the
+    run recorded, and ``command``, this export's command line; either is
+    assembled from the recipe when not given, and ``command_recorded`` says
+    whether the first was recorded), the seed, the code version that trained
+    it and the metrics.  Raises
+    :class:`~gancomp_lite.provenance.DirtyTreeError` when the package tree
+    now, or the code that trained the run, has uncommitted changes, unless
+    ``allow_dirty`` (recorded in the manifest).  Returns the manifest.
     """
     import json
 
     import torch
 
     from ..metrics.quality import evaluate
-    from .checkpoint import (TEACHERS_DIR, load_teacher_file, teacher_payload, write_manifest,
-                             write_shipped)
+    from ..shipped import write_manifest, write_shipped
+    from .checkpoint import TEACHERS_DIR, load_teacher_file, teacher_payload
     from .loop import Trainer
 
     run_dir = Path(run_dir)
+    if not (run_dir / "recipe.json").exists():
+        raise GancompError(f"{run_dir} has no recipe.json: is it a folder written by "
+                           f"`gancomp-lite train`?")
     info = json.loads((run_dir / "recipe.json").read_text())
+    export_version = provenance.require_clean(allow_dirty, what="export a teacher")
+    provenance.require_clean_run(info.get("code_versions") or info.get("code_version"), run_dir,
+                                 allow_dirty, what="export a teacher")
     recipe = TeacherRecipe(**info["recipe"])
     trainer = Trainer(build_objective(recipe), training_data(recipe), recipe.steps,
                       batch_size=recipe.batch_size, seed=recipe.seed, device="cpu", progress=False)
@@ -182,10 +189,12 @@ def export_teacher(run_dir: str | Path, out_dir: str | Path | None = None, n_eva
     path = out_dir / f"{recipe.task}-{recipe.scale}.pt"
     scale = get_scale(recipe.scale)
     n_eval = n_eval or scale.n_test
-    train_cmd = (f"gancomp-lite train {recipe.task} --scale {recipe.scale} --steps {recipe.steps} "
-                 f"--seed {recipe.seed} --out {run_dir.as_posix()}")
-    export_cmd = (f"gancomp-lite export-teacher {run_dir.as_posix()} --out {out_dir.as_posix()} "
-                  f"--n {n_eval}")
+    train_cmd = info.get("command") or (
+        f"gancomp-lite train {recipe.task} --scale {recipe.scale} --steps {recipe.steps} "
+        f"--seed {recipe.seed} --out {run_dir.as_posix()}")
+    export_cmd = command or (f"gancomp-lite export-teacher {run_dir.as_posix()} "
+                             f"--out {out_dir.as_posix()} --n {n_eval}"
+                             + (" --allow-dirty" if allow_dirty else ""))
     # write first, then evaluate the *shipped* (half-precision) weights
     write_shipped(teacher_payload(trainer.objective), path, {})
     G = load_teacher_file(path)
@@ -195,7 +204,11 @@ def export_teacher(run_dir: str | Path, out_dir: str | Path | None = None, n_eva
     history = trainer.history
     manifest = {"kind": f"{recipe.objective} teacher", "task": recipe.task, "scale": recipe.scale,
                 "recipe": recipe.as_dict(), "commands": [train_cmd, export_cmd],
+                "command_recorded": bool(info.get("command")),
                 "seed": recipe.seed, "code_version": info["code_version"],
+                **({"code_versions": info["code_versions"]}
+                   if len(info.get("code_versions", [])) > 1 else {}),
+                "export_code_version": export_version, "allow_dirty": allow_dirty,
                 "data": info["data"],
                 "metrics": {"eval_split": f"test, seed 0, n={n_eval}", "fid_features": features,
                             **metrics},

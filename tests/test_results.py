@@ -1,0 +1,91 @@
+"""The one verdict rule, results files that register their claims first, and the noise floor."""
+import json
+
+import pytest
+import torch
+
+from gancomp_lite.errors import GancompError
+from gancomp_lite.experiments import results as R
+
+
+def test_a_clear_difference_confirms_or_refutes_and_a_tie_is_inconclusive():
+    low, high = [1.0, 1.1, 0.9, 1.05, 0.95], [2.0, 2.1, 1.9, 2.05, 1.95]
+    assert R.compare_values(low, high) == "lower" and R.compare_values(high, low) == "higher"
+    assert R.verdict(R.compare_values(low, high), "lower") == "confirmed"
+    assert R.verdict(R.compare_values(low, high), "higher") == "not confirmed"
+    tie = [1.0, 3.0, 2.0], [1.5, 2.5, 2.2]
+    assert R.compare_values(*tie) == "same"
+    assert R.verdict("same", "lower") == "inconclusive"
+    # one seed says nothing about the spread
+    assert R.compare_values([1.0], [5.0]) == "same"
+    with pytest.raises(ValueError):
+        R.verdict("same", "equal")
+
+
+def test_the_rule_is_welchs_test_at_five_percent():
+    from scipy import stats
+
+    a, b = [1.0, 1.4, 1.2], [1.5, 1.9, 1.6]
+    gap, p = R.welch(a, b)
+    assert p == pytest.approx(stats.ttest_ind(a, b, equal_var=False).pvalue)
+    assert gap == pytest.approx(-0.4666, abs=1e-3)
+    assert (R.compare_values(a, b) == "lower") == (p < R.ALPHA)
+    # just above the threshold is a tie; a near-constant, clearly separated pair is not
+    assert R.compare_values([0.0, 2.0], [1.0, 3.0]) == "same"
+    assert R.compare_values([1.0, 1.0], [2.0, 2.0]) == "lower"   # no spread, different means
+    assert R.compare_values([1.0, 1.0], [1.0, 1.0]) == "same"
+
+
+def test_combine_needs_every_part():
+    assert R.combine(["confirmed", "confirmed"]) == "confirmed"
+    assert R.combine(["confirmed", "inconclusive"]) == "inconclusive"
+    assert R.combine(["confirmed", "not confirmed"]) == "not confirmed"
+
+
+def test_results_file_registers_claims_before_the_first_row(tmp_path):
+    path = tmp_path / "r.json"
+    f = R.ResultsFile(path, "demo", "gancomp-lite demo --out r.json", "abc", {"seeds": [0]},
+                      {"x_beats_y": "x is clearly better than y"})
+    on_disk = json.loads(path.read_text())
+    assert on_disk["claims"] == {"x_beats_y": "x is clearly better than y"}
+    assert on_disk["status"] == "running" and on_disk["rows"] == []
+    assert on_disk["machine"]["cpu_count"] >= 1
+    f.add({"seed": 0, "fid": 1.0})
+    assert json.loads(path.read_text())["rows"] == [{"seed": 0, "fid": 1.0}]
+    f.finish()
+    done = R.load(path)
+    assert done["status"] == "complete" and done["wall_seconds"] >= 0
+    assert R.registered(done, "x_beats_y") and not R.registered(done, "added_later")
+    with pytest.raises(GancompError, match="exists"):
+        R.ResultsFile(path, "demo", "cmd", "abc", {}, {})
+
+
+def test_the_noise_floor_is_small_against_the_gaps_chapters_compare():
+    """At the ci test-split size, FID between two disjoint real samples is far
+    below what a trivial translator scores, and the per-image noise of the
+    teacher's L1 is far below the L1 gaps between teacher and baselines."""
+    from gancomp_lite.config import get_scale
+    from gancomp_lite.metrics.quality import evaluate, noise_floor
+    from gancomp_lite.training.teachers import load_teacher
+
+    n = get_scale("ci").n_test
+    assert n >= 4 * 128   # four images per feature dimension
+    T = load_teacher("edges2shapes", "ci")
+    floor = noise_floor("edges2shapes", n=n, reference=T)
+    q = evaluate(T, "edges2shapes", n=n)
+    assert floor["fid"] < 0.5 * q["fid"]                     # the teacher is above the floor
+    assert floor["fid"] < 0.01 * q["mean_target_fid"]
+    assert abs(floor["kid"]) < 0.05 * q["mean_target_kid"]
+    assert floor["l1"] < 0.05 * (q["mean_target_l1"] - q["l1"])
+    assert set(floor) >= {"fid", "kid", "l1", "psnr", "ssim"}
+
+
+def test_kid_is_about_zero_for_one_distribution_and_reproducible():
+    from gancomp_lite.metrics.quality import kid, test_set
+
+    a = test_set("edges2shapes", 128, 32, seed=0)["B"]
+    b = test_set("edges2shapes", 128, 32, seed=1)["B"]
+    same = kid(a, b)
+    assert same == kid(a, b)
+    far = kid(a, -a)
+    assert far[0] > 20 * abs(same[0]) and far[0] > 0
