@@ -3,6 +3,12 @@
 #   make test   run every test: unit tests and every notebook (nbval)
 # Each creates the virtual environment .venv from requirements-lock.txt if it
 # is missing or out of date.
+# No chapter runs twice: `make test` stores each chapter it executed (all cells
+# passed) in .jupyter_cache/, and `make book` (execute_notebooks: cache) takes the
+# outputs from there, executing only the chapters not in it.  Before the book
+# reads anything, gancomp_lite.booktools (a Sphinx extension) drops every cached
+# run whose chapter source, gancomp_lite/, data/, lock or GANCOMP_* variables
+# changed since; `make book` alone (a fresh clone) executes every chapter.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -40,4 +46,4 @@ colab: $(STAMP)
 	$(BIN)/python -m gancomp_lite.booktools sync-colab
 
 clean:
-	rm -rf _build .pytest_cache
+	rm -rf _build .pytest_cache .jupyter_cache

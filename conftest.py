@@ -6,15 +6,28 @@ own collector a reader that parses the text notebook with jupytext, so every
 code cell runs in a real kernel (in the notebook's folder) and a cell that
 raises fails the test.  This leans on nbval 0.11 internals (``IPyNbFile``
 reads through ``nbval.plugin.nbformat.read``), which is why nbval is pinned.
+
+The executions are not thrown away: when every cell of a chapter passed, its
+outputs go into the jupyter-cache at ``.jupyter_cache/`` (see
+``gancomp_lite.booktools``), where ``make book`` (``execute_notebooks: cache``)
+finds them instead of running the chapter again.  A chapter's old cached
+executions are removed before it runs, so a chapter whose test fails is
+executed afresh by the book.  nbval keeps each cell's outputs in
+``IPyNbCell.test_outputs``; iopub messages it does not record (``clear_output``,
+``update_display_data``) or widgets make a chapter uncacheable.
 """
 from __future__ import annotations
 
+import time
+import warnings
 from pathlib import Path
 
 import jupytext
 import nbval.plugin as _nbval
+import pytest
 
-NB_DIR = Path(__file__).resolve().parent / "nb"
+ROOT = Path(__file__).resolve().parent
+NB_DIR = ROOT / "nb"
 
 
 def is_text_notebook(path: Path) -> bool:
@@ -41,12 +54,79 @@ class _ReadWithJupytext:
 
 class TextNotebookFile(_nbval.IPyNbFile):
     def collect(self):
+        self._text = Path(self.path).read_text(encoding="utf-8")  # what will run
+        self._cells, self._passed, self._unrecorded = [], {}, set()
         real = _nbval.nbformat
         _nbval.nbformat = _ReadWithJupytext(real)
         try:
-            yield from super().collect()
+            for item in super().collect():
+                self._cells.append(item)
+                yield item
         finally:
             _nbval.nbformat = real
+
+    # -- handing the execution to the book (gancomp_lite.booktools) --
+    def setup(self):
+        from gancomp_lite import booktools
+
+        self._inputs, self._started = None, time.monotonic()
+        try:
+            booktools.forget_chapter(self.path, ROOT)
+            self._inputs = booktools.inputs_fingerprint(ROOT)
+        except Exception as err:  # noqa: BLE001 - the cache must never fail a test
+            warnings.warn(f"execution cache not used for {self.path.name}: {err!r}")
+        super().setup()
+
+    def get_kernel_message(self, timeout=None, stream="iopub"):
+        msg = super().get_kernel_message(timeout=timeout, stream=stream)
+        if msg["msg_type"] in ("clear_output", "update_display_data"):
+            self._unrecorded.add(msg["msg_type"])  # nbval drops these
+        return msg
+
+    def note_report(self, item, report):
+        if report.when == "call" or not report.passed:
+            self._passed[item.cell_num] = self._passed.get(item.cell_num, True) and report.passed
+
+    def _cacheable_outputs(self):
+        """Each code cell's outputs when every cell ran and passed, else None."""
+        if (self._inputs is None or self.timed_out or self._unrecorded
+                or [i.cell_num for i in self._cells] != list(range(len(self._cells)))
+                or not all(self._passed.get(i.cell_num) for i in self._cells)
+                or any(i.test_outputs is None for i in self._cells)):
+            return None
+        outputs = [list(i.test_outputs) for i in self._cells]
+        if any("application/vnd.jupyter.widget-view+json" in o.get("data", {})
+               for outs in outputs for o in outs):
+            return None
+        return outputs
+
+    def teardown(self):
+        try:
+            super().teardown()
+        finally:
+            self._store_execution()
+
+    def _store_execution(self):
+        from gancomp_lite import booktools
+
+        outputs = self._cacheable_outputs()
+        if outputs is None:
+            return
+        try:
+            if booktools.inputs_fingerprint(ROOT) != self._inputs:
+                return  # the package or data changed while the chapter ran
+            booktools.cache_executed_chapter(
+                self.path, self._text, [i.cell.source for i in self._cells], outputs,
+                self._inputs, time.monotonic() - self._started, ROOT)
+        except Exception as err:  # noqa: BLE001 - the book will execute the chapter
+            warnings.warn(f"execution of {self.path.name} not cached: {err!r}")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):  # noqa: ARG001 - pytest's signature
+    report = (yield).get_result()
+    if isinstance(item.parent, TextNotebookFile):
+        item.parent.note_report(item, report)
 
 
 def pytest_collect_file(file_path: Path, parent):

@@ -111,3 +111,108 @@ def test_check_colab_command_reports_stale_copy(tmp_path, monkeypatch):
     assert booktools.stale_copies() == [tmp_path / src.name]
     booktools.sync_colab()
     assert booktools.stale_copies() == []
+
+
+def test_book_reuses_the_executions_of_the_tests():
+    """`make test` fills .jupyter_cache/ and the book reads it (no chapter runs twice)."""
+    config = (ROOT / "_config.yml").read_text()
+    assert "execute_notebooks: cache" in config
+    assert re.search(r"^  cache: \.jupyter_cache\b", config, re.M)
+    assert "- gancomp_lite.booktools" in config  # the extension that drops stale runs
+    assert "  - .jupyter_cache\n" in config  # not a source folder
+    assert ".jupyter_cache/" in (ROOT / ".gitignore").read_text().split()
+    assert booktools.CACHE_DIR == ".jupyter_cache"
+
+
+_CHAPTER = """---
+jupytext:
+  text_representation:
+    extension: .md
+    format_name: myst
+kernelspec:
+  display_name: Python 3
+  language: python
+  name: python3
+---
+# A chapter
+
+```{code-cell} ipython3
+print("hi")
+```
+"""
+
+
+def _toy_repo(root):
+    (root / "gancomp_lite").mkdir()
+    (root / "gancomp_lite" / "mod.py").write_text("X = 1\n")
+    (root / "data").mkdir()
+    (root / "data" / "table.json").write_text("{}")
+    (root / "requirements-lock.txt").write_text("pkg==1\n")
+    (root / "nb").mkdir()
+    chapter = root / "nb" / "01_toy.md"
+    chapter.write_text(_CHAPTER)
+    return chapter
+
+
+def test_a_cached_run_is_current_only_while_nothing_it_depends_on_changed(tmp_path, monkeypatch):
+    monkeypatch.delenv("GANCOMP_SCALE", raising=False)
+    chapter = _toy_repo(tmp_path)
+    stamp = booktools.chapter_stamp(chapter, booktools.inputs_fingerprint(tmp_path))
+
+    def current():
+        return booktools.record_is_current(stamp, str(chapter), booktools.inputs_fingerprint(tmp_path))
+
+    assert current()
+    (tmp_path / "gancomp_lite" / "__pycache__").mkdir()  # bytecode is not an input
+    (tmp_path / "gancomp_lite" / "__pycache__" / "mod.cpython-311.pyc").write_bytes(b"x")
+    assert current()
+    (tmp_path / "gancomp_lite" / "mod.py").write_text("X = 2\n")  # the package changed
+    assert not current()
+    (tmp_path / "gancomp_lite" / "mod.py").write_text("X = 1\n")  # and back: same content
+    assert current()
+    (tmp_path / "data" / "new.pt").write_bytes(b"\0")  # new shipped data
+    assert not current()
+    (tmp_path / "data" / "new.pt").unlink()
+    (tmp_path / "requirements-lock.txt").write_text("pkg==2\n")  # the lock
+    assert not current()
+    (tmp_path / "requirements-lock.txt").write_text("pkg==1\n")
+    monkeypatch.setenv("GANCOMP_SCALE", "small")  # another scale
+    assert not current()
+    monkeypatch.delenv("GANCOMP_SCALE")
+    assert current()
+    chapter.write_text(_CHAPTER.replace("# A chapter", "# A retitled chapter"))  # its source
+    assert not current()
+    assert not booktools.record_is_current({}, str(chapter), booktools.inputs_fingerprint(tmp_path))
+
+
+def test_the_book_finds_what_the_tests_cached_and_stale_runs_are_dropped(tmp_path, monkeypatch):
+    from jupyter_cache import get_cache
+    from myst_nb.core.read import read_myst_markdown_notebook
+
+    monkeypatch.delenv("GANCOMP_SCALE", raising=False)
+    chapter = _toy_repo(tmp_path)
+    inputs = booktools.inputs_fingerprint(tmp_path)
+    out = {"output_type": "stream", "name": "stdout", "text": "hi\n"}
+    assert booktools.cache_executed_chapter(chapter, _CHAPTER, ['print("bye")'], [[out]],
+                                            inputs, 1.0, tmp_path) is None  # not what ran
+    record = booktools.cache_executed_chapter(chapter, _CHAPTER, ['print("hi")'], [[out]],
+                                              inputs, 1.0, tmp_path)
+    cache = get_cache(tmp_path / booktools.CACHE_DIR)
+    # the key is the one myst-nb computes for the page (NotebookClientCache)
+    page = read_myst_markdown_notebook(_CHAPTER, add_source_map=True, path=str(chapter))
+    assert cache.match_cache_notebook(page).pk == record.pk
+    _, merged = cache.merge_match_into_notebook(page)
+    assert [c.outputs for c in merged.cells if c.cell_type == "code"] == [[out]]
+    assert booktools.prune_cache(tmp_path) == []
+    (tmp_path / "gancomp_lite" / "mod.py").write_text("X = 2\n")
+    assert booktools.prune_cache(tmp_path) == [str(chapter.absolute())]
+    assert cache.list_cache_records() == []
+    # a run myst-nb cached during the build gets the state noted before the build
+    from jupyter_cache.base import CacheBundleIn
+    booktools.prune_cache(tmp_path)
+    cache.cache_notebook_bundle(CacheBundleIn(page, str(chapter.absolute())),
+                                check_validity=False, overwrite=True)
+    assert booktools.stamp_cache(tmp_path) == [str(chapter.absolute())]
+    assert booktools.prune_cache(tmp_path) == []
+    booktools.forget_chapter(chapter, tmp_path)
+    assert cache.list_cache_records() == []
