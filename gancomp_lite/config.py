@@ -2,7 +2,7 @@
 
 ``GANCOMP_SCALE`` chooses how big every experiment is:
 
-* ``ci``: two CPU cores, each chapter within about three minutes;
+* ``ci``: two CPU cores, each chapter within about 2.5 minutes;
 * ``small``: a Colab GPU, minutes per chapter;
 * ``full``: the papers' settings (256x256 images, ngf 64, paper schedules,
   real datasets).

@@ -35,9 +35,18 @@ def test_scales_grow_and_full_is_paper_setting():
 
 def test_device_and_describe():
     assert get_device("cpu") == torch.device("cpu")
-    assert get_device().type in ("cpu", "cuda", "mps")
+    assert (get_device().type == "cuda") == torch.cuda.is_available()
     line = describe(SCALES["ci"], torch.device("cpu"))
     assert "scale=ci" in line and "device=cpu" in line
+
+
+@pytest.mark.parametrize("cuda, mps, expected", [(True, True, "cuda"), (True, False, "cuda"),
+                                                 (False, True, "mps"), (False, False, "cpu")])
+def test_device_preference_order(monkeypatch, cuda, mps, expected):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: mps)
+    assert get_device() == torch.device(expected)
+    assert get_device("cpu") == torch.device("cpu")  # an explicit choice wins
 
 
 def test_seed_everything_reproduces_draws():

@@ -2,17 +2,27 @@
 
 The papers count MACs with ``torchprofile`` on one image, and parameters as
 the sum of ``numel`` over the generator's parameters (biases included).  They
-mix two conventions, which differ only in how a *non-affine* InstanceNorm is
-counted; both are available here and every result names its convention:
+mix torchprofile versions that count norms differently: 0.0.1 (pinned by GAN
+Compression, whose README numbers use it) counts every InstanceNorm and
+LayerNorm as ``numel(output)``, affine or not, and every BatchNorm as 0;
+from 0.0.3 on (OMGD, CRD, GAN Compression's Colab notebooks) any norm costs
+``numel(output)`` if it is affine and 0 otherwise.  Both conventions below
+run the *installed* torchprofile (>= 0.0.4; 0.1.0 in the lock file), and
+every result names its convention:
 
 ``in-excluded``
-    torchprofile >= 0.0.3 (used by OMGD and CRD, and by GAN Compression's
-    Colab notebooks): a norm costs ``numel(output)`` MACs only if it is
-    affine, so non-affine InstanceNorm is free.  Mobile ResNet ngf 16 at
-    256x256: 1.408G.
+    torchprofile's own count: non-affine InstanceNorm is free, affine norms
+    (BatchNorm included) cost ``numel(output)``.  Mobile ResNet ngf 16 at
+    256x256: 1.408G, OMGD/CRD's number.
 ``in-counted``
-    torchprofile 0.0.1 (pinned by GAN Compression, whose README numbers use
-    it): every InstanceNorm costs ``numel(output)``.  Same network: 1.421G.
+    the same count plus ``numel(output)`` for every non-affine
+    ``InstanceNorm2d``.  On networks whose norms are all InstanceNorm (the
+    ResNet and Mobile ResNet generators) this is torchprofile 0.0.1's count,
+    GAN Compression's README convention (same network: 1.421G).  It is not
+    0.0.1's count on networks with affine BatchNorm (the U-Net): 0.0.1
+    counted those as 0, this convention as ``numel(output)``.  Non-affine
+    LayerNorm, which 0.0.1 also counted, is not added (no generator here
+    has one).
 ``exact``
     true MACs from PyTorch's ``FlopCounterMode`` (FLOPs / 2), convolutions
     only.  torchprofile counts a transposed convolution over its *output*
@@ -35,9 +45,11 @@ import torch.nn as nn
 from ..errors import ImageSizeError
 
 CONVENTIONS = {
-    "in-excluded": "torchprofile>=0.0.3 (OMGD/CRD): non-affine InstanceNorm not counted",
-    "in-counted": "torchprofile 0.0.1 (GAN Compression README): non-affine InstanceNorm "
-                  "counted as numel(output)",
+    "in-excluded": "installed torchprofile (>=0.0.3 rules, as OMGD/CRD): affine norms counted "
+                   "as numel(output), non-affine InstanceNorm not counted",
+    "in-counted": "installed torchprofile plus numel(output) per non-affine InstanceNorm: "
+                  "torchprofile 0.0.1's count (GAN Compression README) on InstanceNorm "
+                  "networks; above it where affine BatchNorm is used, which 0.0.1 counted as 0",
     "exact": "FlopCounterMode (FLOPs/2): true convolution MACs, transposed convs over "
              "their input grid, norms not counted",
 }

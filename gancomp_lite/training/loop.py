@@ -35,8 +35,11 @@ CHECKPOINT_FORMAT = "gancomp-lite/train-checkpoint/1"
 
 def linear_decay(total_steps: int, decay_steps: int | None = None) -> Callable[[int], float]:
     """Learning-rate factor: 1 for the first ``total - decay`` steps, then a
-    linear ramp to 0 at ``total_steps`` (default: decay over the second half,
-    as the papers' ``nepochs`` + ``nepochs_decay`` with equal halves)."""
+    linear ramp down by ``1/(decay+1)`` per step (default: decay over the
+    second half, as the papers' ``nepochs`` + ``nepochs_decay`` with equal
+    halves).  Like the official ``1 - max(0, e+1-nepochs)/(nepochs_decay+1)``,
+    it never reaches 0 inside the run: the last step (``total_steps - 1``)
+    trains at ``lr/(decay+1)``; 0 would come one step after the end."""
     decay = total_steps // 2 if decay_steps is None else decay_steps
     if not 0 <= decay <= total_steps:
         raise ValueError(f"decay_steps must be in [0, {total_steps}], got {decay}")
@@ -68,6 +71,15 @@ def _set_rng_state(state: dict) -> None:
 
 class Trainer:
     """Train ``objective`` on ``dataset`` for ``total_steps`` steps.
+
+    Step order: one ``objective.forward_step`` per step, then the optimizer
+    groups are updated one after another in ``objective.update_order``, each
+    group's loss computed after the previous group has stepped.  So pix2pix
+    (``("D", "G")``) scores the generator's GAN term with the discriminator
+    *after* its update, as the original pix2pix code does, whereas GAN
+    Compression's distiller computes both losses with the same discriminator
+    and then steps both (the package's distiller, run by this loop with
+    ``("D", "G")``, deviates from it there).
 
     Args:
         objective: the networks and losses (see :mod:`.objectives`).
