@@ -48,6 +48,12 @@ class Scale:
     latency_runs: int
     #: True where chapters use real datasets and pretrained weights
     real_data: bool
+    #: memory (MiB) the distiller may spend keeping a frozen teacher's outputs
+    #: for inputs it has seen (an input seen again is not recomputed); 0 turns
+    #: it off.  Only ``ci`` uses it: its synthetic items repeat exactly every
+    #: epoch, while the papers' random crops rarely repeat and GPU memory is
+    #: better spent on batches
+    teacher_cache_mb: int = 0
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -55,7 +61,7 @@ class Scale:
 
 SCALES = {
     "ci": Scale("ci", image_size=64, teacher_ngf=16, n_train=1000, n_test=512,
-                batch_size=4, latency_runs=3, real_data=False),
+                batch_size=4, latency_runs=3, real_data=False, teacher_cache_mb=1024),
     "small": Scale("small", image_size=128, teacher_ngf=32, n_train=5000,
                    n_test=500, batch_size=4, latency_runs=20,
                    real_data=False),

@@ -111,3 +111,16 @@ def test_full_scale_training_asks_for_real_data(tmp_path, capsys):
     assert main(["train", "stripes", "--scale", "full", "--steps", "1", "--out",
                  str(tmp_path / "r"), "--no-progress"]) == 2
     assert "real dataset" in capsys.readouterr().err
+
+
+def test_bench_train_reports_both_cache_settings_and_the_cache_serves_later_epochs(capsys):
+    assert main(["bench-train", "--threads", "1", "--warmup", "1", "--repeats", "1", "--steps", "1",
+                 "--json"]) == 0
+    off, on = json.loads(capsys.readouterr().out)
+    assert (off["teacher_cache"], on["teacher_cache"]) == (False, True)
+    assert off["it_per_s"] > 0 and on["it_per_s"] > 0
+    # warm-up = one epoch of 4 items: it fills the cache, and the timed step reuses all four
+    assert on["cache"]["misses"] == 4 and on["cache"]["hits"] == 4
+    assert off["cache"]["hits"] == 0 and off["cache"]["misses"] == 8
+    assert main(["bench-train", "--warmup", "0"]) == 2
+    assert "--warmup must be >= 1" in capsys.readouterr().err

@@ -3,7 +3,8 @@
 :class:`DistillObjective` is an :class:`~.objectives.Objective` for the one
 training loop (:class:`~.loop.Trainer`).  Per step:
 
-1. the teacher ``G'`` runs on the input ``x`` in eval mode without gradients;
+1. the teacher ``G'`` runs on the input ``x`` in eval mode without gradients
+   (an input it has already seen is taken from a :class:`TeacherCache`);
    the student ``G`` runs on ``x``; forward hooks collect both networks'
    activations at the distilled layers (:func:`~gancomp_lite.models.hooks.capture_features`);
 2. the discriminator is updated on real targets against the student's fakes;
@@ -34,6 +35,7 @@ Explained in chapters ``nb/05_pseudo_pairs`` and ``nb/06_distillation``.
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -66,6 +68,73 @@ def default_layers(net: nn.Module) -> tuple[str, ...]:
     return tuple(layers)
 
 
+class TeacherCache:
+    """A frozen teacher's output and hooked activations, by input content.
+
+    The teacher of :class:`DistillObjective` never changes and runs in eval
+    mode, where every sample's output depends on that sample alone (the
+    generators' norms are per-sample InstanceNorm).  So an input seen before
+    gives the same result again, and at the ``ci`` scale, whose synthetic
+    items repeat exactly every epoch, the distiller takes it from here instead
+    of running the teacher again.  Keys are a BLAKE2 digest of the sample's
+    bytes, shape and dtype: a different crop or flip is a different key.
+    Entries are added until ``budget_mb`` MiB are used, then only read.
+    """
+
+    def __init__(self, budget_mb: float):
+        if budget_mb < 0:
+            raise GancompError(f"teacher cache budget must be >= 0 MiB, got {budget_mb}")
+        self.budget = int(budget_mb * 2**20)
+        self.used = 0
+        self.hits = 0
+        self.misses = 0
+        self._entries: dict[bytes, tuple[torch.Tensor, dict[str, torch.Tensor]]] = {}
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    @staticmethod
+    def key(sample: torch.Tensor) -> bytes:
+        data = sample.detach().contiguous().cpu()
+        h = hashlib.blake2b(digest_size=16)
+        h.update(f"{tuple(data.shape)}|{data.dtype}".encode())
+        h.update(data.view(torch.uint8).numpy().tobytes() if data.numel() else b"")
+        return h.digest()
+
+    def __call__(self, teacher: nn.Module, layers: Sequence[str], x: torch.Tensor):
+        """``teacher(x)`` and its activations at ``layers`` (a dict), running
+        the teacher only on the samples of ``x`` not cached."""
+        if not self.budget:
+            with capture_features(teacher, layers) as feats:
+                out = teacher(x)
+            self.misses += len(x)
+            return out, dict(feats)
+        keys = [self.key(sample) for sample in x]
+        missing = [i for i, k in enumerate(keys) if k not in self._entries]
+        fresh = {}
+        if missing:
+            with capture_features(teacher, layers) as feats:
+                out = teacher(x[missing])
+            for j, i in enumerate(missing):
+                entry = (out[j].clone(), {n: feats[n][j].clone() for n in layers})
+                fresh[keys[i]] = entry
+                size = entry[0].nbytes + sum(t.nbytes for t in entry[1].values())
+                if keys[i] not in self._entries and self.used + size <= self.budget:
+                    self._entries[keys[i]] = entry
+                    self.used += size
+        self.misses += len(missing)
+        self.hits += len(x) - len(missing)
+        rows = [fresh.get(k) or self._entries[k] for k in keys]
+        dev = x.device  # entries stay where they were made; the objective may have moved since
+        return (torch.stack([r[0].to(dev) for r in rows]),
+                {n: torch.stack([r[1][n].to(dev) for r in rows]) for n in layers})
+
+    def stats(self) -> dict:
+        """Hits, misses, entries and MiB used."""
+        return {"hits": self.hits, "misses": self.misses, "entries": len(self),
+                "mib": self.used / 2**20}
+
+
 class DistillObjective(Objective):
     """Student ``netG``, frozen ``teacher``, discriminator ``netD``.
 
@@ -81,6 +150,8 @@ class DistillObjective(Objective):
             feature distillation off.
         distill_loss: a name of ``DISTILL_LOSSES`` or a loss instance.
         image_size: used for the dry run that reads the layers' channels.
+        teacher_cache_mb: memory for a :class:`TeacherCache` (``0``: the
+            teacher runs on every batch; the result is the same either way).
     """
 
     update_order = ("D", "G")
@@ -89,13 +160,15 @@ class DistillObjective(Objective):
                  paired: bool, gan_mode: str = "hinge", lambda_recon: float = 100.0,
                  lambda_distill: float = 1.0, lambda_gan: float = 1.0,
                  distill_layers: Sequence[str] | None = None,
-                 distill_loss: str | FeatureDistillLoss = "mse", image_size: int = 32):
+                 distill_loss: str | FeatureDistillLoss = "mse", image_size: int = 32,
+                 teacher_cache_mb: float = 0):
         super().__init__()
         # a private copy: moving, freezing or training this objective never
         # touches the caller's teacher (the chapters keep using theirs)
         self.add_module("teacher", self.frozen(copy.deepcopy(teacher).float()))
         self.add_to_group("G", "netG", student)
         self.paired = paired
+        self.teacher_cache = TeacherCache(teacher_cache_mb)
         self.gan = GANLoss(gan_mode)
         layers = default_layers(student) if distill_layers is None else tuple(distill_layers)
         self.distill_layers = layers
@@ -130,8 +203,8 @@ class DistillObjective(Objective):
         the teacher's ``teacher_B`` and both networks' hooked activations
         (``student_feats``, ``teacher_feats``: dicts by layer name)."""
         real_A, real_B = batch["A"], batch["B"]
-        with torch.no_grad(), capture_features(self.teacher, self.distill_layers) as t_feats:
-            teacher_B = self.teacher(real_A)
+        with torch.no_grad():
+            teacher_B, t_feats = self.teacher_cache(self.teacher, self.distill_layers, real_A)
         with capture_features(self.netG, self.distill_layers) as s_feats:
             fake_B = self.netG(real_A)
         return {"real_A": real_A, "real_B": real_B, "fake_B": fake_B, "teacher_B": teacher_B,
@@ -205,8 +278,11 @@ def _check_recipe(r: StudentRecipe, paired_task: bool) -> None:
 
 
 def distill_objective(recipe: StudentRecipe, teacher: nn.Module,
-                      teacher_D: nn.Module | None) -> Objective:
+                      teacher_D: nn.Module | None, teacher_cache_mb: float | None = None) -> Objective:
     """The objective of ``recipe`` with a fresh student.
+
+    ``teacher_cache_mb``: see :class:`TeacherCache` (default: the scale's
+    ``teacher_cache_mb``).
 
     ``teacher`` and ``teacher_D`` are copied, never changed.  In ``unpaired``
     mode the student is trained the original way, a CycleGAN of two students
@@ -215,6 +291,7 @@ def distill_objective(recipe: StudentRecipe, teacher: nn.Module,
     the B->A pair is fresh, ``lambda_recon`` weights the cycle loss, and there
     is no feature distillation (``distill_layers`` must be ``None`` or empty).
     """
+    from ..config import get_scale
     from ..data import WORLDS
     from .objectives import CycleGANObjective
 
@@ -257,7 +334,9 @@ def distill_objective(recipe: StudentRecipe, teacher: nn.Module,
                             gan_mode=w["gan_mode"], lambda_recon=w["lambda_recon"],
                             lambda_distill=w["lambda_distill"], lambda_gan=w.get("lambda_gan", 1.0),
                             distill_layers=None if layers is None else tuple(layers),
-                            distill_loss=recipe.distill_loss, image_size=recipe.image_size)
+                            distill_loss=recipe.distill_loss, image_size=recipe.image_size,
+                            teacher_cache_mb=(get_scale().teacher_cache_mb if teacher_cache_mb is None
+                                              else teacher_cache_mb))
 
 
 def student_trainer(recipe: StudentRecipe, teacher: nn.Module, teacher_D: nn.Module | None,
