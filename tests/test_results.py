@@ -65,14 +65,19 @@ def test_the_noise_floor_is_small_against_the_gaps_chapters_compare():
     below what a trivial translator scores, and the per-image noise of the
     teacher's L1 is far below the L1 gaps between teacher and baselines."""
     from gancomp_lite.config import get_scale
-    from gancomp_lite.metrics.quality import evaluate, noise_floor
+    from gancomp_lite.metrics.quality import noise_floor
+    from gancomp_lite.shipped import read_manifest
+    from gancomp_lite.training.checkpoint import teacher_path
     from gancomp_lite.training.teachers import load_teacher
 
     n = get_scale("ci").n_test
     assert n >= 4 * 128   # four images per feature dimension
     T = load_teacher("edges2shapes", "ci")
     floor = noise_floor("edges2shapes", n=n, reference=T)
-    q = evaluate(T, "edges2shapes", n=n)
+    # the teacher's quality on this split is in its manifest (chapter 03 checks it is what
+    # the code measures), so it is not computed again here
+    q = read_manifest(teacher_path("edges2shapes", "ci"))["metrics"]
+    assert q["n"] == n
     assert floor["fid"] < 0.5 * q["fid"]                     # the teacher is above the floor
     assert floor["fid"] < 0.01 * q["mean_target_fid"]
     assert abs(floor["kid"]) < 0.05 * q["mean_target_kid"]
