@@ -134,3 +134,29 @@ def pytest_collect_file(file_path: Path, parent):
     if (opts.nbval or opts.nbval_lax) and is_text_notebook(file_path):
         return TextNotebookFile.from_parent(parent, path=file_path)
     return None
+
+
+# -- the shipped files are never changed by a test or a chapter ------------------------
+def _shipped_snapshot() -> dict[str, str]:
+    import hashlib
+
+    data = ROOT / "data"
+    return {p.relative_to(ROOT).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(data.rglob("*")) if p.is_file() and "downloads" not in p.parts}
+
+
+def pytest_sessionstart(session):
+    session.config._shipped_before = _shipped_snapshot()
+
+
+def pytest_sessionfinish(session, exitstatus):  # noqa: ARG001 - pytest's signature
+    before = getattr(session.config, "_shipped_before", None)
+    if before is None:
+        return
+    after = _shipped_snapshot()
+    changed = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+    if changed:
+        session.config.get_terminal_writer().line(
+            "FAILED: the test run changed shipped files in data/ (a command wrote where it "
+            "should not): " + ", ".join(changed[:10]), red=True)
+        session.exitstatus = 1

@@ -8,7 +8,17 @@ Sub-commands:
 * ``sweep-decomposition``, ``sweep-distillation``: the recorded experiments;
 * ``info``: the scale, device and versions in use.
 
-Errors from bad input are printed as one line and exit with status 2.
+Errors from bad input are printed as one line and exit with status 2:
+arguments are checked where they are parsed (counts must be positive, a
+device must exist, a name must stay inside its folder), and the package's
+own errors (:class:`~gancomp_lite.errors.GancompError`) become that one
+line; ``--debug`` shows their traceback instead.  A genuine bug still shows
+its traceback.
+
+Writing rules, the same for every command: an existing output is an error
+unless ``--force``; nothing is written where the user did not ask (outputs
+go to ``--out``, relative to the current folder); a command that fails
+leaves no half-written output behind.
 """
 from __future__ import annotations
 
@@ -17,6 +27,63 @@ import json
 import sys
 
 from .errors import GancompError
+
+
+# -- argument types: bad values stop at the edge, as one line -----------------
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a usage error printed as one line (``--help`` shows the usage)."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive whole number, got {value}")
+    return value
+
+
+def _non_negative(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def _device(text: str) -> str:
+    import torch
+
+    try:
+        dev = torch.device(text)
+    except (RuntimeError, ValueError):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a device (cpu, cuda, cuda:0, mps)") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise argparse.ArgumentTypeError(f"{text!r}: no CUDA device on this machine")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise argparse.ArgumentTypeError(f"{text!r}: this machine has {torch.cuda.device_count()} "
+                                         f"CUDA device(s)")
+    if dev.type == "mps" and not (getattr(torch.backends, "mps", None)
+                                  and torch.backends.mps.is_available()):
+        raise argparse.ArgumentTypeError(f"{text!r}: no MPS device on this machine")
+    if dev.type not in ("cpu", "cuda", "mps"):
+        raise argparse.ArgumentTypeError(f"{text!r}: use cpu, cuda or mps")
+    return text
+
+
+def _name(text: str) -> str:
+    from .shipped import check_name
+
+    try:
+        return check_name(text)
+    except GancompError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def _cmd_profile(args: argparse.Namespace) -> int:
@@ -51,7 +118,7 @@ def _cmd_data(args: argparse.Namespace) -> int:
     from .data import write_dataset
 
     out = write_dataset(args.task, args.out, n=args.n, n_test=args.n_test, size=args.size,
-                        seed=args.seed)
+                        seed=args.seed, force=args.force)
     print(f"wrote {args.task} (n={args.n}, size={args.size}, seed={args.seed}) to {out}")
     return 0
 
@@ -79,7 +146,7 @@ def _cmd_export_teacher(args: argparse.Namespace) -> int:
     from .training.teachers import export_teacher
 
     manifest = export_teacher(args.run_dir, args.out, n_eval=args.n, allow_dirty=args.allow_dirty,
-                              command="gancomp-lite " + shlex.join(args.argv))
+                              command="gancomp-lite " + shlex.join(args.argv), force=args.force)
     print(f"wrote {manifest['file']} (sha256 {manifest['sha256'][:12]}...)")
     print(json.dumps(manifest["metrics"], indent=2))
     return 0
@@ -91,11 +158,19 @@ def _cmd_train_features(args: argparse.Namespace) -> int:
     from .metrics.features import save_feature_net, train_feature_net
     from .provenance import require_clean
 
-    # the code that trains, read (and refused if dirty) before training
+    from pathlib import Path
+
+    from .metrics.features import FEATURES_NAME
+    from .shipped import refuse_existing
+
+    # refused before any training: an existing output, a dirty tree
+    target = Path(args.out) / f"{FEATURES_NAME}.pt"
+    refuse_existing([target, target.with_suffix(".json")], args.force)
     version = require_clean(args.allow_dirty, what="train the feature network")
     net, info = train_feature_net(steps=args.steps, seed=args.seed, progress=not args.no_progress)
     command = "gancomp-lite " + shlex.join(args.argv)
-    manifest = save_feature_net(net, info, args.out, command, version, allow_dirty=args.allow_dirty)
+    manifest = save_feature_net(net, info, args.out, command, version, allow_dirty=args.allow_dirty,
+                                force=args.force)
     print(f"wrote {manifest['file']}: held-out accuracy {info['held_out_accuracy']:.3f}")
     return 0
 
@@ -180,7 +255,7 @@ def _cmd_export_student(args: argparse.Namespace) -> int:
 
     manifest = export_student(args.run_dir, args.name, args.out, n_eval=args.n,
                               allow_dirty=args.allow_dirty,
-                              command="gancomp-lite " + shlex.join(args.argv))
+                              command="gancomp-lite " + shlex.join(args.argv), force=args.force)
     print(f"wrote {manifest['file']} ({manifest['bytes']:,} bytes, sha256 {manifest['sha256'][:12]}...)")
     print(json.dumps(manifest["metrics"], indent=2))
     return 0
@@ -237,15 +312,17 @@ def build_parser() -> argparse.ArgumentParser:
     from .metrics.cost import CONVENTIONS
     from .models import GENERATORS, NORMS
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="gancomp-lite",
         description="Compressing image-to-image GANs: the book's command line.")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--debug", action="store_true",
+                        help="show the traceback of an error instead of one line")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     p = sub.add_parser("profile", help="MACs and parameters of a generator")
     p.add_argument("arch", choices=sorted(GENERATORS), help="generator architecture")
-    p.add_argument("--ngf", type=int, default=64, help="base width (default 64)")
-    p.add_argument("--size", type=int, nargs=2, default=(256, 256), metavar=("H", "W"),
+    p.add_argument("--ngf", type=_positive, default=64, help="base width (default 64)")
+    p.add_argument("--size", type=_positive, nargs=2, default=(256, 256), metavar=("H", "W"),
                    help="input height and width (default 256 256)")
     p.add_argument("--norm", choices=NORMS, default=None,
                    help="norm layer (default: the architecture's official one)")
@@ -260,39 +337,45 @@ def build_parser() -> argparse.ArgumentParser:
 
     d = sub.add_parser("data", help="write a synthetic dataset in a real dataset's layout")
     d.add_argument("task", choices=sorted(WORLDS), help="synthetic task")
-    d.add_argument("--n", type=int, default=64, help="training images per domain")
-    d.add_argument("--n-test", type=int, default=None, help="test images (default n//4)")
-    d.add_argument("--size", type=int, default=64, help="image side, a multiple of 4")
-    d.add_argument("--seed", type=int, default=0)
-    d.add_argument("--out", required=True, help="output folder")
+    d.add_argument("--n", type=_positive, default=64, help="training images per domain")
+    d.add_argument("--n-test", type=_positive, default=None, help="test images (default n//4)")
+    d.add_argument("--size", type=_positive, default=64, help="image side, a multiple of 4")
+    d.add_argument("--seed", type=_non_negative, default=0)
+    d.add_argument("--out", required=True, help="output folder (new or empty)")
+    d.add_argument("--force", action="store_true",
+                   help="replace a dataset this command wrote there before (never other files)")
     d.set_defaults(func=_cmd_data)
 
     t = sub.add_parser("train", help="train the teacher of a task (resumable)")
     t.add_argument("task", choices=sorted(WORLDS), help="synthetic task (or its real counterpart with --data)")
     t.add_argument("--scale", default=None, help="ci, small or full (default: $GANCOMP_SCALE or ci)")
-    t.add_argument("--steps", type=int, default=None, help="training steps (default: the scale's schedule)")
-    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--steps", type=_positive, default=None, help="training steps (default: the scale's schedule)")
+    t.add_argument("--seed", type=_non_negative, default=0)
     t.add_argument("--out", required=True, help="output folder (checkpoint.pt, recipe.json)")
     t.add_argument("--resume", action="store_true", help="continue out/checkpoint.pt")
     t.add_argument("--data", default=None, help="a real dataset folder instead of the synthetic task")
-    t.add_argument("--device", default=None, help="default: the best available")
-    t.add_argument("--checkpoint-every", type=int, default=500)
+    t.add_argument("--device", type=_device, default=None, help="default: the best available")
+    t.add_argument("--checkpoint-every", type=_positive, default=500)
     t.add_argument("--no-progress", action="store_true")
     t.set_defaults(func=_cmd_train)
 
     x = sub.add_parser("export-teacher", help="ship a trained teacher: fp16 weights + manifest")
     x.add_argument("run_dir", help="folder written by `gancomp-lite train`")
-    x.add_argument("--out", default=None, help="default: data/teachers")
-    x.add_argument("--n", type=int, default=None, help="test images to evaluate on")
+    x.add_argument("--out", default="data/teachers",
+                   help="output folder, relative to the current one (default: data/teachers)")
+    x.add_argument("--force", action="store_true", help="replace an existing teacher file there")
+    x.add_argument("--n", type=_positive, default=None, help="test images to evaluate on")
     x.add_argument("--allow-dirty", action="store_true",
                    help="export even if the package tree, or the code that trained the run, has "
                         "uncommitted changes (the manifest records allow_dirty: true)")
     x.set_defaults(func=_cmd_export_teacher)
 
     f = sub.add_parser("train-features", help="train the FID feature network of the synthetic tasks")
-    f.add_argument("--steps", type=int, default=600)
-    f.add_argument("--seed", type=int, default=0)
-    f.add_argument("--out", default="data/features")
+    f.add_argument("--steps", type=_positive, default=600)
+    f.add_argument("--seed", type=_non_negative, default=0)
+    f.add_argument("--out", default="data/features",
+                   help="output folder, relative to the current one (default: data/features)")
+    f.add_argument("--force", action="store_true", help="replace an existing feature network there")
     f.add_argument("--no-progress", action="store_true")
     f.add_argument("--allow-dirty", action="store_true",
                    help="train even if the package tree has uncommitted changes "
@@ -302,9 +385,9 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("evaluate", help="quality metrics of a generator checkpoint on a task")
     e.add_argument("checkpoint", help="a shipped teacher file (data/teachers/*.pt)")
     e.add_argument("--task", required=True, choices=sorted(WORLDS))
-    e.add_argument("--n", type=int, default=64, help="test images")
-    e.add_argument("--size", type=int, default=None, help="image size (default 64)")
-    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--n", type=_positive, default=64, help="test images")
+    e.add_argument("--size", type=_positive, default=None, help="image size (default 64)")
+    e.add_argument("--seed", type=_non_negative, default=0)
     e.add_argument("--features", choices=["synthetic", "inception"], default=None,
                    help="FID features (default: synthetic at ci, inception with real data)")
     e.add_argument("--json", action="store_true")
@@ -313,13 +396,13 @@ def build_parser() -> argparse.ArgumentParser:
     w = sub.add_parser("sweep-decomposition",
                        help="train every single-stage decomposition (GAN Compression Table 4)")
     w.add_argument("--task", default="edges2shapes", choices=sorted(WORLDS))
-    w.add_argument("--widths", type=int, nargs="+", default=[16, 4])
-    w.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    w.add_argument("--steps", type=int, default=500)
-    w.add_argument("--size", type=int, default=64)
-    w.add_argument("--batch-size", type=int, default=4)
-    w.add_argument("--n", type=int, default=512, help="test images")
-    w.add_argument("--curve-points", type=int, default=8,
+    w.add_argument("--widths", type=_positive, nargs="+", default=[16, 4])
+    w.add_argument("--seeds", type=_non_negative, nargs="+", default=[0, 1, 2])
+    w.add_argument("--steps", type=_positive, default=500)
+    w.add_argument("--size", type=_positive, default=64)
+    w.add_argument("--batch-size", type=_positive, default=4)
+    w.add_argument("--n", type=_positive, default=512, help="test images")
+    w.add_argument("--curve-points", type=_non_negative, default=8,
                    help="points of each run's learning curve (0: none)")
     w.add_argument("--out", required=True, help="results file (JSON)")
     w.add_argument("--force", action="store_true", help="replace an existing results file")
@@ -334,7 +417,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--teacher", default=None,
                    help="shipped teacher file (default: data/teachers/TASK-SCALE.pt)")
     g.add_argument("--student", default="resnet", choices=sorted(GENERATORS))
-    g.add_argument("--ngf", type=int, required=True, help="student width")
+    g.add_argument("--ngf", type=_positive, required=True, help="student width")
     how = g.add_mutually_exclusive_group()
     how.add_argument("--pseudo-pairs", action="store_true",
                      help="unpaired task: L1 to the teacher's output (the default)")
@@ -354,24 +437,27 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--gan-mode", choices=["lsgan", "hinge", "vanilla"], default=None)
     g.add_argument("--lambda-recon", type=float, default=None, help="default: the task's preset")
     g.add_argument("--lambda-distill", type=float, default=None, help="default: the task's preset")
-    g.add_argument("--steps", type=int, required=True)
-    g.add_argument("--batch-size", type=int, default=1)
-    g.add_argument("--size", type=int, default=64, help="image size")
-    g.add_argument("--n-train", type=int, default=1000, help="synthetic training images")
-    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--steps", type=_positive, required=True)
+    g.add_argument("--batch-size", type=_positive, default=1)
+    g.add_argument("--size", type=_positive, default=64, help="image size")
+    g.add_argument("--n-train", type=_positive, default=1000, help="synthetic training images")
+    g.add_argument("--seed", type=_non_negative, default=0)
     g.add_argument("--data", default=None, help="a real dataset folder instead of the synthetic task")
-    g.add_argument("--device", default=None)
+    g.add_argument("--device", type=_device, default=None, help="default: the best available")
     g.add_argument("--out", required=True, help="output folder (checkpoint, recipe, metrics)")
-    g.add_argument("--n", type=int, default=None,
+    g.add_argument("--n", type=_positive, default=None,
                    help="test images to evaluate on (default: the scale's n_test, 512 at ci)")
     g.add_argument("--no-progress", action="store_true")
     g.set_defaults(func=_cmd_distill)
 
     xs = sub.add_parser("export-student", help="ship a student trained by `distill`: fp16 weights + manifest")
     xs.add_argument("run_dir", help="folder written by `gancomp-lite distill`")
-    xs.add_argument("--name", required=True, help="file name (without .pt)")
-    xs.add_argument("--out", default=None, help="default: data/students")
-    xs.add_argument("--n", type=int, default=64, help="test images to evaluate on")
+    xs.add_argument("--name", type=_name, required=True,
+                    help="file name (without .pt): letters, digits, '.', '_', '-'")
+    xs.add_argument("--out", default="data/students",
+                    help="output folder, relative to the current one (default: data/students)")
+    xs.add_argument("--force", action="store_true", help="replace an existing student file there")
+    xs.add_argument("--n", type=_positive, default=64, help="test images to evaluate on")
     xs.add_argument("--allow-dirty", action="store_true",
                     help="export even if the package tree, or the code that trained the run, has "
                          "uncommitted changes (the manifest records allow_dirty: true)")
@@ -382,14 +468,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("experiment", choices=["pseudo-pairs", "ablation"])
     s.add_argument("--task", default=None, choices=sorted(WORLDS),
                    help="default: stripes (pseudo-pairs), edges2shapes (ablation)")
-    s.add_argument("--widths", type=int, nargs="+", default=[8, 4])
-    s.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    s.add_argument("--steps", type=int, default=500)
-    s.add_argument("--size", type=int, default=64)
-    s.add_argument("--batch-size", type=int, default=None,
+    s.add_argument("--widths", type=_positive, nargs="+", default=[8, 4])
+    s.add_argument("--seeds", type=_non_negative, nargs="+", default=[0, 1, 2])
+    s.add_argument("--steps", type=_positive, default=500)
+    s.add_argument("--size", type=_positive, default=64)
+    s.add_argument("--batch-size", type=_positive, default=None,
                    help="default: 1 (pseudo-pairs, as CycleGAN), 4 (ablation)")
-    s.add_argument("--n", type=int, default=512, help="test images")
-    s.add_argument("--curve-points", type=int, default=8,
+    s.add_argument("--n", type=_positive, default=512, help="test images")
+    s.add_argument("--curve-points", type=_non_negative, default=8,
                    help="points of each run's learning curve (0: none)")
     s.add_argument("--out", required=True, help="results file (JSON)")
     s.add_argument("--force", action="store_true", help="replace an existing results file")
@@ -401,10 +487,10 @@ def build_parser() -> argparse.ArgumentParser:
     b = sub.add_parser("bench-train", help="training speed of the distiller in GAN Compression's "
                                            "benchmark configuration (a benchmark: it reports, "
                                            "never asserts)")
-    b.add_argument("--threads", type=int, default=2)
-    b.add_argument("--warmup", type=int, default=5, help="untimed steps first")
-    b.add_argument("--repeats", type=int, default=3, help="timed repeats (the median is reported)")
-    b.add_argument("--steps", type=int, default=5, help="steps per timed repeat")
+    b.add_argument("--threads", type=_positive, default=2)
+    b.add_argument("--warmup", type=_positive, default=5, help="untimed steps first (one epoch)")
+    b.add_argument("--repeats", type=_positive, default=3, help="timed repeats (the median is reported)")
+    b.add_argument("--steps", type=_positive, default=5, help="steps per timed repeat")
     b.add_argument("--channels-last", action="store_true", help="channels-last memory format")
     b.add_argument("--teacher-cache", choices=("on", "off", "both"), default="both",
                    help="time with the frozen teacher's outputs cached, without, or both (default)")
@@ -423,6 +509,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except GancompError as err:
+        if args.debug:
+            raise
         print(f"gancomp-lite: error: {err}", file=sys.stderr)
         return 2
 

@@ -32,3 +32,11 @@ class MissingDownloadError(GancompError, FileNotFoundError):
 
 class BudgetError(GancompError, ValueError):
     """A MAC or parameter budget that no architecture can meet."""
+
+
+class OutputExistsError(GancompError, FileExistsError):
+    """A command would replace a file or folder it did not just create."""
+
+
+class CorruptImageError(GancompError, ValueError):
+    """An image file in a dataset folder cannot be decoded."""

@@ -14,7 +14,7 @@ from gancomp_lite.data import (AlignedFolderDataset, SyntheticAligned, Synthetic
                                UnalignedFolderDataset, open_dataset, to_tensor, to_uint8,
                                write_dataset)
 from gancomp_lite.data.synthetic import Labels2SceneWorld, UnknownTaskError
-from gancomp_lite.errors import DatasetLayoutError, GancompError, ImageSizeError
+from gancomp_lite.errors import DatasetLayoutError, GancompError, ImageSizeError, OutputExistsError
 
 SIZE = 32
 
@@ -100,11 +100,30 @@ def test_writes_are_byte_identical(tmp_path):
         (tmp_path / "stripes1/trainA/000000.png").read_bytes()
 
 
-def test_rewrite_removes_stale_files(tmp_path):
+def test_rewrite_needs_force_and_then_removes_stale_files(tmp_path):
     out = write_dataset("stripes", tmp_path / "d", n=5, n_test=2, size=16)
-    write_dataset("stripes", out, n=3, n_test=1, size=16)
-    assert len(UnalignedFolderDataset(out)) == 3
-    assert len(UnalignedFolderDataset(out, phase="test")) == 1
+    with pytest.raises(OutputExistsError, match="--force"):
+        write_dataset("stripes", out, n=3, n_test=1, size=16)
+    assert len(UnalignedFolderDataset(out)) == 5              # untouched
+    write_dataset("edges2shapes", out, n=3, n_test=1, size=16, force=True)
+    assert sorted(p.name for p in out.iterdir()) == ["dataset.json", "train", "val"]
+    assert len(AlignedFolderDataset(out)) == 3
+
+
+def test_data_never_writes_into_a_folder_it_did_not_write(tmp_path):
+    mine = tmp_path / "photos"
+    mine.mkdir()
+    (mine / "holiday.jpg").write_bytes(b"not ours")
+    for force in (False, True):
+        with pytest.raises(OutputExistsError, match="did not write"):
+            write_dataset("stripes", mine, n=3, size=16, force=force)
+    assert sorted(p.name for p in mine.iterdir()) == ["holiday.jpg"]
+    # an earlier dataset with a stranger's file beside it: --force removes only what it wrote
+    out = write_dataset("stripes", tmp_path / "d", n=3, n_test=1, size=16)
+    (out / "notes.txt").write_text("mine")
+    with pytest.raises(OutputExistsError, match="besides"):
+        write_dataset("stripes", out, n=3, size=16, force=True)
+    assert (out / "notes.txt").read_text() == "mine"
 
 
 # ---------------------------------------------------------------- round trips

@@ -179,7 +179,8 @@ def test_train_command_records_its_argv(tmp_path, monkeypatch):
 def test_export_student_and_train_features_refuse_dirty_code(tmp_path, monkeypatch, capsys):
     run = tmp_path / "student"
     run.mkdir()
-    (run / "recipe.json").write_text(json.dumps({"recipe": {}, "code_version": CLEAN + "+dirty"}))
+    (run / "recipe.json").write_text(json.dumps({"recipe": {}, "teacher": "t.pt",
+                                             "code_version": CLEAN + "+dirty"}))
     _set_version(monkeypatch, CLEAN)
     assert main(["export-student", str(run), "--name", "s", "--out", str(tmp_path / "ship")]) == 2
     err = capsys.readouterr().err

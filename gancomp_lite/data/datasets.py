@@ -199,9 +199,21 @@ def _list_images(folder: Path, layout: str) -> List[Path]:
     return files
 
 
+def _open_image(path: Path) -> Image.Image:
+    """The decoded image at ``path``; a file that is not one names itself."""
+    from ..errors import CorruptImageError
+
+    try:
+        with Image.open(path) as im:
+            im.load()
+            return im.copy()
+    except (OSError, SyntaxError, ValueError) as err:   # PIL's UnidentifiedImageError is an OSError
+        raise CorruptImageError(f"cannot read image {path}: the file is corrupt or not an image "
+                                f"({type(err).__name__})") from err
+
+
 def _load_rgb(path: Path) -> Image.Image:
-    with Image.open(path) as im:
-        return im.convert("RGB")
+    return _open_image(path).convert("RGB")
 
 
 def _check_square(path: Path, im: Image.Image, size: Optional[int]) -> None:
@@ -351,13 +363,12 @@ class AlignedFolderDataset(_Seeded, Dataset):
         images = [ab.crop((0, 0, h, h)), ab.crop((h, 0, w, h))]
         nearest = [False, False]
         if self.label_paths is not None:
-            with Image.open(self.label_paths[index]) as lab:
-                lab.load()
-                if lab.size != (h, h):
-                    raise ImageSizeError(
-                        f"{self.label_paths[index]}: expected a {h}x{h} label image, "
-                        f"found {lab.size[0]}x{lab.size[1]}")
-                images.append(lab.copy())
+            lab = _open_image(self.label_paths[index])
+            if lab.size != (h, h):
+                raise ImageSizeError(
+                    f"{self.label_paths[index]}: expected a {h}x{h} label image, "
+                    f"found {lab.size[0]}x{lab.size[1]}")
+            images.append(lab)
             nearest.append(True)
         images = self._transform(images, nearest, self._rng(index, 0))
         a, b = to_tensor(np.asarray(images[0])), to_tensor(np.asarray(images[1]))
@@ -492,17 +503,27 @@ def _save_png(array: np.ndarray, path: Path) -> None:
     Image.fromarray(array).save(path, format="PNG", compress_level=6)
 
 
+#: what :func:`write_dataset` records as ``generator`` in ``dataset.json``
+WRITER = "gancomp_lite.data.write_dataset"
+
+
 def _prepare_folder(folder: Path, count: int) -> None:
-    """Create ``folder`` and remove numbered PNGs a previous, larger write left behind."""
+    """Create ``folder`` (a fresh one: :func:`write_dataset` clears earlier writes first)."""
     folder.mkdir(parents=True, exist_ok=True)
-    for p in folder.iterdir():
-        m = _NUMBERED.match(p.name)
-        if m and int(m.group(1)) >= count and p.is_file():
-            p.unlink()
+
+
+def _written_by_us(root: Path) -> Optional[Dict[str, Any]]:
+    """The ``dataset.json`` of a folder :func:`write_dataset` wrote, else ``None``."""
+    meta = root / "dataset.json"
+    try:
+        info = json.loads(meta.read_text())
+    except (OSError, ValueError):
+        return None
+    return info if isinstance(info, dict) and info.get("generator") == WRITER else None
 
 
 def write_dataset(task: str, out: PathLike, n: int = 64, n_test: Optional[int] = None,
-                  size: int = 64, seed: int = 0) -> Path:
+                  size: int = 64, seed: int = 0, force: bool = False) -> Path:
     """Write synthetic ``task`` to ``out`` in the layout of the real datasets; return ``out``.
 
     * unpaired tasks: ``out/trainA``, ``trainB`` (``n`` images each),
@@ -515,16 +536,43 @@ def write_dataset(task: str, out: PathLike, n: int = 64, n_test: Optional[int] =
     Files are ``000000.png``, ``000001.png``, ...; ``out/dataset.json``
     records the arguments (and class names and palette for label maps).  The
     same arguments write byte-identical files.  ``n_test`` defaults to
-    ``max(1, n // 4)``.  Numbered PNGs beyond the new counts, left by an
-    earlier write into the same folders, are removed.
+    ``max(1, n // 4)``.
+
+    ``out`` must be empty or missing.  A folder this function wrote before
+    (its ``dataset.json`` says so) is replaced only with ``force``: the
+    folders it listed are removed first.  A non-empty folder it did not write
+    is never touched (:class:`~gancomp_lite.errors.OutputExistsError`).
     """
+    import shutil
+
+    from ..errors import OutputExistsError
+
     world = get_world(task, size, seed)
     n = _check_n(n)
     n_test = max(1, n // 4) if n_test is None else _check_n(n_test, "n_test")
     root = Path(out)
+    if root.exists() and not root.is_dir():
+        raise OutputExistsError(f"{root} is a file, not a folder")
+    if root.is_dir() and any(root.iterdir()):
+        earlier = _written_by_us(root)
+        if earlier is None:
+            raise OutputExistsError(f"{root} holds files that `data` did not write: "
+                                    f"choose an empty or new folder")
+        ours = {"dataset.json", *earlier.get("folders", [])}
+        foreign = sorted(p.name for p in root.iterdir() if p.name not in ours)
+        if foreign:
+            raise OutputExistsError(f"{root} holds files besides the dataset written earlier "
+                                    f"({', '.join(foreign[:3])}): choose an empty or new folder")
+        if not force:
+            raise OutputExistsError(f"{root} holds a {earlier.get('task')} dataset written "
+                                    f"earlier: pass --force (force=True) to replace it")
+        for entry in list(root.iterdir()):   # only real entries of root, never a path from the json
+            if entry.is_dir() and entry.name in ours:
+                shutil.rmtree(entry)
+        (root / "dataset.json").unlink()
     root.mkdir(parents=True, exist_ok=True)
     meta: Dict[str, Any] = {"task": task, "n": n, "n_test": n_test, "size": world.size,
-                            "seed": world.seed, "generator": "gancomp_lite.data.write_dataset"}
+                            "seed": world.seed, "generator": WRITER}
     if not world.aligned:
         meta["layout"] = "unaligned"
         meta["folders"] = ["trainA", "trainB", "testA", "testB", "testB_oracle"]

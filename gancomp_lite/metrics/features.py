@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 
 from ..errors import CheckpointError
 from ..paths import DATA_DIR
-from ..shipped import checked_load, load_into, write_shipped
+from ..shipped import checked_load, load_into, staged, write_shipped
 
 FEATURES_FORMAT = "gancomp-lite/features/1"
 FEATURES_DIR = DATA_DIR / "features"
@@ -157,18 +157,24 @@ def load_feature_net(path: str | Path | None = None) -> nn.Module:
 
 
 def save_feature_net(net: nn.Module, info: dict, out_dir: str | Path, command: str,
-                     code_version: str, allow_dirty: bool = False) -> dict:
+                     code_version: str, allow_dirty: bool = False, force: bool = False) -> dict:
     """Ship ``net`` (trained by :func:`train_feature_net`, which returned
     ``info``) as ``out_dir/synthetic-features.pt`` with its manifest: the
     ``command`` that made it, the seed, the ``code_version`` that trained it,
-    whether that was allowed to be ``+dirty`` and the held-out accuracy."""
+    whether that was allowed to be ``+dirty`` and the held-out accuracy.
+    An existing file is an error unless ``force``."""
     payload = {"format": FEATURES_FORMAT, "config": net.config, "state_dict": net.state_dict()}
-    return write_shipped(payload, Path(out_dir) / f"{FEATURES_NAME}.pt",
-                         {"kind": "FID feature network for the synthetic tasks",
-                          "command": command, "seed": info["seed"], "code_version": code_version,
-                          "allow_dirty": allow_dirty,
-                          "metrics": {"held_out_accuracy": info["held_out_accuracy"]},
-                          "recipe": {k: v for k, v in info.items() if k != "held_out_accuracy"}})
+    path = Path(out_dir) / f"{FEATURES_NAME}.pt"
+    with staged(path, force) as tmp:
+        manifest = write_shipped(payload, tmp,
+                                 {"kind": "FID feature network for the synthetic tasks",
+                                  "command": command, "seed": info["seed"],
+                                  "code_version": code_version, "allow_dirty": allow_dirty,
+                                  "metrics": {"held_out_accuracy": info["held_out_accuracy"]},
+                                  "recipe": {k: v for k, v in info.items()
+                                             if k != "held_out_accuracy"}},
+                                 name=path.name)
+    return manifest
 
 
 def inception_features(download: bool = False):

@@ -72,6 +72,11 @@ def load_student(name: str, directory: str | Path | None = None) -> nn.Module:
     if not path.exists():
         raise CheckpointError(f"{path} is missing: re-create it with the commands in "
                               f"its manifest, or `gancomp-lite distill` + `gancomp-lite export-student`")
+    return load_student_file(path)
+
+
+def load_student_file(path: str | Path) -> nn.Module:
+    """The generator of a shipped student file (checksum verified, eval mode)."""
     payload = checked_load(path, STUDENT_FORMAT)
     return load_into(from_config(payload["generator"]["config"]), payload["generator"]["state_dict"],
                      str(path)).eval()

@@ -374,32 +374,43 @@ def distill(recipe: StudentRecipe, teacher_path: str | Path | None, out: str | P
     from ..metrics.quality import evaluate
     from ..provenance import code_version
     from .checkpoint import load_teacher_file, teacher_path as shipped_path
+    from .loop import run_folder
     from .teachers import task_data
 
+    from ..shipped import read_manifest
+
+    for what, value in (("steps", steps), ("batch_size", batch_size), ("n_train", n_train)):
+        if value < 1:
+            raise GancompError(f"{what} must be a positive number, got {value}")
+    ckpt = Path(out) / "checkpoint.pt" if out is not None else None
+    if ckpt is not None and ckpt.exists():
+        raise GancompError(f"{ckpt} exists: choose another output folder")
     scale = get_scale()
     path = Path(teacher_path) if teacher_path else shipped_path(recipe.task, scale.name)
     teacher, teacher_D = load_teacher_file(path, discriminator=True)
+    taught = read_manifest(path).get("task")
+    if taught != recipe.task:
+        raise GancompError(f"{path} is the teacher of {taught!r}, not of {recipe.task!r}: "
+                           f"pass that task's teacher (--teacher)")
     train_set = task_data(recipe.task, scale.name, recipe.image_size, n_train, 0, data)
     trainer = student_trainer(recipe, teacher, teacher_D, train_set, steps, batch_size, seed,
                               device=device, progress=progress)
     objective = trainer.objective
-    ckpt = None
-    if out is not None:
-        out = Path(out)
-        ckpt = out / "checkpoint.pt"
-        if ckpt.exists():
-            raise GancompError(f"{ckpt} exists: choose another output folder")
-        out.mkdir(parents=True, exist_ok=True)
+    if out is None:
+        trainer.fit()
+        return trainer
+    out = Path(out)
+    with run_folder(out):
         (out / "recipe.json").write_text(json.dumps(
             {"recipe": recipe.as_dict(), "teacher": str(path),
              "data": str(data or f"synthetic:{recipe.task}"), "steps": steps,
              "batch_size": batch_size, "seed": seed, "n_train": n_train,
              "weights": recipe.weights(), "code_version": code_version(),
              "command": command}, indent=2) + "\n")
-    trainer.fit(checkpoint=ckpt)
+        trainer.fit(checkpoint=ckpt)
     if evaluate_n is True:
         evaluate_n = scale.n_test
-    if out is not None and evaluate_n and data is None:  # real data: `gancomp-lite evaluate`
+    if evaluate_n and data is None:  # real data: `gancomp-lite evaluate`
         G = objective.translator()[0].cpu().eval()
         with torch.no_grad():
             q = evaluate(G, recipe.task, n=evaluate_n, size=recipe.image_size, seed=0,
@@ -412,7 +423,8 @@ def distill(recipe: StudentRecipe, teacher_path: str | Path | None, out: str | P
 
 
 def export_student(run_dir: str | Path, name: str, out_dir: str | Path | None = None,
-                   n_eval: int = 64, allow_dirty: bool = False, command: str | None = None) -> dict:
+                   n_eval: int = 64, allow_dirty: bool = False, command: str | None = None,
+                   force: bool = False) -> dict:
     """Ship the student trained by :func:`distill` in ``run_dir`` as ``out_dir/NAME.pt``.
 
     Writes the A->B generator in half precision and a manifest beside it
@@ -423,29 +435,35 @@ def export_student(run_dir: str | Path, name: str, out_dir: str | Path | None = 
     *shipped* weights on the task's test split.  Raises
     :class:`~gancomp_lite.provenance.DirtyTreeError` when the package tree
     now, or the code that trained the run, has uncommitted changes, unless
-    ``allow_dirty`` (recorded in the manifest).  Returns the manifest.
+    ``allow_dirty`` (recorded in the manifest).  ``name`` must be a plain file
+    name; an existing file is an :class:`~gancomp_lite.errors.OutputExistsError`
+    unless ``force``; if anything fails, nothing is written.  Returns the manifest.
     """
     from ..errors import CheckpointError
-    from ..metrics.cost import count_params, profile_macs
     from ..metrics.quality import evaluate
     from ..models import from_config
-    from ..paths import REPO_ROOT
     from ..provenance import require_clean, require_clean_run
-    from ..shipped import load_into, read_manifest, write_manifest, write_shipped
-    from .checkpoint import STUDENTS_DIR, load_student, student_payload
+    from ..shipped import (check_name, load_into, read_torch_file, refuse_existing, staged,
+                           write_manifest, write_shipped)
+    from .checkpoint import STUDENTS_DIR, load_student_file, student_payload
 
+    check_name(name, "student name")
     run_dir = Path(run_dir)
     if not (run_dir / "recipe.json").exists():
         raise GancompError(f"{run_dir} has no recipe.json: is it a folder written by "
                            f"`gancomp-lite distill`?")
-    info = json.loads((run_dir / "recipe.json").read_text())
+    from .teachers import read_run_record
+
+    info = read_run_record(run_dir)
+    if "teacher" not in info:
+        raise GancompError(f"{run_dir} is a teacher run (written by `gancomp-lite train`): "
+                           f"ship it with `gancomp-lite export-teacher`")
     export_version = require_clean(allow_dirty, what="export a student")
     require_clean_run(info.get("code_version"), run_dir, allow_dirty, what="export a student")
     recipe = StudentRecipe(**info["recipe"])
-    try:
-        state = torch.load(run_dir / "checkpoint.pt", map_location="cpu", weights_only=False)
-    except Exception as err:  # noqa: BLE001 - any unreadable file is one error
-        raise CheckpointError(f"cannot read {run_dir / 'checkpoint.pt'}: {err}") from err
+    state = read_torch_file(run_dir / "checkpoint.pt", weights_only=False)
+    if not isinstance(state, dict) or "networks" not in state or "step" not in state:
+        raise CheckpointError(f"{run_dir / 'checkpoint.pt'} is not a training checkpoint")
     if state["step"] < info["steps"]:
         raise GancompError(f"{run_dir} stopped at step {state['step']} of {info['steps']}")
     key = "G_A" if recipe.mode == "unpaired" else "netG"
@@ -455,11 +473,26 @@ def export_student(run_dir: str | Path, name: str, out_dir: str | Path | None = 
                   str(run_dir / "checkpoint.pt"))
     out_dir = Path(out_dir) if out_dir else STUDENTS_DIR
     path = out_dir / f"{name}.pt"
+    refuse_existing([path, path.with_suffix(".json")], force)
     objective = "CycleGANObjective" if recipe.mode == "unpaired" else "DistillObjective"
-    write_shipped(student_payload(G, objective), path, {})
-    shipped = load_student(name, out_dir)
-    with torch.no_grad():
-        q = evaluate(shipped, recipe.task, n=n_eval, size=recipe.image_size, seed=0, baselines=False)
+    with staged(path, force) as tmp:
+        write_shipped(student_payload(G, objective), tmp, {}, name=path.name)
+        shipped = load_student_file(tmp)
+        with torch.no_grad():
+            q = evaluate(shipped, recipe.task, n=n_eval, size=recipe.image_size, seed=0,
+                         baselines=False)
+        manifest = _student_manifest(recipe, info, run_dir, name, out_dir, n_eval, command,
+                                     export_version, allow_dirty, shipped, q)
+        manifest = write_manifest(tmp, manifest, name=path.name)
+    return manifest
+
+
+def _student_manifest(recipe, info, run_dir, name, out_dir, n_eval, command, export_version,
+                      allow_dirty, shipped, q) -> dict:
+    from ..metrics.cost import count_params, profile_macs
+    from ..paths import REPO_ROOT
+    from ..shipped import read_manifest
+
     teacher = Path(info["teacher"])
     shown_out = (out_dir.resolve().relative_to(REPO_ROOT) if out_dir.resolve().is_relative_to(REPO_ROOT)
                  else out_dir)
@@ -480,7 +513,7 @@ def export_student(run_dir: str | Path, name: str, out_dir: str | Path | None = 
                     "gmacs_256": profile_macs(shipped, 256) / 1e9,
                     "mparams": count_params(shipped) / 1e6, **{k: v for k, v in q.items() if k != "n"}},
     }
-    return write_manifest(path, manifest)
+    return manifest
 
 
 def load_or_train_student(name: str, recipe: StudentRecipe, teacher: nn.Module,

@@ -18,8 +18,10 @@ Explained in chapter ``nb/03_teachers`` (section ``sec-teachers-loop``).
 from __future__ import annotations
 
 import random
+import shutil
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 import torch
@@ -67,6 +69,31 @@ def _set_rng_state(state: dict) -> None:
     random.setstate(state["python"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
+
+
+@contextmanager
+def run_folder(out: str | Path) -> Iterator[Path]:
+    """The output folder of a training run, created if missing.
+
+    If the block fails before the run has a checkpoint (a bad argument found
+    late, an interrupt in the first steps), everything it added is removed
+    again, and the folder too if it was created here, so nothing half-written
+    blocks the next attempt.  A run that has a checkpoint keeps it: it can be
+    continued (``--resume``).
+    """
+    out = Path(out)
+    created = not out.exists()
+    before = set(out.iterdir()) if out.is_dir() else set()
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        yield out
+    except BaseException:
+        if not (out / "checkpoint.pt").exists():
+            for p in set(out.iterdir()) - before:
+                shutil.rmtree(p) if p.is_dir() else p.unlink()
+            if created and not any(out.iterdir()):
+                out.rmdir()
+        raise
 
 
 class Trainer:
@@ -207,11 +234,10 @@ class Trainer:
 
     def load(self, path: str | Path) -> "Trainer":
         """Resume from a checkpoint written by :meth:`save` for the same setup."""
+        from ..shipped import read_torch_file
+
         path = Path(path)
-        try:
-            state = torch.load(path, map_location=self.device, weights_only=False)
-        except Exception as err:  # noqa: BLE001 - any unreadable file is one error
-            raise CheckpointError(f"cannot read checkpoint {path}: {err}") from err
+        state = read_torch_file(path, weights_only=False, map_location=self.device)
         if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
             raise CheckpointError(f"{path} is not a gancomp-lite training checkpoint")
         if state["networks"] != self.objective.describe():

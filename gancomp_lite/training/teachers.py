@@ -68,7 +68,8 @@ def teacher_recipe(task: str, scale: Scale | str | None = None, steps: int | Non
     ndf = max(32, base_ndf * scale.teacher_ngf // 64)
     return TeacherRecipe(task=task, scale=scale.name, objective=kind, arch="resnet",
                          ngf=scale.teacher_ngf, ndf=ndf, image_size=scale.image_size,
-                         n_train=max(scale.n_train, 1), steps=steps or default_steps,
+                         n_train=max(scale.n_train, 1),
+                         steps=default_steps if steps is None else steps,
                          batch_size=batch, seed=seed)
 
 
@@ -112,41 +113,63 @@ def train_teacher(task: str, out: str | Path, scale: Scale | str | None = None,
     an error (nothing is silently overwritten).  Returns the
     :class:`~gancomp_lite.training.loop.Trainer`.
     """
-    import json
-
     from ..config import seed_everything
-    from .loop import Trainer
+    from .loop import Trainer, run_folder
 
+    if steps is not None and steps < 1:
+        raise GancompError(f"steps must be a positive number, got {steps}")
     recipe = teacher_recipe(task, scale, steps, seed)
     out = Path(out)
     ckpt = out / "checkpoint.pt"
     if ckpt.exists() and not resume:
         raise GancompError(f"{ckpt} exists: pass resume=True (--resume) to continue it, "
                            f"or choose another output folder")
+    if resume and not ckpt.exists():
+        raise GancompError(f"nothing to resume: {ckpt} does not exist (start without --resume)")
     seed_everything(recipe.seed)
     trainer = Trainer(build_objective(recipe), training_data(recipe, data), recipe.steps,
                       batch_size=recipe.batch_size, seed=recipe.seed, device=device,
                       progress=progress)
-    if resume and ckpt.exists():
+    if resume:
         trainer.load(ckpt)
-    out.mkdir(parents=True, exist_ok=True)
+    with run_folder(out):
+        _record_and_fit(trainer, recipe, out, ckpt, resume, data, task, command, checkpoint_every)
+    return trainer
+
+
+def _record_and_fit(trainer, recipe, out, ckpt, resume, data, task, command, checkpoint_every):
+    import json
+
     version = provenance.code_version()
     record = {"recipe": recipe.as_dict(), "code_version": version, "command": command,
               "data": str(data) if data else f"synthetic:{task}"}
     earlier = out / "recipe.json"
-    if resume and ckpt.exists() and earlier.exists():  # a continued run keeps its history
+    if resume and earlier.exists():  # a continued run keeps its history
         before = json.loads(earlier.read_text())
         versions = before.get("code_versions") or [before.get("code_version")]
         record["code_versions"] = list(dict.fromkeys([v for v in versions if v] + [version]))
         record["command"] = before.get("command") or command
     earlier.write_text(json.dumps(record, indent=2) + "\n")
     trainer.fit(checkpoint=ckpt, checkpoint_every=checkpoint_every)
-    return trainer
+
+
+def read_run_record(run_dir: Path) -> dict:
+    """The ``recipe.json`` of a run folder written by ``train`` or ``distill``."""
+    import json
+
+    try:
+        info = json.loads((run_dir / "recipe.json").read_text())
+    except (OSError, ValueError) as err:
+        raise GancompError(f"{run_dir / 'recipe.json'} is unreadable ({type(err).__name__}): "
+                           f"is {run_dir} a run folder?") from err
+    if not isinstance(info, dict) or not isinstance(info.get("recipe"), dict):
+        raise GancompError(f"{run_dir / 'recipe.json'} is not a run record")
+    return info
 
 
 def export_teacher(run_dir: str | Path, out_dir: str | Path | None = None, n_eval: int | None = None,
                    features: str = "synthetic", allow_dirty: bool = False,
-                   command: str | None = None) -> dict:
+                   command: str | None = None, force: bool = False) -> dict:
     """Ship the teacher trained in ``run_dir``: half-precision weights and a manifest.
 
     Evaluates it on the task's test split (``n_eval`` images, default the
@@ -159,14 +182,17 @@ def export_teacher(run_dir: str | Path, out_dir: str | Path | None = None, n_eva
     it and the metrics.  Raises
     :class:`~gancomp_lite.provenance.DirtyTreeError` when the package tree
     now, or the code that trained the run, has uncommitted changes, unless
-    ``allow_dirty`` (recorded in the manifest).  Returns the manifest.
+    ``allow_dirty`` (recorded in the manifest).  An existing file in
+    ``out_dir`` is an :class:`~gancomp_lite.errors.OutputExistsError` unless
+    ``force``; if anything fails, nothing is written (see
+    :func:`~gancomp_lite.shipped.staged`).  Returns the manifest.
     """
     import json
 
     import torch
 
     from ..metrics.quality import evaluate
-    from ..shipped import write_manifest, write_shipped
+    from ..shipped import refuse_existing, staged, write_manifest, write_shipped
     from .checkpoint import TEACHERS_DIR, load_teacher_file, teacher_payload
     from .loop import Trainer
 
@@ -174,7 +200,10 @@ def export_teacher(run_dir: str | Path, out_dir: str | Path | None = None, n_eva
     if not (run_dir / "recipe.json").exists():
         raise GancompError(f"{run_dir} has no recipe.json: is it a folder written by "
                            f"`gancomp-lite train`?")
-    info = json.loads((run_dir / "recipe.json").read_text())
+    info = read_run_record(run_dir)
+    if "teacher" in info:
+        raise GancompError(f"{run_dir} is a student run (written by `gancomp-lite distill`): "
+                           f"ship it with `gancomp-lite export-student`")
     export_version = provenance.require_clean(allow_dirty, what="export a teacher")
     provenance.require_clean_run(info.get("code_versions") or info.get("code_version"), run_dir,
                                  allow_dirty, what="export a teacher")
@@ -195,13 +224,22 @@ def export_teacher(run_dir: str | Path, out_dir: str | Path | None = None, n_eva
     export_cmd = command or (f"gancomp-lite export-teacher {run_dir.as_posix()} "
                              f"--out {out_dir.as_posix()} --n {n_eval}"
                              + (" --allow-dirty" if allow_dirty else ""))
-    # write first, then evaluate the *shipped* (half-precision) weights
-    write_shipped(teacher_payload(trainer.objective), path, {})
-    G = load_teacher_file(path)
-    with torch.no_grad():
-        metrics = evaluate(G, recipe.task, n=n_eval, size=recipe.image_size, seed=0,
-                           features=features)
-    history = trainer.history
+    refuse_existing([path, path.with_suffix(".json")], force)
+    with staged(path, force) as tmp:
+        # write first, then evaluate the *shipped* (half-precision) weights
+        write_shipped(teacher_payload(trainer.objective), tmp, {}, name=path.name)
+        G = load_teacher_file(tmp)
+        with torch.no_grad():
+            metrics = evaluate(G, recipe.task, n=n_eval, size=recipe.image_size, seed=0,
+                               features=features)
+        manifest = _teacher_manifest(recipe, info, trainer.history, train_cmd, export_cmd,
+                                     export_version, allow_dirty, n_eval, features, metrics)
+        manifest = write_manifest(tmp, manifest, name=path.name)
+    return manifest
+
+
+def _teacher_manifest(recipe, info, history, train_cmd, export_cmd, export_version, allow_dirty,
+                      n_eval, features, metrics) -> dict:
     manifest = {"kind": f"{recipe.objective} teacher", "task": recipe.task, "scale": recipe.scale,
                 "recipe": recipe.as_dict(), "commands": [train_cmd, export_cmd],
                 "command_recorded": bool(info.get("command")),
@@ -213,7 +251,7 @@ def export_teacher(run_dir: str | Path, out_dir: str | Path | None = None, n_eva
                 "metrics": {"eval_split": f"test, seed 0, n={n_eval}", "fid_features": features,
                             **metrics},
                 "final_losses": {k: v for k, v in history[-1].items() if k != "step"} if history else {}}
-    return write_manifest(path, manifest)
+    return manifest
 
 
 def load_teacher(task: str, scale: Scale | str | None = None, discriminator: bool = False,

@@ -1,0 +1,192 @@
+"""The command line under bad input and careless use (issue 10): nothing is
+overwritten without --force, nothing half-written stays behind, bad values
+stop at the edge as one line with exit status 2, and no result is silently wrong."""
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from gancomp_lite.cli import main
+from gancomp_lite.paths import DATA_DIR
+
+
+@pytest.fixture
+def clean_version(monkeypatch):
+    import gancomp_lite.provenance
+    monkeypatch.setattr(gancomp_lite.provenance, "code_version", lambda root=None: "0" * 40)
+
+
+def one_error_line(capsys) -> str:
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "error:" in err and "Traceback" not in err, err
+    return err
+
+
+def usage_error(argv, capsys) -> str:
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+    assert stop.value.code == 2
+    return one_error_line(capsys)
+
+
+# -- 1. nothing overwritten or deleted that the command did not just create ----------
+def test_data_refuses_to_overwrite_and_never_touches_foreign_files(tmp_path, capsys):
+    out = tmp_path / "d"
+    assert main(["data", "stripes", "--n", "2", "--size", "16", "--out", str(out)]) == 0
+    capsys.readouterr()
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    assert main(["data", "edges2shapes", "--n", "2", "--size", "16", "--out", str(out)]) == 2
+    assert "--force" in one_error_line(capsys)
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+    assert main(["data", "edges2shapes", "--n", "2", "--size", "16", "--out", str(out), "--force"]) == 0
+    assert json.loads((out / "dataset.json").read_text())["task"] == "edges2shapes"
+    foreign = tmp_path / "mine"
+    foreign.mkdir()
+    (foreign / "thesis.tex").write_text("x")
+    capsys.readouterr()
+    assert main(["data", "stripes", "--n", "2", "--size", "16", "--out", str(foreign), "--force"]) == 2
+    assert "did not write" in one_error_line(capsys)
+    assert [p.name for p in foreign.iterdir()] == ["thesis.tex"]
+
+
+def test_export_student_refuses_to_overwrite_and_keeps_names_inside_the_folder(tmp_path, capsys,
+                                                                               clean_version):
+    run = tmp_path / "run"
+    assert main(["distill", "stripes", "--unpaired", "--fresh-d", "--ngf", "4", "--steps", "1",
+                 "--n-train", "4", "--n", "8", "--out", str(run), "--no-progress"]) == 0
+    ship = tmp_path / "ship"
+    args = ["export-student", str(run), "--name", "tiny", "--out", str(ship), "--n", "8"]
+    assert main(args) == 0
+    capsys.readouterr()
+    first = (ship / "tiny.json").read_bytes()
+    assert main(args) == 2
+    assert "--force" in one_error_line(capsys)
+    assert (ship / "tiny.json").read_bytes() == first
+    assert main(args + ["--force"]) == 0
+    assert sorted(p.name for p in ship.iterdir()) == ["tiny.json", "tiny.pt"]   # no temporary left
+    capsys.readouterr()
+    for bad in ("../escape", "", ".hidden", "a/b"):
+        assert "name" in usage_error(args[:3] + [bad] + args[4:], capsys)
+    assert not (tmp_path / "escape.pt").exists()
+
+
+def test_export_defaults_are_relative_to_the_current_folder(tmp_path, monkeypatch, capsys):
+    """A user standing elsewhere never writes into the package's shipped data/ by default."""
+    from gancomp_lite.cli import build_parser
+
+    monkeypatch.chdir(tmp_path)
+    for argv in (["export-teacher", "run"], ["export-student", "run", "--name", "x"],
+                 ["train-features"]):
+        out = Path(build_parser().parse_args(argv).out)
+        assert not out.is_absolute() and (tmp_path / out).resolve() != DATA_DIR.resolve()
+
+
+def test_a_failed_run_leaves_nothing_behind(tmp_path, capsys, monkeypatch):
+    from gancomp_lite.errors import GancompError
+    from gancomp_lite.training.loop import Trainer
+
+    def broken_fit(self, *a, **k):
+        raise GancompError("the data went away")
+
+    monkeypatch.setattr(Trainer, "fit", broken_fit)
+    run = tmp_path / "teacher"
+    assert main(["train", "stripes", "--steps", "3", "--out", str(run), "--no-progress"]) == 2
+    assert "went away" in one_error_line(capsys) and not run.exists()
+    student = tmp_path / "student"
+    assert main(["distill", "stripes", "--ngf", "4", "--steps", "1", "--n-train", "4",
+                 "--out", str(student), "--no-progress"]) == 2
+    assert not student.exists()
+    # an existing folder keeps what it held before; only the run's own files go
+    keep = tmp_path / "keep"
+    keep.mkdir()
+    (keep / "notes.txt").write_text("mine")
+    assert main(["train", "stripes", "--steps", "3", "--out", str(keep), "--no-progress"]) == 2
+    assert [p.name for p in keep.iterdir()] == ["notes.txt"]
+
+
+def test_an_interrupted_run_with_a_checkpoint_keeps_it_for_resume(tmp_path):
+    from gancomp_lite.training.loop import run_folder
+
+    out = tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt):
+        with run_folder(out):
+            (out / "recipe.json").write_text("{}")
+            (out / "checkpoint.pt").write_bytes(b"step 500")
+            raise KeyboardInterrupt
+    assert sorted(p.name for p in out.iterdir()) == ["checkpoint.pt", "recipe.json"]
+
+
+# -- 2. no silently wrong result -------------------------------------------------
+def test_resume_means_resume(tmp_path, capsys):
+    run = tmp_path / "never-started"
+    assert main(["train", "stripes", "--steps", "3", "--resume", "--out", str(run),
+                 "--no-progress"]) == 2
+    assert "nothing to resume" in one_error_line(capsys) and not run.exists()
+
+
+def test_distill_refuses_another_tasks_teacher(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["distill", "edges2shapes", "--teacher", str(DATA_DIR / "teachers" / "labels2scene-ci.pt"),
+                 "--ngf", "4", "--steps", "1", "--out", str(run), "--no-progress"]) == 2
+    err = one_error_line(capsys)
+    assert "labels2scene" in err and "edges2shapes" in err and not run.exists()
+
+
+# -- 3. one line, exit status 2, for every bad value ------------------------------
+@pytest.mark.parametrize("argv, word", [
+    (["train", "stripes", "--steps", "0", "--out", "x"], "--steps"),
+    (["train", "stripes", "--steps", "-3", "--out", "x"], "--steps"),
+    (["distill", "stripes", "--ngf", "0", "--steps", "1", "--out", "x"], "--ngf"),
+    (["distill", "stripes", "--ngf", "4", "--steps", "1", "--batch-size", "0", "--out", "x"], "--batch-size"),
+    (["distill", "stripes", "--ngf", "4", "--steps", "1", "--device", "gpu9", "--out", "x"], "--device"),
+    (["train", "stripes", "--device", "cuda:7", "--out", "x"], "--device"),
+    (["evaluate", "f.pt", "--task", "stripes", "--n", "0"], "--n"),
+    (["data", "stripes", "--n", "two", "--out", "x"], "--n"),
+    (["sweep-decomposition", "--widths", "16", "0", "--out", "x"], "--widths"),
+    (["profile", "resnet", "--ngf", "-1"], "--ngf"),
+])
+def test_bad_values_stop_at_the_edge_as_one_line(argv, word, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert word in usage_error(argv, capsys)
+    assert not any(tmp_path.iterdir())       # nothing was written
+
+
+def test_exporting_the_wrong_kind_of_folder_is_one_line(tmp_path, capsys, clean_version):
+    student = tmp_path / "student"
+    assert main(["distill", "stripes", "--unpaired", "--fresh-d", "--ngf", "4", "--steps", "1",
+                 "--n-train", "4", "--n", "8", "--out", str(student), "--no-progress"]) == 0
+    capsys.readouterr()
+    assert main(["export-teacher", str(student), "--out", str(tmp_path / "t")]) == 2
+    assert "export-student" in one_error_line(capsys)
+    nothing = tmp_path / "empty"
+    nothing.mkdir()
+    assert main(["export-student", str(nothing), "--name", "x", "--out", str(tmp_path / "s")]) == 2
+    one_error_line(capsys)
+    (nothing / "recipe.json").write_text("{not json")
+    assert main(["export-teacher", str(nothing), "--out", str(tmp_path / "t")]) == 2
+    assert "unreadable" in one_error_line(capsys)
+    assert not (tmp_path / "t").exists() and not (tmp_path / "s").exists()
+
+
+def test_a_corrupt_checkpoint_is_one_short_line(tmp_path, capsys):
+    fake = tmp_path / "fake.pt"
+    fake.write_bytes(b"\x80\x02 not a checkpoint")
+    fake.with_suffix(".json").write_text(json.dumps({"sha256": __import__("hashlib").sha256(
+        fake.read_bytes()).hexdigest()}))
+    assert main(["evaluate", str(fake), "--task", "stripes"]) == 2
+    err = one_error_line(capsys)
+    assert "fake.pt" in err and "weights_only" not in err and len(err) < 300
+
+
+def test_a_corrupt_image_names_its_file(tmp_path, capsys):
+    from gancomp_lite.data import open_dataset
+    from gancomp_lite.errors import CorruptImageError
+
+    out = tmp_path / "d"
+    assert main(["data", "stripes", "--n", "2", "--size", "16", "--out", str(out)]) == 0
+    bad = out / "trainA" / "000001.png"
+    bad.write_bytes(b"truncated")
+    data = open_dataset(str(out), phase="train")
+    with pytest.raises(CorruptImageError, match="000001.png"):
+        [data[i] for i in range(len(data))]
