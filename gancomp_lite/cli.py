@@ -5,7 +5,11 @@ Sub-commands:
 * ``profile ARCH``: MACs under each counting convention and parameters;
 * ``data TASK``: write a synthetic task to disk in a real dataset's layout;
 * ``distill TASK``: train a compressed student from a teacher; ``export-student``: ship it;
+* ``train TASK``: train a teacher; ``export-teacher``: ship it; ``evaluate``: score a shipped file;
+* ``train-features``: the offline FID feature network;
 * ``sweep-decomposition``, ``sweep-distillation``: the recorded experiments;
+* ``bench-train``: the distiller's training speed (a benchmark);
+* ``download NAME``: a real dataset or pretrained weights, checksummed;
 * ``info``: the scale, device and versions in use.
 
 Errors from bad input are printed as one line and exit with status 2:
@@ -179,10 +183,14 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from .metrics.quality import default_features, evaluate
     from pathlib import Path
 
-    from .training.checkpoint import load_teacher_file, read_manifest
+    from .training.checkpoint import load_generator_file, read_manifest
 
-    G = load_teacher_file(args.checkpoint)
-    recipe = read_manifest(Path(args.checkpoint)).get("recipe", {})
+    G = load_generator_file(args.checkpoint)
+    manifest = read_manifest(Path(args.checkpoint))
+    recipe = manifest.get("recipe", {})
+    if manifest.get("task") not in (None, args.task):
+        raise GancompError(f"{args.checkpoint} was trained on {manifest['task']!r}, "
+                           f"not {args.task!r}")
     size = args.size or recipe.get("image_size", 64)
     metrics = evaluate(G, args.task, n=args.n, size=size, seed=args.seed,
                        features=args.features or default_features())
@@ -295,6 +303,27 @@ def _cmd_bench_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_download(args: argparse.Namespace) -> int:
+    from .data.download import ASSETS, ensure, fetch, local_folder
+    from .errors import MissingDownloadError
+
+    if args.list:
+        for name, asset in ASSETS.items():
+            print(f"{name:16s} {asset.what}\n{'':16s} -> {local_folder(name)}")
+        return 0
+    if not args.name:
+        raise GancompError("name an asset to download (--list shows them)")
+    try:
+        path = ensure(args.name)
+        print(f"{args.name} is already here: {path}")
+    except MissingDownloadError:
+        if args.name not in ASSETS:
+            raise
+        path = fetch(args.name)
+        print(f"downloaded and verified {args.name}: {path}")
+    return 0
+
+
 def _cmd_info(args: argparse.Namespace) -> int:
     from . import __version__
     from .config import describe, get_scale
@@ -383,7 +412,8 @@ def build_parser() -> argparse.ArgumentParser:
     f.set_defaults(func=_cmd_train_features)
 
     e = sub.add_parser("evaluate", help="quality metrics of a generator checkpoint on a task")
-    e.add_argument("checkpoint", help="a shipped teacher file (data/teachers/*.pt)")
+    e.add_argument("checkpoint", help="a shipped teacher or student file (data/teachers/*.pt, "
+                                      "data/students/*.pt)")
     e.add_argument("--task", required=True, choices=sorted(WORLDS))
     e.add_argument("--n", type=_positive, default=64, help="test images")
     e.add_argument("--size", type=_positive, default=None, help="image size (default 64)")
@@ -496,6 +526,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="time with the frozen teacher's outputs cached, without, or both (default)")
     b.add_argument("--json", action="store_true")
     b.set_defaults(func=_cmd_bench_train)
+
+    dl = sub.add_parser("download", help="fetch a real dataset or pretrained weights (checksummed) "
+                                         "into data/downloads/ (or $GANCOMP_DATA)")
+    dl.add_argument("name", nargs="?", help="asset name (see --list)")
+    dl.add_argument("--list", action="store_true", help="list the assets and where each goes")
+    dl.set_defaults(func=_cmd_download)
 
     i = sub.add_parser("info", help="scale, device and versions")
     i.add_argument("--json", action="store_true")

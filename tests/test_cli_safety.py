@@ -190,3 +190,44 @@ def test_a_corrupt_image_names_its_file(tmp_path, capsys):
     data = open_dataset(str(out), phase="train")
     with pytest.raises(CorruptImageError, match="000001.png"):
         [data[i] for i in range(len(data))]
+
+
+def test_evaluate_takes_a_shipped_student_and_checks_its_task(capsys):
+    student = DATA_DIR / "students" / "stripes-pseudo-pairs-ngf4-ci.pt"
+    assert main(["evaluate", str(student), "--task", "stripes", "--n", "8", "--json"]) == 0
+    assert "oracle_animal_w1" in json.loads(capsys.readouterr().out)
+    assert main(["evaluate", str(student), "--task", "edges2shapes", "--n", "8"]) == 2
+    assert "stripes" in one_error_line(capsys)
+
+
+def test_a_paired_task_refuses_an_unaligned_folder(tmp_path, capsys):
+    folder = tmp_path / "horses"
+    assert main(["data", "stripes", "--n", "2", "--size", "16", "--out", str(folder)]) == 0
+    capsys.readouterr()
+    run = tmp_path / "run"
+    assert main(["train", "edges2shapes", "--data", str(folder), "--steps", "1", "--out", str(run),
+                 "--no-progress"]) == 2
+    assert "paired task needs pairs" in one_error_line(capsys) and not run.exists()
+
+
+# -- 4. paths and messages that agree ---------------------------------------------
+def test_a_missing_download_names_the_command_and_the_folder_fetch_fills(tmp_path, monkeypatch, capsys):
+    from gancomp_lite.data import download
+
+    monkeypatch.setenv("GANCOMP_DATA", str(tmp_path))
+    with pytest.raises(download.MissingDownloadError) as err:
+        download.ensure("horse2zebra")
+    msg = str(err.value)
+    assert "gancomp-lite download horse2zebra" in msg
+    assert str(download.local_folder("horse2zebra")) in msg
+    assert download.local_folder("horse2zebra") == tmp_path / "datasets" / "horse2zebra"
+    assert main(["download", "--list"]) == 0
+    assert str(tmp_path / "datasets" / "horse2zebra") in capsys.readouterr().out
+
+
+def test_a_missing_full_scale_teacher_names_the_commands_that_make_it(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("GANCOMP_SCALE", "full")
+    assert main(["distill", "stripes", "--ngf", "4", "--steps", "1", "--out", str(tmp_path / "r"),
+                 "--no-progress"]) == 2
+    err = one_error_line(capsys)
+    assert "gancomp-lite train stripes --scale full --data" in err and "export-teacher" in err

@@ -88,11 +88,18 @@ def verify(asset: Asset, path: Path, root: Path | None = None) -> str:
     return digest
 
 
+def local_folder(name: str, root: Path | None = None) -> Path:
+    """Where asset ``name`` is used from: its unpacked folder (archives) or its file."""
+    asset = _asset(name)
+    path = _target(asset, root)
+    return path.parent / asset.extract_to if asset.extract_to else path
+
+
 def _instructions(asset: Asset, path: Path) -> str:
-    return (f"{asset.what} is not on disk. Fetch {asset.url} and save it as {path}"
+    return (f"{asset.what} is not on disk. Run `gancomp-lite download {asset.name}` on a machine "
+            f"with a network connection, or fetch {asset.url} and save it as {path}"
             + (f" (it unpacks to {path.parent / asset.extract_to})" if asset.extract_to else "")
-            + f", or call gancomp_lite.data.download.fetch({asset.name!r}) on a machine with a "
-              f"network connection. Set GANCOMP_DATA to keep downloads elsewhere.")
+            + ". Set GANCOMP_DATA to keep downloads elsewhere.")
 
 
 def ensure(name: str, root: Path | None = None) -> Path:

@@ -34,6 +34,17 @@ def teacher_path(task: str, scale: str) -> Path:
     return TEACHERS_DIR / f"{task}-{scale}.pt"
 
 
+def require_teacher_file(path: Path, task: str, scale: str) -> Path:
+    """``path`` if it exists, else one error naming the commands that make it."""
+    if Path(path).exists():
+        return Path(path)
+    data = " --data FOLDER" if scale != "ci" else ""
+    raise CheckpointError(
+        f"no {task} teacher at {path}: train one (`gancomp-lite train {task} --scale {scale}{data} "
+        f"--out runs/{task}-{scale}`), ship it (`gancomp-lite export-teacher runs/{task}-{scale} "
+        f"--out {Path(path).parent}`), or pass another teacher file (--teacher)")
+
+
 def teacher_payload(objective) -> dict:
     """What ships of a trained objective: the A->B generator and the
     discriminator that judged its outputs (GAN Compression inherits it)."""
@@ -73,6 +84,13 @@ def load_student(name: str, directory: str | Path | None = None) -> nn.Module:
         raise CheckpointError(f"{path} is missing: re-create it with the commands in "
                               f"its manifest, or `gancomp-lite distill` + `gancomp-lite export-student`")
     return load_student_file(path)
+
+
+def load_generator_file(path: str | Path) -> nn.Module:
+    """The generator of any shipped teacher or student file (checksum verified)."""
+    manifest = read_manifest(Path(path)) if Path(path).with_suffix(".json").exists() else {}
+    kind = str(manifest.get("kind", ""))
+    return load_student_file(path) if kind.endswith("student") else load_teacher_file(path)
 
 
 def load_student_file(path: str | Path) -> nn.Module:

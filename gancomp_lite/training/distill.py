@@ -373,7 +373,7 @@ def distill(recipe: StudentRecipe, teacher_path: str | Path | None, out: str | P
     from ..metrics.cost import count_params, profile_macs
     from ..metrics.quality import evaluate
     from ..provenance import code_version
-    from .checkpoint import load_teacher_file, teacher_path as shipped_path
+    from .checkpoint import load_teacher_file, require_teacher_file, teacher_path as shipped_path
     from .loop import run_folder
     from .teachers import task_data
 
@@ -387,6 +387,7 @@ def distill(recipe: StudentRecipe, teacher_path: str | Path | None, out: str | P
         raise GancompError(f"{ckpt} exists: choose another output folder")
     scale = get_scale()
     path = Path(teacher_path) if teacher_path else shipped_path(recipe.task, scale.name)
+    require_teacher_file(path, recipe.task, scale.name)
     teacher, teacher_D = load_teacher_file(path, discriminator=True)
     taught = read_manifest(path).get("task")
     if taught != recipe.task:

@@ -90,12 +90,26 @@ def task_data(task: str, scale: str, image_size: int, n: int, seed: int = 0,
     """Training images of ``task``: a real dataset folder ``data`` if given,
     else the synthetic task (an error at scales that need real data)."""
     if data is not None:
-        return open_dataset(Path(data), phase="train", size=image_size,
-                            preprocess="resize_and_crop", seed=seed)
+        from ..data import WORLDS
+        from ..data.datasets import AlignedFolderDataset
+        from ..errors import DatasetLayoutError
+
+        folder = open_dataset(Path(data), phase="train", size=image_size,
+                              preprocess="resize_and_crop", seed=seed)
+        if task in WORLDS and WORLDS[task].aligned != isinstance(folder, AlignedFolderDataset):
+            want = ("aligned (train/ of side-by-side AB images): a paired task needs pairs"
+                    if WORLDS[task].aligned else
+                    "unaligned (trainA/ and trainB/): an unpaired task trains on two domains")
+            raise DatasetLayoutError(f"{data} has the other layout for task {task!r}: expected {want}")
+        return folder
     if get_scale(scale).real_data:
+        from ..data.download import ASSETS, local_folder
+
+        known = [a for a in ASSETS.values() if a.extract_to]
         raise GancompError(
-            f"the {scale} scale trains on a real dataset: pass its folder "
-            f"(for example data/downloads/horse2zebra) as data=/--data")
+            f"the {get_scale(scale).name} scale trains on a real dataset: pass its folder as "
+            f"data=/--data, for example {local_folder('horse2zebra')} (made by "
+            f"`gancomp-lite download horse2zebra`; known: {', '.join(a.name for a in known)})")
     return open_dataset(task, phase="train", size=image_size, n=n, seed=seed)
 
 
@@ -259,10 +273,11 @@ def load_teacher(task: str, scale: Scale | str | None = None, discriminator: boo
     """The shipped teacher of ``task`` at ``scale``: checksum verified, weights
     checked against the architecture.  Raises
     :class:`~gancomp_lite.errors.CheckpointError` when there is none."""
-    from .checkpoint import TEACHERS_DIR, load_teacher_file
+    from .checkpoint import TEACHERS_DIR, load_teacher_file, require_teacher_file
 
     scale = scale if isinstance(scale, Scale) else get_scale(scale)
     path = Path(directory or TEACHERS_DIR) / f"{task}-{scale.name}.pt"
+    require_teacher_file(path, task, scale.name)
     return load_teacher_file(path, discriminator=discriminator)
 
 
