@@ -539,8 +539,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _show_notes() -> None:
+    """Print the package's data-change notes as ``gancomp-lite: note: ...`` lines."""
+    import warnings
+
+    from .errors import DataChangeWarning
+
+    plain = warnings.showwarning
+    if getattr(plain, "_gancomp_notes", False):
+        return
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, DataChangeWarning):
+            print(f"gancomp-lite: note: {message}", file=sys.stderr)
+        else:
+            plain(message, category, filename, lineno, file, line)
+
+    show._gancomp_notes = True
+    warnings.showwarning = show
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    _show_notes()
     args.argv = list(sys.argv[1:] if argv is None else argv)
     try:
         return args.func(args)

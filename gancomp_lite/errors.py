@@ -40,3 +40,8 @@ class OutputExistsError(GancompError, FileExistsError):
 
 class CorruptImageError(GancompError, ValueError):
     """An image file in a dataset folder cannot be decoded."""
+
+
+class DataChangeWarning(UserWarning):
+    """A dataset's images are changed on the way in (converted to RGB, resized
+    out of their aspect ratio): said once per dataset, with the counts."""

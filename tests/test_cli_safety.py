@@ -231,3 +231,26 @@ def test_a_missing_full_scale_teacher_names_the_commands_that_make_it(tmp_path, 
                  "--no-progress"]) == 2
     err = one_error_line(capsys)
     assert "gancomp-lite train stripes --scale full --data" in err and "export-teacher" in err
+
+
+def test_images_changed_on_the_way_in_are_counted_once(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    from gancomp_lite.data import open_dataset
+    from gancomp_lite.errors import DataChangeWarning
+
+    root = tmp_path / "real"
+    for d in ("trainA", "trainB"):
+        (root / d).mkdir(parents=True)
+        for i in range(3):
+            Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(root / d / f"{i}.png")
+    Image.fromarray(np.zeros((16, 16), np.uint8)).save(root / "trainA" / "3.png")        # grayscale
+    Image.fromarray(np.zeros((16, 24, 3), np.uint8)).save(root / "trainA" / "4.png")     # not square
+    with pytest.warns(DataChangeWarning) as notes:
+        data = open_dataset(root, size=16, preprocess="resize")
+    assert len(notes) == 1
+    msg = str(notes[0].message)
+    assert "of 5 images, 1 converted to RGB" in msg and "1 resized out of their aspect ratio" in msg
+    assert data.changes["trainA"] == {"images": 5, "converted": 1, "stretched": 1}
+    assert data.changes["trainB"]["converted"] == 0

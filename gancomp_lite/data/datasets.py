@@ -212,6 +212,37 @@ def _open_image(path: Path) -> Image.Image:
                                 f"({type(err).__name__})") from err
 
 
+def _report_changes(folder: Path, paths: Sequence[Path], preprocess: str, pairs: bool = False) -> dict:
+    """Say once (a :class:`~gancomp_lite.errors.DataChangeWarning`) how many
+    images of ``folder`` the loader will change: converted to RGB (grayscale,
+    palette, alpha, 16-bit) or, with a resizing ``preprocess``, stretched out
+    of their aspect ratio.  Reads only the files' headers.  Returns the counts."""
+    import warnings
+
+    from ..errors import DataChangeWarning
+
+    converted = stretched = 0
+    for p in paths:
+        try:
+            with Image.open(p) as im:
+                mode, (w, h) = im.mode, im.size
+        except (OSError, SyntaxError, ValueError):
+            continue  # named when it is read
+        converted += mode != "RGB"
+        if preprocess != "none":
+            stretched += (w != 2 * h) if pairs else (w != h)
+    parts = []
+    if converted:
+        parts.append(f"{converted} converted to RGB (they are grayscale, palette, alpha or 16-bit)")
+    if stretched:
+        shape = "not twice as wide as high" if pairs else "not square"
+        parts.append(f"{stretched} resized out of their aspect ratio ({shape})")
+    if parts:
+        warnings.warn(f"{folder}: of {len(paths)} images, " + "; ".join(parts),
+                      DataChangeWarning, stacklevel=3)
+    return {"images": len(paths), "converted": converted, "stretched": stretched}
+
+
 def _load_rgb(path: Path) -> Image.Image:
     return _open_image(path).convert("RGB")
 
@@ -282,6 +313,8 @@ class UnalignedFolderDataset(_Seeded, Dataset):
         self.dir_B = self.root / f"{phase}B"
         self.A_paths = _list_images(self.dir_A, _UNALIGNED_LAYOUT)
         self.B_paths = _list_images(self.dir_B, _UNALIGNED_LAYOUT)
+        self.changes = {d.name: _report_changes(d, paths, preprocess)
+                        for d, paths in ((self.dir_A, self.A_paths), (self.dir_B, self.B_paths))}
         self.oracle_paths = _companions(self.root / f"{phase}B_oracle", self.A_paths,
                                         "an oracle", self.dir_A.name)
 
@@ -342,6 +375,7 @@ class AlignedFolderDataset(_Seeded, Dataset):
             folder = self.root / "val"
         self.dir_AB = folder
         self.AB_paths = _list_images(folder, _ALIGNED_LAYOUT)
+        self.changes = {folder.name: _report_changes(folder, self.AB_paths, preprocess, pairs=True)}
         self.label_paths = _companions(self.root / f"{folder.name}_labels", self.AB_paths,
                                        "a labels", folder.name)
 
