@@ -16,7 +16,8 @@ def test_profile_json_gives_the_papers_numbers(capsys):
     assert abs(out["macs"]["in-excluded"] / 1.408e9 - 1) < 0.001
     assert abs(out["macs"]["in-counted"] / 1.421e9 - 1) < 0.001
     assert abs(out["params"] / 0.137e6 - 1) < 0.005
-    assert set(out["conventions"]) == {"in-excluded", "in-counted", "exact"}
+    assert set(out["conventions"]) == {"in-excluded", "in-counted", "exact", "cat"}
+    assert out["macs"]["cat"] == out["macs"]["in-counted"]   # an InstanceNorm network
 
 
 def test_profile_text_names_each_convention(capsys):

@@ -28,6 +28,13 @@ every result names its convention:
     only.  torchprofile counts a transposed convolution over its *output*
     grid, ``stride**2`` times too many; this convention does not.  Not what
     any paper reports; shown to explain the others.
+``cat``
+    CAT's own profiler (its pruning targets are in these units): convolutions
+    as torchprofile counts them, every norm without running statistics
+    (InstanceNorm, affine or not) counted as ``numel(output)``, BatchNorm with
+    running statistics not counted.  It equals ``in-counted`` on InstanceNorm
+    networks and differs on BatchNorm ones.  CAT's inception teacher (ngf 64,
+    affine InstanceNorm, 256x256): 43.53G.
 
 Convolution MACs in torchprofile: ``numel(output) * C_in_per_group * k_h * k_w``.
 Padding, ReLU, tanh and the residual additions cost nothing in any of them
@@ -52,6 +59,9 @@ CONVENTIONS = {
                   "networks; above it where affine BatchNorm is used, which 0.0.1 counted as 0",
     "exact": "FlopCounterMode (FLOPs/2): true convolution MACs, transposed convs over "
              "their input grid, norms not counted",
+    "cat": "CAT's profiler: convs as torchprofile (transposed over the output grid), a norm "
+           "without running statistics counted as numel(output) (affine or not), BatchNorm "
+           "with running statistics not counted",
 }
 
 
@@ -104,7 +114,8 @@ def _example_input(model: nn.Module, size, in_channels: int | None) -> torch.Ten
     return torch.zeros(1, in_channels, h, w, device=device, dtype=dtype)
 
 
-def _noaffine_instance_norm_macs(model: nn.Module, x: torch.Tensor) -> int:
+def _norm_macs(model: nn.Module, x: torch.Tensor, which) -> int:
+    """``numel(output)`` summed over the norm layers for which ``which(m)`` holds."""
     total = 0
 
     def hook(module, inputs, output):
@@ -112,7 +123,7 @@ def _noaffine_instance_norm_macs(model: nn.Module, x: torch.Tensor) -> int:
         total += output.numel()
 
     handles = [m.register_forward_hook(hook) for m in model.modules()
-               if isinstance(m, nn.InstanceNorm2d) and not m.affine]
+               if isinstance(m, (nn.InstanceNorm2d, nn.BatchNorm2d)) and which(m)]
     try:
         with torch.no_grad():
             model(x)
@@ -144,7 +155,10 @@ def profile_macs(model: nn.Module, size=(256, 256), convention: str = "in-exclud
             warnings.simplefilter("ignore")  # "No handlers found: aten::pad", jit notices
             macs = int(_tp_macs(model, args=(x,)))
         if convention == "in-counted":
-            macs += _noaffine_instance_norm_macs(model, x)
+            macs += _norm_macs(model, x, lambda m: isinstance(m, nn.InstanceNorm2d) and not m.affine)
+        elif convention == "cat":  # torchprofile counts exactly the affine norms
+            macs += _norm_macs(model, x, lambda m: not m.affine and not m.track_running_stats)
+            macs -= _norm_macs(model, x, lambda m: m.affine and m.track_running_stats)
         return macs
     finally:
         model.train(was_training)
@@ -180,6 +194,8 @@ def _module_macs(module: nn.Module, inputs, output, convention: str) -> int:
     if isinstance(module, (nn.InstanceNorm2d, nn.BatchNorm2d)):
         if convention == "exact":
             return 0
+        if convention == "cat":
+            return 0 if module.track_running_stats else output.numel()
         if getattr(module, "affine", False):
             return output.numel()
         if isinstance(module, nn.InstanceNorm2d) and convention == "in-counted":

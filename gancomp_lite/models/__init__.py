@@ -11,6 +11,7 @@ import torch.nn as nn
 
 from ..errors import GancompError
 from .discriminator import NLayerDiscriminator
+from .inception import InceptionBlock, InceptionGenerator
 from .norm import NORMS, conv_bias, get_norm_layer
 from .resnet import (MobileResnetGenerator, ResnetBlock, ResnetGenerator,
                      SeparableConv2d, init_weights)
@@ -37,11 +38,16 @@ def _unet(ngf: int, norm: str | None, image_size: int | None, **kw) -> nn.Module
     return UnetGenerator(ngf=ngf, norm=norm or "batch", num_downs=num_downs, **kw)
 
 
+def _inception(ngf: int, norm: str | None, image_size: int | None, **kw) -> nn.Module:
+    return InceptionGenerator(ngf=ngf, norm=norm or "instance_affine", **kw)
+
+
 #: architecture name -> constructor ``f(ngf, norm, image_size, **kw)``
 GENERATORS: dict[str, Callable[..., nn.Module]] = {
     "resnet": _resnet,
     "mobile_resnet": _mobile,
     "unet": _unet,
+    "inception": _inception,
 }
 
 
@@ -60,7 +66,7 @@ def build_generator(arch: str, ngf: int = 64, norm: str | None = None,
 
 
 __all__ = [
-    "GENERATORS", "NORMS", "MobileResnetGenerator", "NLayerDiscriminator", "ResnetBlock",
+    "GENERATORS", "InceptionBlock", "InceptionGenerator", "NORMS", "MobileResnetGenerator", "NLayerDiscriminator", "ResnetBlock",
     "ResnetGenerator", "SeparableConv2d", "UnetGenerator", "UnetSkipConnectionBlock",
     "UnknownArchError", "build_generator", "conv_bias", "get_norm_layer", "init_weights",
 ]
@@ -68,7 +74,7 @@ __all__ = [
 
 #: classes that checkpoints may name, for :func:`from_config`
 MODEL_CLASSES = {c.__name__: c for c in (ResnetGenerator, MobileResnetGenerator, UnetGenerator,
-                                         NLayerDiscriminator)}
+                                         InceptionGenerator, NLayerDiscriminator)}
 
 
 def from_config(description: dict) -> nn.Module:

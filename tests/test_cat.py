@@ -1,0 +1,127 @@
+"""CAT's building blocks: the inception generator, its cost in CAT's convention,
+and kernel alignment."""
+import pytest
+import torch
+
+from gancomp_lite.errors import GancompError
+from gancomp_lite.losses import DISTILL_LOSSES, KernelAlignmentLoss, kernel_alignment
+from gancomp_lite.metrics.cost import count_params, profile_macs
+from gancomp_lite.models import InceptionBlock, InceptionGenerator, build_generator, from_config, describe
+from gancomp_lite.models.inception import BRANCHES, KERNELS
+
+
+def cat_teacher_by_hand(ngf=64, size=256, factor=6):
+    """Parameters and CAT-profiler MACs of CAT's teacher, term by term (affine IN, biases)."""
+    C, m, hw = 4 * ngf, 4 * ngf // factor, (size // 4) ** 2
+    params = macs = 0
+    # encoder: 7x7 conv, two stride-2 3x3 convs, each + affine IN (2 params, numel MACs)
+    for c_in, c_out, k, side in ((3, ngf, 7, size), (ngf, 2 * ngf, 3, size // 2), (2 * ngf, C, 3, size // 4)):
+        params += c_in * c_out * k * k + c_out + 2 * c_out
+        macs += c_out * side * side * c_in * k * k + c_out * side * side
+    for _ in range(9):
+        for k in KERNELS:  # res branch: kxk C->m (+IN), kxk m->C
+            params += C * m * k * k + m + 2 * m + m * C * k * k + C
+            macs += 2 * (m * C * k * k) * hw + m * hw
+        for k in KERNELS:  # dw branch: 1x1 C->m (+IN), depthwise kxk (+IN), 1x1 m->C
+            params += C * m + m + 2 * m + m * k * k + m + 2 * m + m * C + C
+            macs += (C * m + m + m * k * k + m + m * C) * hw
+        params += 2 * C          # the block's norm after the sum
+        macs += C * hw
+    # decoder: two transposed convs (counted over the output grid) + IN, the 7x7 conv
+    for c_in, c_out, side in ((C, 2 * ngf, size // 2), (2 * ngf, ngf, size)):
+        params += c_in * c_out * 9 + c_out + 2 * c_out
+        macs += c_out * side * side * c_in * 9 + c_out * side * side
+    params += ngf * 3 * 49 + 3
+    macs += 3 * size * size * ngf * 49
+    return params, macs
+
+
+def test_cat_teacher_costs_reproduce_the_published_numbers():
+    G = build_generator("inception", ngf=64)
+    params, macs = cat_teacher_by_hand()
+    assert count_params(G) == params
+    assert profile_macs(G, 256, "cat") == macs
+    assert round(params / 1e6, 3) == 8.154 and round(macs / 1e9, 1) == 43.5   # CAT's teacher
+    # CAT's profiler ignores BatchNorm with running statistics (its pix2pix teachers)
+    G_bn = build_generator("inception", ngf=64, norm="batch")
+    assert round(profile_macs(G_bn, 256, "cat") / 1e9, 2) == 43.49
+    assert profile_macs(G_bn, 256, "in-excluded") > profile_macs(G_bn, 256, "cat")
+
+
+def test_cat_convention_equals_in_counted_on_instance_norm_networks():
+    for arch in ("resnet", "mobile_resnet"):
+        G = build_generator(arch, ngf=8)
+        assert profile_macs(G, 64, "cat") == profile_macs(G, 64, "in-counted")
+
+
+def test_inception_block_shapes_and_removed_branches():
+    x = torch.randn(2, 24, 8, 8)
+    block = InceptionBlock(24, [4] * len(BRANCHES))
+    assert block(x).shape == x.shape
+    assert len(block.res_ops) == 3 and len(block.dw_ops) == 3
+    pruned = InceptionBlock(24, [0, 3, 0, 2, 0, 1])
+    assert len(pruned.res_ops) == 1 and len(pruned.dw_ops) == 2 and pruned(x).shape == x.shape
+    empty = InceptionBlock(24, [0] * 6)
+    assert torch.equal(empty(x), x)                      # no branch left: the identity
+    with pytest.raises(ValueError, match="branch widths"):
+        InceptionBlock(24, [1, 2])
+
+
+def test_a_pruned_inception_generator_runs_and_rebuilds_from_its_config():
+    branches = [[3, 0, 2, 1, 0, 2]] * 8 + [[0] * 6]
+    G = InceptionGenerator(ngf=8, down=[5, 7, 12], up=[6, 4], branches=branches)
+    y = G(torch.randn(1, 3, 32, 32))
+    assert y.shape == (1, 3, 32, 32)
+    H = from_config(describe(G))
+    H.load_state_dict(G.state_dict())
+    assert torch.equal(H(torch.ones(1, 3, 32, 32)), G(torch.ones(1, 3, 32, 32)))
+    assert InceptionGenerator.DISTILL_LAYERS == ("down_sampling.9", "features.2", "features.5",
+                                                 "features.8")
+    with pytest.raises(ValueError, match="affine norm"):
+        InceptionGenerator(ngf=8, norm="instance")
+
+
+def test_kernel_alignment_properties():
+    torch.manual_seed(0)
+    x = torch.rand(4, 8, 5, 5)
+    assert kernel_alignment(x, x).item() == pytest.approx(1.0, abs=1e-6)
+    assert kernel_alignment(x, 3.7 * x).item() == pytest.approx(1.0, abs=1e-6)
+    y = torch.rand(4, 3, 2, 2)                             # other channels and size
+    assert kernel_alignment(x, y).item() == pytest.approx(kernel_alignment(y, x).item(), abs=1e-7)
+    fx, fy = x.flatten(1), y.flatten(1)
+    kx, ky = fx @ fx.T, fy @ fy.T
+    direct = (kx * ky).sum() / torch.sqrt((kx ** 2).sum() * (ky ** 2).sum())
+    assert kernel_alignment(x, y).item() == pytest.approx(direct.item(), rel=1e-6)
+    # orthogonal samples: X's samples live on disjoint coordinates, Y's Gram is all-ones off-diagonal
+    ortho = torch.eye(4).reshape(4, 4, 1, 1)
+    shared = torch.zeros(4, 4, 1, 1)
+    shared[:, 0] = 1.0
+    assert kernel_alignment(ortho, shared).item() == pytest.approx(0.5, abs=1e-6)  # 4 / sqrt(4*16)
+    a = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [0.0, 1.0]])
+    b = torch.tensor([[1.0, 1.0], [1.0, -1.0], [-1.0, -1.0], [-1.0, 1.0]])
+    assert abs(kernel_alignment(a, b).item()) < 1e-6      # Gram matrices orthogonal under <,>_F
+    with pytest.raises(GancompError, match="batch of at least 2"):
+        kernel_alignment(x[:1], x[:1])
+    with pytest.raises(GancompError, match="one batch"):
+        kernel_alignment(x, x[:2])
+
+
+def test_ka_distillation_trains_the_student_through_the_distiller():
+    from gancomp_lite.models import NLayerDiscriminator
+    from gancomp_lite.training.distill import DistillObjective
+
+    assert DISTILL_LOSSES["ka"] is KernelAlignmentLoss
+    torch.manual_seed(0)
+    teacher = InceptionGenerator(ngf=8).eval()
+    student = InceptionGenerator(ngf=4)
+    obj = DistillObjective(teacher, student, NLayerDiscriminator(6, ndf=8), paired=True,
+                           distill_loss="ka", lambda_recon=0.0, lambda_gan=0.0, image_size=32)
+    assert not list(obj.distill_loss.parameters())       # no mapping layers
+    batch = {"A": torch.randn(2, 3, 32, 32), "B": torch.randn(2, 3, 32, 32)}
+    ctx = obj.forward_step(batch)
+    loss = next(t for t in obj.terms["G"] if t.name == "distill").fn(ctx)
+    assert -4.0 <= loss.item() < 0.0
+    loss.backward()
+    grads = [p.grad for p in student.parameters() if p.grad is not None]
+    assert grads and any(g.abs().sum() > 0 for g in grads)
+    assert all(p.grad is None for p in obj.teacher.parameters())
