@@ -125,3 +125,81 @@ def test_ka_distillation_trains_the_student_through_the_distiller():
     grads = [p.grad for p in student.parameters() if p.grad is not None]
     assert grads and any(g.abs().sum() > 0 for g in grads)
     assert all(p.grad is None for p in obj.teacher.parameters())
+
+
+# -- one-step pruning ----------------------------------------------------------------
+def scored_teacher(ngf=8, seed=0):
+    """An inception teacher whose scored norms have spread-out scales (trained ones do)."""
+    torch.manual_seed(seed)
+    T = InceptionGenerator(ngf=ngf)
+    with torch.no_grad():
+        for m in T.modules():
+            if isinstance(m, torch.nn.InstanceNorm2d):
+                m.weight.uniform_(0.0, 1.0)
+                m.bias.uniform_(-0.1, 0.1)
+    return T.eval()
+
+
+def test_one_step_pruning_meets_the_target_and_macs_fall_with_the_threshold():
+    from gancomp_lite.compression.one_step import (keep_at, one_step_prune, pruned_config, scores)
+
+    T = scored_teacher()
+    before = {k: v.clone() for k, v in T.state_dict().items()}
+    full = profile_macs(T, 32, "cat")
+    student, report = one_step_prune(T, 0.4 * full, size=32)
+    assert report.macs <= 0.4 * full and profile_macs(student, 32, "cat") == report.macs
+    assert report.macs > 0.3 * full                    # the bisection does not overshoot far
+    assert report.seconds > 0 and len(report.steps) >= 3
+    assert all(torch.equal(v, T.state_dict()[k]) for k, v in before.items())   # teacher unchanged
+    assert student(torch.randn(1, 3, 32, 32)).shape == (1, 3, 32, 32)
+    # MACs never rise as the threshold does
+    s = scores(T)
+    grid = torch.linspace(0.0, 1.0, 12).tolist()
+    macs = [profile_macs(InceptionGenerator(**pruned_config(T, keep_at(s, t, 2))), 32, "cat")
+            for t in grid]
+    assert all(a >= b for a, b in zip(macs, macs[1:])) and macs[0] > macs[-1]
+
+
+def test_one_step_pruning_names_the_reachable_range():
+    from gancomp_lite.compression.one_step import one_step_prune
+    from gancomp_lite.errors import BudgetError
+
+    T = scored_teacher()
+    full = profile_macs(T, 32, "cat")
+    for target in (1e3, full, 2 * full):
+        with pytest.raises(BudgetError, match="reachable are"):
+            one_step_prune(T, target, size=32)
+    with pytest.raises(GancompError, match="inception"):
+        one_step_prune(build_generator("resnet", ngf=8), 1e6, size=32)
+
+
+def test_inherited_weights_compute_the_teachers_function_when_pruned_channels_were_silent():
+    """Zero the scale and shift of every channel the threshold drops: the teacher then
+    computes exactly what its pruned copy with inherited weights computes."""
+    from gancomp_lite.compression.one_step import _copy_kept, keep_at, pruned_config, scores
+
+    T = scored_teacher(seed=1)
+    t = 0.5
+    keep = keep_at(scores(T), t, floor=1)
+    with torch.no_grad():
+        for name in T.SCORED_DOWN[:2] + T.SCORED_UP:   # the residual width stays whole
+            norm = T.get_submodule(name)
+            drop = torch.ones(norm.weight.numel(), dtype=torch.bool)
+            drop[keep[name]] = False
+            norm.weight[drop] = 0
+            norm.bias[drop] = 0
+        keep[T.SCORED_DOWN[2]] = torch.arange(T.config["down"][2])
+        for block_idx, block in enumerate(T.features):
+            for name, branch in zip(BRANCHES, list(block.res_ops) + list(block.dw_ops)):
+                norms = [m for m in branch if isinstance(m, torch.nn.InstanceNorm2d)]
+                drop = torch.ones(norms[0].weight.numel(), dtype=torch.bool)
+                drop[keep[f"features.{block_idx}.{name}"]] = False
+                for n in norms:
+                    n.weight[drop] = 0
+                    n.bias[drop] = 0
+    S = InceptionGenerator(**pruned_config(T, keep))
+    _copy_kept(T, S, keep)
+    assert count_params(S) < count_params(T)
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.allclose(S.eval()(x), T(x), atol=1e-5)

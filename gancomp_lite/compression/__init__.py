@@ -1,7 +1,10 @@
-"""Compression: decomposition (chapter ``nb/04_decomposition``) and pruned
-students by L1-norm filter selection (chapter ``nb/06_distillation``); once-for-all
-search joins later."""
+"""Compression: decomposition (chapter ``nb/04_decomposition``), pruned
+students by L1-norm filter selection (chapter ``nb/06_distillation``) and CAT's
+one-step pruning to a MAC budget (chapter ``nb/07_cat``); once-for-all search
+joins later."""
 from .decompose import STAGES, decompose, parse_stages, separable_stages
+from .one_step import PruneReport, one_step_prune
 from .prune import filter_l1, l1_select
 
-__all__ = ["STAGES", "decompose", "filter_l1", "l1_select", "parse_stages", "separable_stages"]
+__all__ = ["PruneReport", "STAGES", "decompose", "filter_l1", "l1_select", "one_step_prune",
+           "parse_stages", "separable_stages"]
