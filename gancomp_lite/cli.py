@@ -9,6 +9,7 @@ Sub-commands:
 * ``train-features``: the offline FID feature network;
 * ``sweep-decomposition``, ``sweep-distillation``: the recorded experiments;
 * ``bench-train``: the distiller's training speed (a benchmark);
+* ``prune TEACHER``: CAT's one-step pruning of an inception teacher to a MAC budget;
 * ``download NAME``: a real dataset or pretrained weights, checksummed;
 * ``info``: the scale, device and versions in use.
 
@@ -303,6 +304,50 @@ def _cmd_bench_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_prune(args: argparse.Namespace) -> int:
+    import shlex
+    from pathlib import Path
+
+    from .compression.one_step import one_step_prune
+    from .metrics.cost import CONVENTIONS, profile_all
+    from .models import InceptionGenerator
+    from .provenance import code_version, sha256_of
+    from .shipped import refuse_existing, staged, write_manifest, write_shipped
+    from .training.checkpoint import load_teacher_file, student_payload
+
+    teacher = load_teacher_file(args.teacher)
+    if not isinstance(teacher, InceptionGenerator):
+        raise GancompError(f"{args.teacher} holds a {type(teacher).__name__}: one-step pruning "
+                           f"needs an inception teacher (`--arch inception`)")
+    out = Path(args.out)
+    if out.suffix != ".pt":
+        raise GancompError(f"--out must name a .pt file, got {out}")
+    refuse_existing([out, out.with_suffix(".json")], args.force)
+    student, report = one_step_prune(teacher, args.target_macs, size=args.size,
+                                     convention=args.convention, floor=args.floor,
+                                     inherit=args.inherit)
+    costs = profile_all(student, args.size, conventions=tuple(CONVENTIONS))
+    print(f"pruned to {report.macs / 1e9:.4g}G MACs ({report.convention}, {args.size}px; target "
+          f"{report.target_macs / 1e9:.4g}G) at threshold {report.threshold:.4g} after "
+          f"{len(report.steps)} bisection steps in {report.seconds:.1f} s")
+    print(f"  encoder {report.config['down']}, decoder {report.config['up']}")
+    for b, widths in enumerate(report.config["branches"]):
+        print(f"  block {b}: " + ", ".join(f"{n} {w}" for n, w in
+                                           zip(("res1", "res3", "res5", "dw1", "dw3", "dw5"), widths)))
+    for name, cost in costs.items():
+        print(f"  MACs [{name}]: {cost.gmacs:.4f}G  params {cost.mparams:.4f}M")
+    with staged(out, args.force) as tmp:
+        write_shipped(student_payload(student, "one-step-prune"), tmp, {}, name=out.name)
+        write_manifest(tmp, {"kind": "one-step pruned student", "teacher": {
+                                 "file": Path(args.teacher).name, "sha256": sha256_of(Path(args.teacher))},
+                             "weights": "inherited from the teacher" if args.inherit else "re-initialised",
+                             "command": "gancomp-lite " + shlex.join(args.argv),
+                             "code_version": code_version(), "prune": report.as_dict(),
+                             "costs": {k: c.as_dict() for k, c in costs.items()}}, name=out.name)
+    print(f"wrote {out}")
+    return 0
+
+
 def _cmd_download(args: argparse.Namespace) -> int:
     from .data.download import ASSETS, ensure, fetch, local_folder
     from .errors import MissingDownloadError
@@ -526,6 +571,21 @@ def build_parser() -> argparse.ArgumentParser:
                    help="time with the frozen teacher's outputs cached, without, or both (default)")
     b.add_argument("--json", action="store_true")
     b.set_defaults(func=_cmd_bench_train)
+
+    pr = sub.add_parser("prune", help="CAT's one-step pruning of an inception teacher to a MAC budget")
+    pr.add_argument("teacher", help="a shipped inception teacher file")
+    pr.add_argument("--target-macs", type=float, required=True,
+                    help="MAC budget per image, for example 2.6e9")
+    pr.add_argument("--size", type=_positive, default=256, help="image side the MACs are counted at")
+    pr.add_argument("--convention", default="cat", choices=["cat", "in-excluded", "in-counted", "exact"],
+                    help="MAC convention of the budget (default: CAT's profiler)")
+    pr.add_argument("--floor", type=_positive, default=None,
+                    help="least channels an encoder/decoder layer keeps (default: 16 at ngf 64, scaled)")
+    pr.add_argument("--inherit", action="store_true",
+                    help="keep the teacher's weights of the kept channels (default: re-initialise, as CAT)")
+    pr.add_argument("--out", required=True, help="the pruned network's file (.pt; a manifest goes beside it)")
+    pr.add_argument("--force", action="store_true", help="replace an existing file")
+    pr.set_defaults(func=_cmd_prune)
 
     dl = sub.add_parser("download", help="fetch a real dataset or pretrained weights (checksummed) "
                                          "into data/downloads/ (or $GANCOMP_DATA)")

@@ -203,3 +203,36 @@ def test_inherited_weights_compute_the_teachers_function_when_pruned_channels_we
     x = torch.randn(2, 3, 32, 32)
     with torch.no_grad():
         assert torch.allclose(S.eval()(x), T(x), atol=1e-5)
+
+
+def test_prune_command_writes_a_loadable_network_and_refuses_bad_input(tmp_path, capsys):
+    import json
+
+    from gancomp_lite.cli import main
+    from gancomp_lite.paths import DATA_DIR
+    from gancomp_lite.shipped import _half, write_shipped
+    from gancomp_lite.training.checkpoint import TEACHER_FORMAT, load_generator_file
+
+    T = scored_teacher()
+    teacher_file = tmp_path / "inception-teacher.pt"
+    write_shipped({"format": TEACHER_FORMAT, "objective": "Pix2PixObjective",
+                   "generator": {"config": describe(T), "state_dict": _half(T.state_dict())}},
+                  teacher_file, {"kind": "pix2pix teacher", "task": "edges2shapes"})
+    full = profile_macs(T, 32, "cat")
+    out = tmp_path / "pruned.pt"
+    argv = ["prune", str(teacher_file), "--target-macs", str(0.5 * full), "--size", "32",
+            "--out", str(out)]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "bisection steps" in printed and "MACs [cat]" in printed and "block 8:" in printed
+    manifest = json.loads(out.with_suffix(".json").read_text())
+    assert manifest["prune"]["macs"] <= 0.5 * full and manifest["prune"]["seconds"] > 0
+    S = load_generator_file(out)
+    assert isinstance(S, InceptionGenerator) and profile_macs(S, 32, "cat") == manifest["prune"]["macs"]
+    assert main(argv) == 2                                    # exists: --force
+    assert "--force" in capsys.readouterr().err
+    assert main(argv[:3] + ["1e3"] + argv[4:] + ["--force"]) == 2
+    assert "reachable are" in capsys.readouterr().err
+    assert main(["prune", str(DATA_DIR / "teachers" / "edges2shapes-ci.pt"), "--target-macs", "1e8",
+                 "--out", str(tmp_path / "x.pt")]) == 2
+    assert "needs an inception teacher" in capsys.readouterr().err
