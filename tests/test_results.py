@@ -94,3 +94,14 @@ def test_kid_is_about_zero_for_one_distribution_and_reproducible():
     assert same == kid(a, b)
     far = kid(a, -a)
     assert far[0] > 20 * abs(same[0]) and far[0] > 0
+
+
+def test_late_improvement_tells_a_still_falling_curve_from_a_flat_one():
+    falling = {"arm": "a", "curve": {"step": [1, 2, 3, 4, 5], "l1": [0.5, 0.4, 0.3, 0.2, 0.1]}}
+    flat = {"arm": "b", "curve": {"step": [1, 2, 3, 4, 5], "l1": [0.5, 0.2, 0.1, 0.1, 0.1]}}
+    worse = {"arm": "c", "curve": {"step": [1, 2, 3, 4, 5], "l1": [0.5, 0.2, 0.1, 0.1, 0.12]}}
+    late = R.late_improvement([falling, flat, worse, {"arm": "d"}], ("arm",))
+    assert set(late) == {("a",), ("b",), ("c",)}
+    assert late[("a",)]["late_share"] == pytest.approx(0.5) and late[("a",)]["late_drop"] == pytest.approx(2 / 3)
+    assert late[("b",)]["late_drop"] == 0.0 and late[("c",)]["late_drop"] == 0.0
+    assert R.late_improvement([{"arm": "d"}], ("arm",)) == {}

@@ -238,3 +238,36 @@ def fit_with_curve(trainer, generator, probe: dict, task: str, points: int = 8) 
         curve["loss_step"] = [min(i + window, len(hist)) for i in range(0, len(hist), window)]
         curve["g_loss"] = [statistics.mean(hist[i:i + window]) for i in range(0, len(hist), window)]
     return curve
+
+
+def late_improvement(rows: list[dict], group_keys: Sequence[str], tail: int = 3) -> dict:
+    """How much each group's runs were still improving at the end, from their curves.
+
+    For every run with a learning curve: the share of its whole improvement
+    (first curve point to last) that came in the last ``tail`` points, and the
+    relative drop over those points.  Averaged per group of ``group_keys``
+    (a lower-is-better metric; a run that got worse counts as 0 improvement).
+    Returns ``{group: {"late_share": ..., "late_drop": ..., "runs": n}}``;
+    empty when no row has a curve.
+    """
+    out: dict = {}
+    for r in rows:
+        curve = r.get("curve")
+        if not curve:
+            continue
+        metric = next(k for k in curve if k not in ("step", "loss_step", "g_loss"))
+        y = [float(v) for v in curve[metric]]
+        if len(y) <= tail:
+            continue
+        whole = max(y[0] - y[-1], 0.0)
+        late = max(y[-tail] - y[-1], 0.0)
+        g = tuple(r[k] for k in group_keys)
+        acc = out.setdefault(g, {"late_share": 0.0, "late_drop": 0.0, "runs": 0})
+        acc["late_share"] += late / whole if whole > 0 else 0.0
+        acc["late_drop"] += late / y[-tail] if y[-tail] > 0 else 0.0
+        acc["runs"] += 1
+    for acc in out.values():
+        acc["late_share"] /= acc["runs"]
+        acc["late_drop"] /= acc["runs"]
+    return out
+
