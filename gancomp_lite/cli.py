@@ -42,24 +42,21 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive whole number, got {value}")
-    return value
+def _at_least(minimum: int, words: str):
+    """An argparse type: a whole number >= ``minimum``."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be {words}, got {value}")
+        return value
+    return parse
 
 
-def _non_negative(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
-    return value
+_positive = _at_least(1, "a positive whole number")
+_non_negative = _at_least(0, "0 or more")
 
 
 def _device(text: str) -> str:
@@ -577,7 +574,7 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--target-macs", type=float, required=True,
                     help="MAC budget per image, for example 2.6e9")
     pr.add_argument("--size", type=_positive, default=256, help="image side the MACs are counted at")
-    pr.add_argument("--convention", default="cat", choices=["cat", "in-excluded", "in-counted", "exact"],
+    pr.add_argument("--convention", default="cat", choices=list(CONVENTIONS),
                     help="MAC convention of the budget (default: CAT's profiler)")
     pr.add_argument("--floor", type=_positive, default=None,
                     help="least channels an encoder/decoder layer keeps (default: 16 at ngf 64, scaled)")

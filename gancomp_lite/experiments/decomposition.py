@@ -92,11 +92,7 @@ def run(task: str = "edges2shapes", widths=(16, 4), seeds=(0,), steps: int = 500
         row = {"variant": variant, "ngf": ngf, "seed": seed, "steps": steps,
                "gmacs_256": profile_macs(G, 256) / 1e9, "mparams": count_params(G) / 1e6,
                "train_seconds": seconds, **{k: v for k, v in q.items() if k != "n"}}
-        if curve:
-            row["curve"] = curve
-        rows.append(row)
-        if record is not None:
-            record.add(row)
+        results.keep_row(rows, row, curve, record)
     return rows
 
 

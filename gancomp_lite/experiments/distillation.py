@@ -121,11 +121,7 @@ def run(task: str, arms: dict[str, dict], teacher, teacher_D, widths=(8,), seeds
         row = {"arm": arm, "ngf": ngf, "seed": seed, "steps": steps, **arm_flags(settings),
                "gmacs_256": profile_macs(G, 256) / 1e9, "mparams": count_params(G) / 1e6,
                "train_seconds": seconds, **{k: v for k, v in q.items() if k != "n"}}
-        if curve:
-            row["curve"] = curve
-        rows.append(row)
-        if record is not None:
-            record.add(row)
+        results.keep_row(rows, row, curve, record)
     return rows
 
 

@@ -271,3 +271,13 @@ def late_improvement(rows: list[dict], group_keys: Sequence[str], tail: int = 3)
         acc["late_drop"] /= acc["runs"]
     return out
 
+
+def keep_row(rows: list[dict], row: dict, curve: dict | None, record: "ResultsFile | None") -> None:
+    """Append one finished run's ``row`` (with its learning ``curve``, if any) to
+    ``rows`` and, for a recorded run, to its results file at once."""
+    if curve:
+        row["curve"] = curve
+    rows.append(row)
+    if record is not None:
+        record.add(row)
+
