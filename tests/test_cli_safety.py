@@ -254,3 +254,25 @@ def test_images_changed_on_the_way_in_are_counted_once(tmp_path):
     assert "of 5 images, 1 converted to RGB" in msg and "1 resized out of their aspect ratio" in msg
     assert data.changes["trainA"] == {"images": 5, "converted": 1, "stretched": 1}
     assert data.changes["trainB"]["converted"] == 0
+
+
+def test_load_or_train_teacher_resumes_only_a_run_that_exists(tmp_path, monkeypatch):
+    from gancomp_lite.training import teachers
+
+    calls = []
+
+    class Stop(Exception):
+        pass
+
+    def fake_train(task, out, scale=None, progress=True, resume=False, **kw):
+        calls.append(resume)
+        raise Stop
+
+    monkeypatch.setattr(teachers, "train_teacher", fake_train)
+    run = tmp_path / "teacher-run"
+    for expected in (False, True):
+        with pytest.raises(Stop):
+            teachers.load_or_train_teacher("stripes", "small", run_dir=run, progress=False)
+        run.mkdir(exist_ok=True)
+        (run / "checkpoint.pt").write_bytes(b"x")
+    assert calls == [False, True]

@@ -300,6 +300,7 @@ def load_or_train_teacher(task: str, scale: Scale | str | None = None, discrimin
 
     run_dir = Path(run_dir or REPO_ROOT / "runs" / f"teacher-{task}-{scale.name}")
     print(f"no shipped {task} teacher for scale {scale.name}: training one in {run_dir}")
-    trainer = train_teacher(task, run_dir, scale=scale, resume=True, progress=progress)
+    trainer = train_teacher(task, run_dir, scale=scale, progress=progress,
+                            resume=(run_dir / "checkpoint.pt").exists())
     G, D = trainer.objective.eval().translator()
     return (G, D) if discriminator else G
