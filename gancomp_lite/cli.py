@@ -130,7 +130,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
     from .training.teachers import train_teacher
 
-    trainer = train_teacher(args.task, args.out, scale=args.scale, steps=args.steps,
+    trainer = train_teacher(args.task, args.out, scale=args.scale, steps=args.steps, arch=args.arch,
                             seed=args.seed, resume=args.resume, data=args.data,
                             device=args.device, progress=not args.no_progress,
                             checkpoint_every=args.checkpoint_every,
@@ -420,6 +420,8 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="train the teacher of a task (resumable)")
     t.add_argument("task", choices=sorted(WORLDS), help="synthetic task (or its real counterpart with --data)")
     t.add_argument("--scale", default=None, help="ci, small or full (default: $GANCOMP_SCALE or ci)")
+    t.add_argument("--arch", default="resnet", choices=["resnet", "inception"],
+                   help="resnet (GAN Compression's teachers) or inception (CAT's)")
     t.add_argument("--steps", type=_positive, default=None, help="training steps (default: the scale's schedule)")
     t.add_argument("--seed", type=_non_negative, default=0)
     t.add_argument("--out", required=True, help="output folder (checkpoint.pt, recipe.json)")

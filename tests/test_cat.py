@@ -236,3 +236,30 @@ def test_prune_command_writes_a_loadable_network_and_refuses_bad_input(tmp_path,
     assert main(["prune", str(DATA_DIR / "teachers" / "edges2shapes-ci.pt"), "--target-macs", "1e8",
                  "--out", str(tmp_path / "x.pt")]) == 2
     assert "needs an inception teacher" in capsys.readouterr().err
+
+
+def test_cat_pipeline_from_the_command_line(tmp_path, capsys, monkeypatch):
+    """An inception teacher trained and shipped, pruned in one step, and a student distilled
+    from it with kernel alignment: every step through the real command line, tiny."""
+    import json
+
+    import gancomp_lite.provenance
+    from gancomp_lite.cli import main
+
+    monkeypatch.setattr(gancomp_lite.provenance, "code_version", lambda root=None: "0" * 40)
+    run, ship = tmp_path / "teacher", tmp_path / "ship"
+    assert main(["train", "edges2shapes", "--arch", "inception", "--steps", "2", "--out", str(run),
+                 "--no-progress"]) == 0
+    assert main(["export-teacher", str(run), "--out", str(ship), "--n", "8"]) == 0
+    teacher = ship / "edges2shapes-inception-ci.pt"
+    manifest = json.loads(teacher.with_suffix(".json").read_text())
+    assert manifest["recipe"]["arch"] == "inception" and manifest["recipe"]["norm"] == "batch"
+    capsys.readouterr()
+    full = profile_macs(build_generator("inception", ngf=manifest["recipe"]["ngf"], norm="batch"), 64, "cat")
+    assert main(["prune", str(teacher), "--target-macs", str(0.6 * full), "--size", "64",
+                 "--out", str(tmp_path / "pruned.pt")]) == 0
+    assert main(["distill", "edges2shapes", "--teacher", str(teacher), "--student", "inception",
+                 "--ngf", "4", "--distill-loss", "ka", "--steps", "2", "--batch-size", "2",
+                 "--n-train", "4", "--n", "8", "--out", str(tmp_path / "student"), "--no-progress"]) == 0
+    recipe = json.loads((tmp_path / "student" / "recipe.json").read_text())
+    assert recipe["recipe"]["distill_loss"] == "ka" and recipe["recipe"]["student"] == "inception"

@@ -30,8 +30,13 @@ STUDENTS_DIR = DATA_DIR / "students"
 
 
 # -- teachers ------------------------------------------------------------
-def teacher_path(task: str, scale: str) -> Path:
-    return TEACHERS_DIR / f"{task}-{scale}.pt"
+def teacher_file_name(task: str, scale: str, arch: str = "resnet") -> str:
+    """``TASK-SCALE.pt`` for GAN Compression's ResNet teachers, ``TASK-ARCH-SCALE.pt`` otherwise."""
+    return f"{task}-{scale}.pt" if arch == "resnet" else f"{task}-{arch}-{scale}.pt"
+
+
+def teacher_path(task: str, scale: str, arch: str = "resnet") -> Path:
+    return TEACHERS_DIR / teacher_file_name(task, scale, arch)
 
 
 def require_teacher_file(path: Path, task: str, scale: str) -> Path:

@@ -41,6 +41,9 @@ class TeacherRecipe:
     steps: int
     batch_size: int
     seed: int
+    #: the generator's norm (None: the architecture's default; CAT's inception
+    #: teachers: BatchNorm for paired tasks, affine InstanceNorm for unpaired)
+    norm: str | None = None
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -56,28 +59,39 @@ SCHEDULES = {
 }
 
 
+#: teacher architectures: GAN Compression's ResNet generator, CAT's inception generator
+TEACHER_ARCHS = ("resnet", "inception")
+
+
 def teacher_recipe(task: str, scale: Scale | str | None = None, steps: int | None = None,
-                   seed: int = 0) -> TeacherRecipe:
-    """The teacher recipe for ``task`` at ``scale`` (default: ``$GANCOMP_SCALE``)."""
+                   seed: int = 0, arch: str = "resnet") -> TeacherRecipe:
+    """The teacher recipe for ``task`` at ``scale`` (default: ``$GANCOMP_SCALE``);
+    ``arch="inception"`` gives CAT's teacher (same schedule, its norms)."""
     scale = scale if isinstance(scale, Scale) else get_scale(scale)
     if task not in WORLDS:
         raise GancompError(f"unknown task {task!r}: expected one of {', '.join(sorted(WORLDS))}")
+    if arch not in TEACHER_ARCHS:
+        raise GancompError(f"unknown teacher architecture {arch!r}: expected one of "
+                           f"{', '.join(TEACHER_ARCHS)}")
     kind = PAIRED if WORLDS[task].aligned else UNPAIRED
     default_steps, batch = SCHEDULES[scale.name, kind]
+    norm = None if arch == "resnet" else ("batch" if kind == PAIRED else "instance_affine")
     base_ndf = 128 if kind == PAIRED else 64  # GAN Compression's pix2pix / CycleGAN
     ndf = max(32, base_ndf * scale.teacher_ngf // 64)
-    return TeacherRecipe(task=task, scale=scale.name, objective=kind, arch="resnet",
+    return TeacherRecipe(task=task, scale=scale.name, objective=kind, arch=arch,
                          ngf=scale.teacher_ngf, ndf=ndf, image_size=scale.image_size,
                          n_train=max(scale.n_train, 1),
                          steps=default_steps if steps is None else steps,
-                         batch_size=batch, seed=seed)
+                         batch_size=batch, seed=seed, norm=norm)
 
 
 def build_objective(recipe: TeacherRecipe) -> Objective:
     """Fresh networks and losses for ``recipe``."""
     if recipe.objective == UNPAIRED:
-        return cyclegan(recipe.arch, ngf=recipe.ngf, ndf=recipe.ndf, image_size=recipe.image_size)
-    return pix2pix(recipe.arch, ngf=recipe.ngf, ndf=recipe.ndf, image_size=recipe.image_size)
+        return cyclegan(recipe.arch, ngf=recipe.ngf, ndf=recipe.ndf, image_size=recipe.image_size,
+                        norm=recipe.norm)
+    return pix2pix(recipe.arch, ngf=recipe.ngf, ndf=recipe.ndf, image_size=recipe.image_size,
+                   norm=recipe.norm)
 
 
 def training_data(recipe: TeacherRecipe, data: str | Path | None = None):
@@ -116,7 +130,7 @@ def task_data(task: str, scale: str, image_size: int, n: int, seed: int = 0,
 def train_teacher(task: str, out: str | Path, scale: Scale | str | None = None,
                   steps: int | None = None, seed: int = 0, resume: bool = False,
                   data: str | Path | None = None, device=None, progress: bool = True,
-                  checkpoint_every: int = 500, command: str | None = None):
+                  checkpoint_every: int = 500, command: str | None = None, arch: str = "resnet"):
     """Train the teacher of ``task`` into ``out/checkpoint.pt`` (resumable).
 
     ``out/recipe.json`` records the recipe, the code version and ``command``
@@ -132,7 +146,7 @@ def train_teacher(task: str, out: str | Path, scale: Scale | str | None = None,
 
     if steps is not None and steps < 1:
         raise GancompError(f"steps must be a positive number, got {steps}")
-    recipe = teacher_recipe(task, scale, steps, seed)
+    recipe = teacher_recipe(task, scale, steps, seed, arch)
     out = Path(out)
     ckpt = out / "checkpoint.pt"
     if ckpt.exists() and not resume:
@@ -207,7 +221,7 @@ def export_teacher(run_dir: str | Path, out_dir: str | Path | None = None, n_eva
 
     from ..metrics.quality import evaluate
     from ..shipped import refuse_existing, staged, write_manifest, write_shipped
-    from .checkpoint import TEACHERS_DIR, load_teacher_file, teacher_payload
+    from .checkpoint import TEACHERS_DIR, load_teacher_file, teacher_file_name, teacher_payload
     from .loop import Trainer
 
     run_dir = Path(run_dir)
@@ -229,7 +243,7 @@ def export_teacher(run_dir: str | Path, out_dir: str | Path | None = None, n_eva
         raise GancompError(f"{run_dir} stopped at step {trainer.step} of {recipe.steps}: "
                            f"finish it with `gancomp-lite train ... --resume` first")
     out_dir = Path(out_dir) if out_dir else TEACHERS_DIR
-    path = out_dir / f"{recipe.task}-{recipe.scale}.pt"
+    path = out_dir / teacher_file_name(recipe.task, recipe.scale, recipe.arch)
     scale = get_scale(recipe.scale)
     n_eval = n_eval or scale.n_test
     train_cmd = info.get("command") or (
@@ -269,20 +283,21 @@ def _teacher_manifest(recipe, info, history, train_cmd, export_cmd, export_versi
 
 
 def load_teacher(task: str, scale: Scale | str | None = None, discriminator: bool = False,
-                 directory: str | Path | None = None):
+                 directory: str | Path | None = None, arch: str = "resnet"):
     """The shipped teacher of ``task`` at ``scale``: checksum verified, weights
     checked against the architecture.  Raises
     :class:`~gancomp_lite.errors.CheckpointError` when there is none."""
-    from .checkpoint import TEACHERS_DIR, load_teacher_file, require_teacher_file
+    from .checkpoint import TEACHERS_DIR, load_teacher_file, require_teacher_file, teacher_file_name
 
     scale = scale if isinstance(scale, Scale) else get_scale(scale)
-    path = Path(directory or TEACHERS_DIR) / f"{task}-{scale.name}.pt"
+    path = Path(directory or TEACHERS_DIR) / teacher_file_name(task, scale.name, arch)
     require_teacher_file(path, task, scale.name)
     return load_teacher_file(path, discriminator=discriminator)
 
 
 def load_or_train_teacher(task: str, scale: Scale | str | None = None, discriminator: bool = False,
-                          run_dir: str | Path | None = None, progress: bool = True):
+                          run_dir: str | Path | None = None, progress: bool = True,
+                          arch: str = "resnet"):
     """The shipped teacher if there is one for this scale, else train one now.
 
     Training follows :func:`teacher_recipe` at ``scale`` into ``run_dir``
@@ -293,14 +308,15 @@ def load_or_train_teacher(task: str, scale: Scale | str | None = None, discrimin
     from .checkpoint import teacher_path
 
     scale = scale if isinstance(scale, Scale) else get_scale(scale)
-    if teacher_path(task, scale.name).exists():
-        print(f"loading the shipped {task} teacher ({teacher_path(task, scale.name).name})")
-        return load_teacher(task, scale, discriminator)
+    shipped = teacher_path(task, scale.name, arch)
+    if shipped.exists():
+        print(f"loading the shipped {task} teacher ({shipped.name})")
+        return load_teacher(task, scale, discriminator, arch=arch)
     from ..paths import REPO_ROOT
 
-    run_dir = Path(run_dir or REPO_ROOT / "runs" / f"teacher-{task}-{scale.name}")
+    run_dir = Path(run_dir or REPO_ROOT / "runs" / f"teacher-{shipped.stem}")
     print(f"no shipped {task} teacher for scale {scale.name}: training one in {run_dir}")
-    trainer = train_teacher(task, run_dir, scale=scale, progress=progress,
+    trainer = train_teacher(task, run_dir, scale=scale, progress=progress, arch=arch,
                             resume=(run_dir / "checkpoint.pt").exists())
     G, D = trainer.objective.eval().translator()
     return (G, D) if discriminator else G
