@@ -98,12 +98,22 @@ def pruned_config(teacher: InceptionGenerator, keep: dict[str, torch.Tensor]) ->
     return cfg
 
 
+_MACS_MEMO: dict[str, int] = {}
+
+
 def _macs(cfg: dict, size: int, convention: str) -> int:
+    """MACs of the network ``cfg`` describes (profiled once per distinct network:
+    near its end a bisection revisits the same networks many times)."""
+    import json
+
     from ..metrics.cost import profile_macs
 
-    with torch.random.fork_rng():
-        net = InceptionGenerator(**cfg)
-    return profile_macs(net, size, convention)
+    key = json.dumps([cfg, size, convention], sort_keys=True)
+    if key not in _MACS_MEMO:
+        with torch.random.fork_rng():
+            net = InceptionGenerator(**cfg)
+        _MACS_MEMO[key] = profile_macs(net, size, convention)
+    return _MACS_MEMO[key]
 
 
 @dataclass
