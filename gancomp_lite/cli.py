@@ -234,7 +234,7 @@ def _cmd_distill(args: argparse.Namespace) -> int:
                            init=args.init, inherit_d=args.inherit_d, distill_layers=layers,
                            distill_loss=args.distill_loss, gan_mode=args.gan_mode,
                            lambda_recon=args.lambda_recon, lambda_distill=args.lambda_distill,
-                           image_size=args.size)
+                           image_size=args.size, student_file=args.student_from)
     import shlex
 
     trainer = distill(recipe, args.teacher, args.out, args.steps, batch_size=args.batch_size,
@@ -491,7 +491,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--teacher", default=None,
                    help="shipped teacher file (default: data/teachers/TASK-SCALE.pt)")
     g.add_argument("--student", default="resnet", choices=sorted(GENERATORS))
-    g.add_argument("--ngf", type=_positive, required=True, help="student width")
+    g.add_argument("--ngf", type=_positive, required=True,
+                   help="student width (with --student-from: the pruned network's ngf, recorded)")
+    g.add_argument("--student-from", default=None, metavar="PRUNED.pt",
+                   help="start from a network written by `gancomp-lite prune` (CAT)")
     how = g.add_mutually_exclusive_group()
     how.add_argument("--pseudo-pairs", action="store_true",
                      help="unpaired task: L1 to the teacher's output (the default)")

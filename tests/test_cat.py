@@ -263,3 +263,16 @@ def test_cat_pipeline_from_the_command_line(tmp_path, capsys, monkeypatch):
                  "--n-train", "4", "--n", "8", "--out", str(tmp_path / "student"), "--no-progress"]) == 0
     recipe = json.loads((tmp_path / "student" / "recipe.json").read_text())
     assert recipe["recipe"]["distill_loss"] == "ka" and recipe["recipe"]["student"] == "inception"
+    # CAT's student: the pruned network, re-initialised, distilled with KA
+    pruned = json.loads((tmp_path / "pruned.json").read_text())["prune"]
+    assert main(["distill", "edges2shapes", "--teacher", str(teacher), "--student", "inception",
+                 "--ngf", str(manifest["recipe"]["ngf"]), "--student-from", str(tmp_path / "pruned.pt"),
+                 "--distill-loss", "ka", "--steps", "2", "--batch-size", "2", "--n-train", "4",
+                 "--n", "8", "--out", str(tmp_path / "cat-student"), "--no-progress"]) == 0
+    metrics = json.loads((tmp_path / "cat-student" / "metrics.json").read_text())
+    assert metrics["gmacs"] * 1e9 == pytest.approx(profile_macs(
+        InceptionGenerator(**pruned["config"]), 64), rel=1e-9)
+    capsys.readouterr()
+    assert main(["distill", "edges2shapes", "--teacher", str(teacher), "--student-from", str(teacher),
+                 "--ngf", "4", "--steps", "1", "--out", str(tmp_path / "bad"), "--no-progress"]) == 2
+    assert "not a network written by" in capsys.readouterr().err

@@ -247,9 +247,15 @@ class StudentRecipe:
     lambda_distill: float | None = None
     ndf: int | None = None           # fresh D width; None: the teacher D's
     image_size: int = 64
+    #: a network written by ``gancomp-lite prune`` to start from (its architecture;
+    #: its weights too if the pruning kept the teacher's): overrides student/ngf
+    student_file: str | None = None
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        d = asdict(self)
+        if d["student_file"] is None:   # recorded only when used: earlier manifests stay valid
+            del d["student_file"]
+        return d
 
     def preset(self) -> str:
         return "pix2pix" if self.mode == "paired" else "cyclegan"
@@ -301,6 +307,8 @@ def distill_objective(recipe: StudentRecipe, teacher: nn.Module,
     arch = recipe.student
 
     def student():
+        if recipe.student_file:
+            return _pruned_start(recipe.student_file)
         return build_generator(arch, ngf=recipe.ngf, norm=teacher.config.get("norm"),
                                input_nc=teacher.config.get("input_nc", 3),
                                output_nc=teacher.config.get("output_nc", 3))
@@ -337,6 +345,24 @@ def distill_objective(recipe: StudentRecipe, teacher: nn.Module,
                             distill_loss=recipe.distill_loss, image_size=recipe.image_size,
                             teacher_cache_mb=(get_scale().teacher_cache_mb if teacher_cache_mb is None
                                               else teacher_cache_mb))
+
+
+def _pruned_start(path: str | Path) -> nn.Module:
+    """The student a ``gancomp-lite prune`` file describes: its weights if the pruning
+    inherited the teacher's, else the same architecture freshly initialised from the
+    run's seed (as CAT's released code re-initialises the pruned network)."""
+    from ..models import describe, from_config
+    from ..shipped import read_manifest
+    from .checkpoint import load_student_file
+
+    path = Path(path)
+    manifest = read_manifest(path)
+    if manifest.get("kind") != "one-step pruned student":
+        raise GancompError(f"{path} is not a network written by `gancomp-lite prune`")
+    G = load_student_file(path)
+    if manifest.get("weights") == "inherited from the teacher":
+        return G.train()
+    return from_config(describe(G))
 
 
 def student_trainer(recipe: StudentRecipe, teacher: nn.Module, teacher_D: nn.Module | None,
