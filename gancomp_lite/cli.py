@@ -7,7 +7,7 @@ Sub-commands:
 * ``distill TASK``: train a compressed student from a teacher; ``export-student``: ship it;
 * ``train TASK``: train a teacher; ``export-teacher``: ship it; ``evaluate``: score a shipped file;
 * ``train-features``: the offline FID feature network;
-* ``sweep-decomposition``, ``sweep-distillation``: the recorded experiments;
+* ``sweep-decomposition``, ``sweep-distillation``, ``sweep-cat``: the recorded experiments;
 * ``bench-train``: the distiller's training speed (a benchmark);
 * ``prune TEACHER``: CAT's one-step pruning of an inception teacher to a MAC budget;
 * ``download NAME``: a real dataset or pretrained weights, checksummed;
@@ -234,7 +234,8 @@ def _cmd_distill(args: argparse.Namespace) -> int:
                            init=args.init, inherit_d=args.inherit_d, distill_layers=layers,
                            distill_loss=args.distill_loss, gan_mode=args.gan_mode,
                            lambda_recon=args.lambda_recon, lambda_distill=args.lambda_distill,
-                           image_size=args.size, student_file=args.student_from)
+                           image_size=args.size, student_file=args.student_from,
+                           loss_preset=args.loss_preset)
     import shlex
 
     trainer = distill(recipe, args.teacher, args.out, args.steps, batch_size=args.batch_size,
@@ -285,6 +286,23 @@ def _cmd_sweep_distillation(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_sweep_cat(args: argparse.Namespace) -> int:
+    from .experiments import cat
+    from .experiments import results
+
+    path = cat.run_recorded(
+        args.out, task=args.task, seeds=args.seeds, steps=args.steps, size=args.size,
+        batch_size=args.batch_size, n_eval=args.n, reduction=args.reduction,
+        curve_points=args.curve_points, allow_dirty=args.allow_dirty, force=args.force,
+        progress=not args.no_progress, argv=args.argv)
+    data = results.load(path)
+    print(f"wrote {len(data['rows'])} rows to {path}; one-step pruning took "
+          f"{min(data['prune_seconds']):.2f} s (best of {len(data['prune_seconds'])})")
+    for claim, v in cat.verdicts(data["rows"]).items():
+        print(f"{claim} [{v['metric']}]: {v['verdict']} ({v['reason']})")
+    return 0
+
+
 def _cmd_bench_train(args: argparse.Namespace) -> int:
     from .experiments import train_speed
 
@@ -308,9 +326,9 @@ def _cmd_prune(args: argparse.Namespace) -> int:
     from .compression.one_step import one_step_prune
     from .metrics.cost import CONVENTIONS, profile_all
     from .models import InceptionGenerator
-    from .provenance import code_version, sha256_of
-    from .shipped import refuse_existing, staged, write_manifest, write_shipped
-    from .training.checkpoint import load_teacher_file, student_payload
+    from .models.inception import BRANCHES
+    from .shipped import refuse_existing
+    from .training.checkpoint import load_teacher_file, save_pruned
 
     teacher = load_teacher_file(args.teacher)
     if not isinstance(teacher, InceptionGenerator):
@@ -329,18 +347,12 @@ def _cmd_prune(args: argparse.Namespace) -> int:
           f"{len(report.steps)} bisection steps in {report.seconds:.1f} s")
     print(f"  encoder {report.config['down']}, decoder {report.config['up']}")
     for b, widths in enumerate(report.config["branches"]):
-        print(f"  block {b}: " + ", ".join(f"{n} {w}" for n, w in
-                                           zip(("res1", "res3", "res5", "dw1", "dw3", "dw5"), widths)))
+        print(f"  block {b}: " + ", ".join(f"{n} {w}" for n, w in zip(BRANCHES, widths)))
     for name, cost in costs.items():
         print(f"  MACs [{name}]: {cost.gmacs:.4f}G  params {cost.mparams:.4f}M")
-    with staged(out, args.force) as tmp:
-        write_shipped(student_payload(student, "one-step-prune"), tmp, {}, name=out.name)
-        write_manifest(tmp, {"kind": "one-step pruned student", "teacher": {
-                                 "file": Path(args.teacher).name, "sha256": sha256_of(Path(args.teacher))},
-                             "weights": "inherited from the teacher" if args.inherit else "re-initialised",
-                             "command": "gancomp-lite " + shlex.join(args.argv),
-                             "code_version": code_version(), "prune": report.as_dict(),
-                             "costs": {k: c.as_dict() for k, c in costs.items()}}, name=out.name)
+    save_pruned(student, report, out, args.teacher, args.inherit,
+                "gancomp-lite " + shlex.join(args.argv),
+                {k: c.as_dict() for k, c in costs.items()}, force=args.force)
     print(f"wrote {out}")
     return 0
 
@@ -511,6 +523,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help="start from a freshly initialised discriminator")
     g.add_argument("--init", choices=["random", "l1"], default="random",
                    help="student initialisation: random or L1-norm filter selection from the teacher")
+    g.add_argument("--loss-preset", default=None, metavar="NAME",
+                   help="loss weights of a paper's scripts (default: GAN Compression's for the "
+                        "task; cat-pix2pix / cat-cyclegan: CAT's); the options below override it")
     g.add_argument("--gan-mode", choices=["lsgan", "hinge", "vanilla"], default=None)
     g.add_argument("--lambda-recon", type=float, default=None, help="default: the task's preset")
     g.add_argument("--lambda-distill", type=float, default=None, help="default: the task's preset")
@@ -560,6 +575,26 @@ def build_parser() -> argparse.ArgumentParser:
                    help="record from a package tree with uncommitted changes (the file says so)")
     s.add_argument("--no-progress", action="store_true")
     s.set_defaults(func=_cmd_sweep_distillation)
+
+    c = sub.add_parser("sweep-cat", help="CAT's claims on one pruned inception student: KA vs MSE, "
+                                         "KA without reconstruction, inherited weights, vs the teacher")
+    c.add_argument("--task", default="edges2shapes", choices=["edges2shapes", "stripes"])
+    c.add_argument("--seeds", type=_non_negative, nargs="+", default=[0, 1, 2])
+    c.add_argument("--steps", type=_positive, default=600)
+    c.add_argument("--size", type=_positive, default=64)
+    c.add_argument("--batch-size", type=_positive, default=None,
+                   help="default 4 (KA compares the samples of a batch: it needs more than one)")
+    c.add_argument("--n", type=_positive, default=512, help="test images")
+    c.add_argument("--reduction", type=float, default=20.0,
+                   help="prune to the teacher's MACs divided by this (CAT's convention, 256x256)")
+    c.add_argument("--curve-points", type=_non_negative, default=8,
+                   help="points of each run's learning curve (0: none)")
+    c.add_argument("--out", required=True, help="results file (JSON)")
+    c.add_argument("--force", action="store_true", help="replace an existing results file")
+    c.add_argument("--allow-dirty", action="store_true",
+                   help="record from a package tree with uncommitted changes (the file says so)")
+    c.add_argument("--no-progress", action="store_true")
+    c.set_defaults(func=_cmd_sweep_cat)
 
     b = sub.add_parser("bench-train", help="training speed of the distiller in GAN Compression's "
                                            "benchmark configuration (a benchmark: it reports, "

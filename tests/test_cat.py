@@ -276,3 +276,54 @@ def test_cat_pipeline_from_the_command_line(tmp_path, capsys, monkeypatch):
     assert main(["distill", "edges2shapes", "--teacher", str(teacher), "--student-from", str(teacher),
                  "--ngf", "4", "--steps", "1", "--out", str(tmp_path / "bad"), "--no-progress"]) == 2
     assert "not a network written by" in capsys.readouterr().err
+
+
+def test_cat_presets_follow_the_scripts_and_must_fit_the_mode():
+    from gancomp_lite.training.distill import PRESETS, StudentRecipe, distill_objective
+
+    assert PRESETS["cat-cyclegan"] == dict(gan_mode="lsgan", lambda_recon=5.0, lambda_distill=1.0,
+                                           lambda_gan=1.0)
+    assert PRESETS["cat-pix2pix"]["lambda_distill"] == 0.5 and PRESETS["cat-map2sat"]["lambda_distill"] == 1.3
+    r = StudentRecipe(task="edges2shapes", loss_preset="cat-pix2pix", lambda_recon=10.0)
+    assert r.weights() == dict(PRESETS["cat-pix2pix"], lambda_recon=10.0)
+    assert r.as_dict()["loss_preset"] == "cat-pix2pix"
+    assert "loss_preset" not in StudentRecipe(task="edges2shapes").as_dict()   # old manifests stay valid
+    T = scored_teacher()
+    for bad, msg in (("cat-cyclegan", "needs a pix2pix preset"), ("cat", "unknown loss preset")):
+        with pytest.raises(GancompError, match=msg):
+            distill_objective(StudentRecipe(task="edges2shapes", loss_preset=bad), T, None)
+
+
+def test_cat_experiment_prunes_once_and_trains_every_arm_on_the_same_network(tmp_path):
+    from gancomp_lite.experiments import cat, results
+    from gancomp_lite.models import NLayerDiscriminator
+    from gancomp_lite.shipped import _half, write_shipped
+    from gancomp_lite.training.checkpoint import TEACHER_FORMAT
+
+    T = scored_teacher()
+    teacher_file = tmp_path / "t.pt"
+    write_shipped({"format": TEACHER_FORMAT, "objective": "Pix2PixObjective",
+                   "generator": {"config": describe(T), "state_dict": _half(T.state_dict())}},
+                  teacher_file, {"kind": "pix2pix teacher", "task": "edges2shapes"})
+    D = NLayerDiscriminator(6, ndf=8)
+    before = {k: v.clone() for k, v in T.state_dict().items()}
+    record = results.ResultsFile(tmp_path / "r.json", "cat", "test", "0" * 40, {}, cat.CAT_CLAIMS)
+    out = cat.run("edges2shapes", T, D, teacher_file, seeds=(0,), steps=2, size=32, batch_size=2,
+                  n_train=4, n_eval=8, reduction=4.0, prune_repeats=1, prune_size=32, progress=False,
+                  record=record)
+    rows = out["rows"]
+    assert len(rows) == len(cat.CAT_ARMS) + 1 and rows[-1]["arm"] == "teacher"
+    students = rows[:-1]
+    assert len({round(r["gmacs_256"], 9) for r in students}) == 1            # one architecture
+    assert out["prune"]["macs"] <= profile_macs(T, 32, "cat") / 4
+    assert {r["macs_convention"] for r in rows} == {"cat"}
+    assert len(out["prune_seconds"]) == 1 and min(out["prune_seconds"]) > 0
+    by_arm = {r["arm"]: r for r in students}
+    assert by_arm["ka-no-recon"]["recon"] is False and by_arm["no-distill"]["distill_loss"] == "none"
+    assert by_arm["ka-inherited"]["start"] == "inherited" and by_arm["mse"]["distill_loss"] == "mse"
+    saved = results.load(tmp_path / "r.json")
+    assert saved["prune"]["macs"] == out["prune"]["macs"] and len(saved["rows"]) == len(rows)
+    v = cat.verdicts(rows)
+    assert set(v) == set(cat.CAT_CLAIMS) and all(x["verdict"] in results.VERDICTS for x in v.values())
+    assert v["student_matches_teacher"]["verdict"] == "inconclusive"      # one teacher: no spread
+    assert all(torch.equal(before[k], T.state_dict()[k]) for k in before)   # the teacher is untouched

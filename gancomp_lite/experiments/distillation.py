@@ -22,6 +22,8 @@ Explained in chapters ``nb/05_pseudo_pairs`` and ``nb/06_distillation``.
 """
 from __future__ import annotations
 
+import dataclasses
+import json
 import time
 
 import torch
@@ -29,9 +31,12 @@ from tqdm.auto import tqdm
 
 from ..data import open_dataset
 from ..metrics.cost import count_params, profile_macs
+from ..models import describe
 from ..metrics.quality import HIGHER_IS_BETTER, evaluate, test_set
 from ..training.distill import StudentRecipe, student_trainer
 from . import results
+
+_RECIPE_FIELDS = {f.name for f in dataclasses.fields(StudentRecipe)}
 
 #: Fig. 7a: only the objective differs
 PSEUDO_PAIR_ARMS = {
@@ -86,26 +91,32 @@ ABLATION_CLAIMS = {
 def run(task: str, arms: dict[str, dict], teacher, teacher_D, widths=(8,), seeds=(0,),
         steps: int = 500, size: int = 64, batch_size: int = 1, n_train: int = 1000,
         n_eval: int = 512, mode: str | None = None, progress: bool = True, device: str = "cpu",
-        models: dict | None = None, record=None, curve_points: int = 0) -> list[dict]:
+        models: dict | None = None, record=None, curve_points: int = 0,
+        convention: str = "in-excluded", describe_arm=arm_flags) -> list[dict]:
     """Train every arm at every width and seed from ``teacher``; one row per run.
 
-    ``mode`` (paired for paired tasks) applies to arms that set none.  Pass a
+    ``mode`` (paired for paired tasks) applies to arms that set none.  An
+    arm's keys that are not :class:`StudentRecipe` fields only describe it
+    (they reach ``describe_arm``).  Pass a
     dict as ``models`` to get the trained A->B students back, keyed by
     ``(arm, ngf, seed)``; a :class:`~.results.ResultsFile` as ``record`` to
     append each row as it finishes; ``curve_points`` > 0 for a learning curve
-    per run.  Each row: arm, ngf, seed, steps, its MACs at 256x256
-    (``in-excluded``) and parameters, training seconds and the test-split
-    metrics of :func:`~gancomp_lite.metrics.quality.evaluate`.  The caller's
-    ``teacher`` and ``teacher_D`` are never changed.
+    per run.  Each row: arm, ngf, seed, steps, ``describe_arm(settings)``
+    (default: Table 3's flags), its MACs at 256x256 in ``convention`` (named in
+    the row) and parameters, training seconds and the test-split metrics of
+    :func:`~gancomp_lite.metrics.quality.evaluate`.  The caller's ``teacher``
+    and ``teacher_D`` are never changed.
     """
     train = open_dataset(task, phase="train", n=n_train, size=size, seed=0)
     data = test_set(task, n_eval, size, seed=0)
     probe = {k: v[:64] for k, v in data.items()}
     rows = []
+    costs: dict[str, tuple[float, float]] = {}   # by architecture: profiling traces a whole forward
     jobs = [(a, w, s) for w in widths for a in arms for s in seeds]
     for arm, ngf, seed in tqdm(jobs, desc=f"{task} students", disable=not progress):
         settings = {"mode": mode or "paired", **arms[arm]}
-        recipe = StudentRecipe(task=task, ngf=ngf, image_size=size, **settings)
+        recipe = StudentRecipe(task=task, ngf=ngf, image_size=size,
+                               **{k: v for k, v in settings.items() if k in _RECIPE_FIELDS})
         trainer = student_trainer(recipe, teacher, teacher_D, train, steps, batch_size, seed,
                                   device=device, progress=False)
         t0 = time.perf_counter()
@@ -118,8 +129,11 @@ def run(task: str, arms: dict[str, dict], teacher, teacher_D, widths=(8,), seeds
             models[arm, ngf, seed] = G
         with torch.no_grad():
             q = evaluate(G, task, data=data, features="synthetic", baselines=False)
-        row = {"arm": arm, "ngf": ngf, "seed": seed, "steps": steps, **arm_flags(settings),
-               "gmacs_256": profile_macs(G, 256) / 1e9, "mparams": count_params(G) / 1e6,
+        arch = json.dumps(describe(G), sort_keys=True)
+        if arch not in costs:
+            costs[arch] = profile_macs(G, 256, convention) / 1e9, count_params(G) / 1e6
+        row = {"arm": arm, "ngf": ngf, "seed": seed, "steps": steps, **describe_arm(settings),
+               "gmacs_256": costs[arch][0], "macs_convention": convention, "mparams": costs[arch][1],
                "train_seconds": seconds, **{k: v for k, v in q.items() if k != "n"}}
         results.keep_row(rows, row, curve, record)
     return rows

@@ -103,3 +103,45 @@ def load_student_file(path: str | Path) -> nn.Module:
     payload = checked_load(path, STUDENT_FORMAT)
     return load_into(from_config(payload["generator"]["config"]), payload["generator"]["state_dict"],
                      str(path)).eval()
+
+
+# -- one-step pruned networks (CAT) ----------------------------------------
+PRUNED_KIND = "one-step pruned student"
+INHERITED = "inherited from the teacher"
+
+
+def save_pruned(student: nn.Module, report, out: str | Path, teacher_file: str | Path,
+                inherit: bool, command: str, costs: dict | None = None,
+                force: bool = False) -> Path:
+    """Write the network of a one-step pruning
+    (:func:`~gancomp_lite.compression.one_step.one_step_prune`) to ``out``
+    (a ``.pt`` file in the students' format) with a manifest naming its teacher,
+    whether its weights are the teacher's (``inherit``) or to be re-initialised,
+    the command, the code version, the pruning report and ``costs``.  An
+    existing file is kept unless ``force``."""
+    from ..provenance import code_version, sha256_of
+    from ..shipped import refuse_existing, staged, write_manifest, write_shipped
+
+    out = Path(out)
+    if out.suffix != ".pt":
+        raise CheckpointError(f"a pruned network is written to a .pt file, got {out}")
+    refuse_existing([out, out.with_suffix(".json")], force)
+    with staged(out, force) as tmp:
+        write_shipped(student_payload(student, "one-step-prune"), tmp, {}, name=out.name)
+        write_manifest(tmp, {"kind": PRUNED_KIND,
+                             "teacher": {"file": Path(teacher_file).name,
+                                         "sha256": sha256_of(Path(teacher_file))},
+                             "weights": INHERITED if inherit else "re-initialised",
+                             "command": command, "code_version": code_version(),
+                             "prune": report.as_dict(), "costs": costs or {}}, name=out.name)
+    return out
+
+
+def load_pruned(path: str | Path) -> tuple[nn.Module, bool]:
+    """The network of a file written by :func:`save_pruned` and whether its
+    weights are the teacher's (``True``) or meant to be re-initialised."""
+    path = Path(path)
+    manifest = read_manifest(path)
+    if manifest.get("kind") != PRUNED_KIND:
+        raise CheckpointError(f"{path} is not a network written by `gancomp-lite prune`")
+    return load_student_file(path), manifest.get("weights") == INHERITED

@@ -52,11 +52,23 @@ from ..models import NLayerDiscriminator, build_generator
 from ..models.hooks import capture_features, feature_shapes
 from .objectives import Context, Objective
 
-#: the papers' loss weights (GAN Compression, Table 5 and the official scripts)
+#: the papers' loss weights.  ``cyclegan`` and ``pix2pix``: GAN Compression
+#: (Table 5 and the official scripts), the defaults of an unpaired and a paired
+#: task.  ``cat-*``: CAT's distillation scripts (KA loss): horse2zebra
+#: (lsgan, lambda_recon 5, lambda_distill 1), pix2pix cityscapes (lambda_distill
+#: 0.5) and map2sat (lambda_distill 1.3); CAT's pix2pix scripts keep the
+#: default lambda_recon 100 and GAN loss of the pix2pix code base they build on.
 PRESETS: dict[str, dict] = {
     "cyclegan": dict(gan_mode="lsgan", lambda_recon=10.0, lambda_distill=0.01, lambda_gan=1.0),
     "pix2pix": dict(gan_mode="hinge", lambda_recon=100.0, lambda_distill=1.0, lambda_gan=1.0),
+    "cat-cyclegan": dict(gan_mode="lsgan", lambda_recon=5.0, lambda_distill=1.0, lambda_gan=1.0),
+    "cat-pix2pix": dict(gan_mode="hinge", lambda_recon=100.0, lambda_distill=0.5, lambda_gan=1.0),
+    "cat-map2sat": dict(gan_mode="hinge", lambda_recon=100.0, lambda_distill=1.3, lambda_gan=1.0),
 }
+
+#: the objective each preset is written for (a paired preset on an unpaired task is an error)
+PRESET_OBJECTIVE = {"cyclegan": "cyclegan", "pix2pix": "pix2pix", "cat-cyclegan": "cyclegan",
+                    "cat-pix2pix": "pix2pix", "cat-map2sat": "pix2pix"}
 
 
 def default_layers(net: nn.Module) -> tuple[str, ...]:
@@ -250,15 +262,20 @@ class StudentRecipe:
     #: a network written by ``gancomp-lite prune`` to start from (its architecture;
     #: its weights too if the pruning kept the teacher's): overrides student/ngf
     student_file: str | None = None
+    #: a name of :data:`PRESETS` for the loss weights (None: GAN Compression's
+    #: preset of the mode; ``cat-pix2pix``/``cat-cyclegan``: CAT's scripts)
+    loss_preset: str | None = None
 
     def as_dict(self) -> dict:
         d = asdict(self)
-        if d["student_file"] is None:   # recorded only when used: earlier manifests stay valid
-            del d["student_file"]
+        for key in ("student_file", "loss_preset"):
+            if d[key] is None:   # recorded only when used: earlier manifests stay valid
+                del d[key]
         return d
 
     def preset(self) -> str:
-        return "pix2pix" if self.mode == "paired" else "cyclegan"
+        """The name of the :data:`PRESETS` entry whose weights the run uses."""
+        return self.loss_preset or ("pix2pix" if self.mode == "paired" else "cyclegan")
 
     def weights(self) -> dict:
         """The loss weights used: the preset's, overridden where given."""
@@ -270,6 +287,14 @@ class StudentRecipe:
 
 
 def _check_recipe(r: StudentRecipe, paired_task: bool) -> None:
+    if r.loss_preset is not None:
+        if r.loss_preset not in PRESETS:
+            raise GancompError(f"unknown loss preset {r.loss_preset!r}: expected one of "
+                               f"{', '.join(PRESETS)}")
+        want = "pix2pix" if r.mode == "paired" else "cyclegan"
+        if PRESET_OBJECTIVE[r.loss_preset] != want:
+            raise GancompError(f"loss preset {r.loss_preset!r} is written for {PRESET_OBJECTIVE[r.loss_preset]} "
+                               f"training; mode {r.mode!r} needs a {want} preset")
     if r.mode not in MODES:
         raise GancompError(f"unknown mode {r.mode!r}: expected one of {', '.join(MODES)}")
     if r.init not in INITS:
@@ -352,17 +377,10 @@ def _pruned_start(path: str | Path) -> nn.Module:
     inherited the teacher's, else the same architecture freshly initialised from the
     run's seed (as CAT's released code re-initialises the pruned network)."""
     from ..models import describe, from_config
-    from ..shipped import read_manifest
-    from .checkpoint import load_student_file
+    from .checkpoint import load_pruned
 
-    path = Path(path)
-    manifest = read_manifest(path)
-    if manifest.get("kind") != "one-step pruned student":
-        raise GancompError(f"{path} is not a network written by `gancomp-lite prune`")
-    G = load_student_file(path)
-    if manifest.get("weights") == "inherited from the teacher":
-        return G.train()
-    return from_config(describe(G))
+    G, inherited = load_pruned(path)
+    return G.train() if inherited else from_config(describe(G))
 
 
 def student_trainer(recipe: StudentRecipe, teacher: nn.Module, teacher_D: nn.Module | None,

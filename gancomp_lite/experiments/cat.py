@@ -1,0 +1,212 @@
+"""CAT's claims on one pruned inception student: KA vs MSE, pruned vs teacher.
+
+One trained inception teacher is cut by one-step pruning
+(:func:`~gancomp_lite.compression.one_step.one_step_prune`) to about
+``1 / reduction`` of its MACs (CAT's convention, 256x256).  Every arm of
+:data:`CAT_ARMS` trains *that same architecture* on the same data, steps and
+seeds with CAT's loss weights (:data:`~gancomp_lite.training.distill.PRESETS`
+``cat-pix2pix`` / ``cat-cyclegan``) and the teacher's discriminator, and
+differs in one thing only:
+
+* ``ka``: kernel-alignment distillation, the student re-initialised (CAT as
+  released);
+* ``mse``: GAN Compression's 1x1 mappings + MSE instead of KA (CAT's
+  ``--distill_G_loss_type mse``, same weight);
+* ``ka-no-recon``: KA without the reconstruction term (CAT issue #27: KA
+  "does not work" on its own);
+* ``ka-inherited``: KA, the student starting from the teacher's kept weights;
+* ``no-distill``: no feature distillation at all (does distilling help here?).
+
+The teacher is evaluated on the same test images and recorded as one more
+row.  It is a single trained network, so the one rule
+(:func:`~.results.compare`, which needs two values per side) can never call
+a student clearly better or worse than it: that verdict is inconclusive by
+construction, and the chapter reports the gap against the noise floor.  The
+wall seconds of the pruning itself are measured ``prune_repeats`` times and
+recorded (the OFA chapter compares its search cost with them).
+Explained in chapter ``nb/07_cat``.
+"""
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from ..compression.one_step import one_step_prune
+from ..metrics.cost import count_params, profile_macs
+from ..metrics.quality import HIGHER_IS_BETTER, evaluate, test_set
+from . import results
+from .distillation import run as run_arms
+
+#: the arms: StudentRecipe settings plus ``start`` (the pruned network re-initialised or inherited)
+CAT_ARMS = {
+    "ka": dict(distill_loss="ka", start="re-initialised"),
+    "mse": dict(distill_loss="mse", start="re-initialised"),
+    "ka-no-recon": dict(distill_loss="ka", lambda_recon=0.0, start="re-initialised"),
+    "ka-inherited": dict(distill_loss="ka", start="inherited"),
+    "no-distill": dict(distill_layers=[], start="re-initialised"),
+}
+
+#: the claims, registered in the results file before the run
+CAT_CLAIMS = {
+    "ka_beats_mse": "Distilling with kernel alignment gives a clearly better pruned student than "
+                    "GAN Compression's MSE with 1x1 mappings (same architecture, steps, data, seeds).",
+    "ka_needs_recon": "KA without the reconstruction term is clearly worse than KA with it "
+                      "(CAT issue #27: KA 'does not work' on its own).",
+    "distill_helps": "KA distillation gives a clearly better pruned student than no feature "
+                     "distillation.",
+    "student_matches_teacher": "The pruned student at about 1/20 of the teacher's MACs is at "
+                               "least as good as the teacher (CAT: 'similar or even better image "
+                               "fidelity'). One teacher is trained, so the rule cannot find a "
+                               "clear difference: inconclusive by construction, gap reported.",
+    "inherit_helps": "Starting the pruned student from the teacher's kept weights is clearly "
+                     "better than re-initialising it (CAT re-initialises).",
+}
+
+#: task -> (CAT's loss preset, distillation mode, batch size of the recorded run)
+TASKS = {"edges2shapes": ("cat-pix2pix", "paired", 4),
+         "stripes": ("cat-cyclegan", "pseudo-pairs", 4)}
+
+
+def describe_arm(settings: dict) -> dict:
+    """The columns that tell the arms apart in a results table."""
+    return {"distill_loss": "none" if settings.get("distill_layers") == []
+            else settings.get("distill_loss", "mse"),
+            "recon": settings.get("lambda_recon") != 0.0,
+            "start": settings["start"]}
+
+
+def prune_for(teacher, reduction: float = 20.0, size: int = 256, repeats: int = 3,
+              convention: str = "cat"):
+    """One-step pruning of ``teacher`` to its MACs / ``reduction`` at ``size``,
+    timed over ``repeats`` runs.  Returns the re-initialised student, the
+    inherited one, the report and the wall seconds of every repeat."""
+    target = profile_macs(teacher, size, convention) / reduction
+    seconds = []
+    for _ in range(max(1, repeats)):
+        t0 = time.perf_counter()
+        student, report = one_step_prune(teacher, target, size=size, convention=convention)
+        seconds.append(time.perf_counter() - t0)
+    inherited, _ = one_step_prune(teacher, target, size=size, convention=convention, inherit=True)
+    return student, inherited, report, seconds
+
+
+def teacher_row(teacher, task: str, data: dict) -> dict:
+    """The teacher as a results row (one network: seed 0, no steps)."""
+    with torch.no_grad():
+        q = evaluate(teacher, task, data=data, features="synthetic", baselines=False)
+    return {"arm": "teacher", "ngf": teacher.config["ngf"], "seed": 0, "steps": 0,
+            "distill_loss": "-", "recon": True, "start": "-",
+            "gmacs_256": profile_macs(teacher, 256, "cat") / 1e9, "macs_convention": "cat",
+            "mparams": count_params(teacher) / 1e6, "train_seconds": 0.0,
+            **{k: v for k, v in q.items() if k != "n"}}
+
+
+def run(task: str, teacher, teacher_D, teacher_file, arms: dict | None = None, seeds=(0,),
+        steps: int = 600, size: int = 64, batch_size: int = 4, n_train: int = 1000,
+        n_eval: int = 512, reduction: float = 20.0, prune_repeats: int = 3, prune_size: int = 256,
+        progress: bool = True, device="cpu", models: dict | None = None, record=None,
+        curve_points: int = 0) -> dict:
+    """Prune ``teacher`` once, train every arm at every seed from the result.
+
+    Returns ``{"rows": [...], "prune": report, "prune_seconds": [...],
+    "students": {"re-initialised": net, "inherited": net}}``; the rows are
+    those of :func:`.distillation.run` (MACs in CAT's convention) and a last
+    ``teacher`` row.  ``teacher_file``: the teacher's shipped file (named in
+    the pruned networks' manifests).  The caller's networks are not changed.
+    """
+    from ..training.checkpoint import save_pruned
+
+    arms = CAT_ARMS if arms is None else arms
+    preset, mode, _ = TASKS[task]
+    student, inherited, report, seconds = prune_for(teacher, reduction, prune_size,
+                                                    repeats=prune_repeats)
+    info = {"prune": report.as_dict(), "prune_seconds": seconds}
+    if record is not None:
+        record.data.update(info)
+    with tempfile.TemporaryDirectory() as tmp:
+        files = {start: save_pruned(net, report, Path(tmp) / f"{start}.pt", teacher_file,
+                                    inherit=start == "inherited", command="experiments.cat.run")
+                 for start, net in (("re-initialised", student), ("inherited", inherited))}
+        settings = {name: {**arm, "student_file": str(files[arm["start"]]), "loss_preset": preset}
+                    for name, arm in arms.items()}
+        rows = run_arms(task, settings, teacher, teacher_D, widths=(teacher.config["ngf"],),
+                        seeds=seeds, steps=steps, size=size, batch_size=batch_size,
+                        n_train=n_train, n_eval=n_eval, mode=mode, progress=progress,
+                        device=device, models=models, record=record, curve_points=curve_points,
+                        convention="cat", describe_arm=describe_arm)
+    results.keep_row(rows, teacher_row(teacher, task, test_set(task, n_eval, size, seed=0)),
+                     None, record)
+    return {"rows": rows, **info, "students": {"re-initialised": student, "inherited": inherited}}
+
+
+def command(settings: dict) -> str:
+    """The command line that re-runs a recorded CAT sweep with ``settings``."""
+    return ("gancomp-lite sweep-cat --task {task} --seeds {s} --steps {steps} --size {size} "
+            "--batch-size {batch_size} --n {n_eval} --reduction {reduction} "
+            "--curve-points {curve_points} --out {out}").format(
+        s=" ".join(map(str, settings["seeds"])), **settings)
+
+
+def run_recorded(out, task: str = "edges2shapes", seeds=(0, 1, 2), steps: int = 600,
+                 size: int = 64, batch_size: int | None = None, n_eval: int = 512,
+                 reduction: float = 20.0, curve_points: int = 8, allow_dirty: bool = False,
+                 force: bool = False, progress: bool = True, argv: list[str] | None = None):
+    """The recorded CAT sweep from the task's shipped inception teacher: refuse
+    a dirty tree (unless ``allow_dirty``), write ``out`` with its command,
+    claims, code version, teacher checksum and machine before training, add
+    the pruning report and seconds, append each run, mark it complete."""
+    from ..errors import GancompError
+    from ..provenance import require_clean
+    from ..training.checkpoint import read_manifest, teacher_path
+    from ..training.teachers import load_teacher
+
+    if task not in TASKS:
+        raise GancompError(f"the CAT sweep runs on {', '.join(TASKS)}, not {task!r}")
+    version = require_clean(allow_dirty, "record a sweep")
+    settings = dict(task=task, seeds=list(seeds), steps=steps, size=size,
+                    batch_size=batch_size or TASKS[task][2], n_eval=n_eval, reduction=reduction,
+                    curve_points=curve_points)
+    tpath = teacher_path(task, "ci", "inception")
+    teacher, teacher_D = load_teacher(task, "ci", discriminator=True, arch="inception")
+    record = results.ResultsFile(out, "cat", command({**settings, "out": Path(out).as_posix()}),
+                                 version, settings, CAT_CLAIMS, force=force,
+                                 allow_dirty=version.endswith("+dirty"),
+                                 teacher={"file": tpath.name, "sha256": read_manifest(tpath)["sha256"]},
+                                 argv=argv)
+    run(task, teacher, teacher_D, tpath, progress=progress, record=record, **settings)
+    return record.finish()
+
+
+def summarise(rows: list[dict], metric: str) -> list[dict]:
+    """Mean and spread of ``metric`` per arm (the teacher is one value)."""
+    return results.summarise(rows, ("arm",), metric, carry=("gmacs_256", "mparams"))
+
+
+def verdicts(rows: list[dict], metric: str | None = None) -> dict[str, dict]:
+    """Verdicts on :data:`CAT_CLAIMS` by the one rule, judged on ``metric``
+    (default: the task's primary metric), each with its reason."""
+    metric = metric or results.primary_of(rows)
+    better = "higher" if metric in HIGHER_IS_BETTER else "lower"
+    worse = "lower" if better == "higher" else "higher"
+    t = {s["arm"]: s for s in summarise(rows, metric)}
+
+    def m(a):
+        s = t[a]
+        return f"{a} {s[f'{metric}_mean']:.4g}" + (f"±{s[f'{metric}_std']:.2g}" if s["seeds"] > 1 else "")
+
+    def judge(a, b, direction):
+        if a not in t or b not in t:
+            return "inconclusive", f"{a} or {b} was not run"
+        v = results.verdict(results.compare(t[a], t[b], metric), direction)
+        return v, f"{m(a)} vs {m(b)}: {v}"
+
+    out = {"ka_beats_mse": judge("ka", "mse", better),
+           "ka_needs_recon": judge("ka-no-recon", "ka", worse),
+           "distill_helps": judge("ka", "no-distill", better),
+           "inherit_helps": judge("ka-inherited", "ka", better)}
+    v, why = judge("ka", "teacher", better)
+    out["student_matches_teacher"] = (v, why + " (one teacher: the rule needs two values per side)")
+    return {k: {"verdict": v, "reason": r, "metric": metric, "claim": k} for k, (v, r) in out.items()}
