@@ -327,3 +327,23 @@ def test_cat_experiment_prunes_once_and_trains_every_arm_on_the_same_network(tmp
     assert set(v) == set(cat.CAT_CLAIMS) and all(x["verdict"] in results.VERDICTS for x in v.values())
     assert v["student_matches_teacher"]["verdict"] == "inconclusive"      # one teacher: no spread
     assert all(torch.equal(before[k], T.state_dict()[k]) for k in before)   # the teacher is untouched
+
+
+def test_sweep_cat_command_records_claims_pruning_and_rows(tmp_path, capsys):
+    import json
+
+    from gancomp_lite.cli import main
+    from gancomp_lite.experiments import cat
+
+    out = tmp_path / "cat.json"
+    argv = ["sweep-cat", "--seeds", "0", "--steps", "1", "--n", "8", "--curve-points", "0",
+            "--allow-dirty", "--no-progress", "--out", str(out)]
+    assert main(argv) == 0
+    data = json.loads(out.read_text())
+    assert data["status"] == "complete" and set(data["claims"]) == set(cat.CAT_CLAIMS)
+    assert data["teacher"]["file"] == "edges2shapes-inception-ci.pt"
+    assert len(data["prune_seconds"]) == 3 and data["prune"]["macs"] <= data["prune"]["target_macs"]
+    assert [r["arm"] for r in data["rows"]] == [*cat.CAT_ARMS, "teacher"]
+    assert data["command"].startswith("gancomp-lite sweep-cat --task edges2shapes --seeds 0 --steps 1")
+    assert "ka_beats_mse [l1]: inconclusive" in capsys.readouterr().out
+    assert main(argv) == 2                                   # an existing results file is kept

@@ -98,22 +98,21 @@ def pruned_config(teacher: InceptionGenerator, keep: dict[str, torch.Tensor]) ->
     return cfg
 
 
-_MACS_MEMO: dict[str, int] = {}
-
-
-def _macs(cfg: dict, size: int, convention: str) -> int:
-    """MACs of the network ``cfg`` describes (profiled once per distinct network:
-    near its end a bisection revisits the same networks many times)."""
+def _macs(cfg: dict, size: int, convention: str, memo: dict) -> int:
+    """MACs of the network ``cfg`` describes, profiled once per distinct network
+    and search (``memo`` lives for one :func:`one_step_prune` call: near its end
+    a bisection revisits the same networks; a new search starts from nothing,
+    so its wall seconds are the whole price)."""
     import json
 
     from ..metrics.cost import profile_macs
 
     key = json.dumps([cfg, size, convention], sort_keys=True)
-    if key not in _MACS_MEMO:
+    if key not in memo:
         with torch.random.fork_rng():
             net = InceptionGenerator(**cfg)
-        _MACS_MEMO[key] = profile_macs(net, size, convention)
-    return _MACS_MEMO[key]
+        memo[key] = profile_macs(net, size, convention)
+    return memo[key]
 
 
 @dataclass
@@ -154,9 +153,10 @@ def one_step_prune(teacher: InceptionGenerator, target_macs: float, size: int = 
         raise GancompError(f"the channel floor must be at least 1, got {floor}")
     everything = torch.cat(list(score.values()))
     lo, hi = float(everything.min()), float(everything.max())
-    teacher_macs = _macs(dict(teacher.config), size, convention)
-    largest = _macs(pruned_config(teacher, keep_at(score, lo - 1.0, floor)), size, convention)
-    smallest = _macs(pruned_config(teacher, keep_at(score, hi, floor)), size, convention)
+    memo: dict[str, int] = {}
+    teacher_macs = _macs(dict(teacher.config), size, convention, memo)
+    largest = _macs(pruned_config(teacher, keep_at(score, lo - 1.0, floor)), size, convention, memo)
+    smallest = _macs(pruned_config(teacher, keep_at(score, hi, floor)), size, convention, memo)
     target = int(target_macs)
     if not smallest <= target < teacher_macs:
         raise BudgetError(
@@ -169,7 +169,7 @@ def one_step_prune(teacher: InceptionGenerator, target_macs: float, size: int = 
     lb, ub = lo - 1e-12, hi
     for _ in range(max_steps):
         mid = (lb + ub) / 2
-        macs = _macs(pruned_config(teacher, keep_at(score, mid, floor)), size, convention)
+        macs = _macs(pruned_config(teacher, keep_at(score, mid, floor)), size, convention, memo)
         steps.append((mid, macs))
         if macs > target:
             lb = mid

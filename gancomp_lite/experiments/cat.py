@@ -176,7 +176,8 @@ def run_recorded(out, task: str = "edges2shapes", seeds=(0, 1, 2), steps: int = 
                                  allow_dirty=version.endswith("+dirty"),
                                  teacher={"file": tpath.name, "sha256": read_manifest(tpath)["sha256"]},
                                  argv=argv)
-    run(task, teacher, teacher_D, tpath, progress=progress, record=record, **settings)
+    run(teacher=teacher, teacher_D=teacher_D, teacher_file=tpath, progress=progress, record=record,
+        **settings)
     return record.finish()
 
 
