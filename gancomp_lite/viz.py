@@ -276,3 +276,55 @@ def learning_curves(rows: list[dict], label_keys: Sequence[str], title: str):
     ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()
     return fig
+
+
+def inception_block_diagram(dim: int, widths: Sequence[int], title: str | None = None):
+    """CAT's inception residual block drawn: the input, one column per branch
+    (its layers and width; a removed branch greyed out), the sum, the norm and
+    the skip connection.  Chapter ``nb/07_cat``."""
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import FancyBboxPatch
+
+    from .models.inception import BRANCHES
+
+    def layers(name: str, m: int) -> list[str]:
+        k = int(name[-1])
+        if name.startswith("res"):
+            return [f"{k}x{k} conv {dim}->{m}", "norm, ReLU", f"{k}x{k} conv {m}->{dim}"]
+        return [f"1x1 conv {dim}->{m}", "norm, ReLU", f"{k}x{k} depthwise ({m})", "norm, ReLU",
+                f"1x1 conv {m}->{dim}"]
+
+    fig, ax = plt.subplots(figsize=(11, 5.2))
+    ax.set_xlim(-0.5, len(BRANCHES) - 0.5)
+    ax.set_ylim(-1.6, 7.4)
+    ax.axis("off")
+
+    def box(x, y, text, colour, w=0.9, h=0.55, alpha=1.0):
+        ax.add_patch(FancyBboxPatch((x - w / 2, y - h / 2), w, h, boxstyle="round,pad=0.02",
+                                    fc=colour, ec="black", lw=0.6, alpha=alpha))
+        ax.text(x, y, text, ha="center", va="center", fontsize=7, alpha=max(alpha, 0.5))
+
+    mid = (len(BRANCHES) - 1) / 2
+    box(mid, 6.8, f"x  ({dim} channels)", "#dddddd", w=2.0)
+    for i, (name, m) in enumerate(zip(BRANCHES, widths)):
+        alive = m > 0
+        colour = ("#cfe2f3" if name.startswith("res") else "#d9ead3") if alive else "#f4f4f4"
+        ax.annotate("", (i, 6.0), (mid, 6.5), arrowprops=dict(arrowstyle="->", lw=0.5,
+                                                             alpha=1 if alive else 0.3))
+        ax.text(i, 5.75, f"{name}  m={m}" if alive else f"{name}: removed", ha="center",
+                fontsize=8, weight="bold" if alive else "normal", alpha=1 if alive else 0.5)
+        ls = layers(name, max(m, 0))
+        for j, text in enumerate(ls):
+            box(i, 5.1 - 0.8 * j, text, colour, alpha=1 if alive else 0.35)
+        ax.annotate("", (mid, 0.9), (i, 5.1 - 0.8 * (len(ls) - 1) - 0.3),
+                    arrowprops=dict(arrowstyle="->", lw=0.5, alpha=1 if alive else 0.3))
+    box(mid, 0.6, "sum of branches", "#fff2cc", w=2.0)
+    box(mid, -0.3, "norm", "#fff2cc", w=2.0)
+    box(mid, -1.2, "+ x  (residual)", "#dddddd", w=2.0)
+    left = -0.47   # the skip connection runs down the left margin
+    ax.plot([mid - 1.0, left, left], [6.8, 6.8, -1.2], color="black", lw=0.8, ls="--")
+    ax.annotate("", (mid - 1.0, -1.2), (left, -1.2), arrowprops=dict(arrowstyle="->", lw=0.8, ls="--"))
+    ax.text(left + 0.05, 2.5, "skip", fontsize=7, rotation=90, va="center")
+    ax.set_title(title or "Inception residual block (CAT)", fontsize=10)
+    fig.tight_layout()
+    return fig

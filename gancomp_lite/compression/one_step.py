@@ -56,7 +56,9 @@ def _branch_slots(block) -> list[tuple[str, nn.Sequential | None]]:
 
 
 def scores(teacher: InceptionGenerator) -> dict[str, torch.Tensor]:
-    """``|gamma|`` of every scored norm, by a name: ``down.N``, ``up.N``, ``block.B.BRANCH``."""
+    """``|gamma|`` of every scored norm, by name: the norm's module name for the
+    encoder and decoder (``down_sampling.N``, ``up_sampling.N``) and
+    ``features.B.BRANCH`` for the first norm of a branch of block ``B``."""
     if not isinstance(teacher, InceptionGenerator):
         raise GancompError(f"one-step pruning needs an inception generator, got {type(teacher).__name__}")
     out = {}
