@@ -287,6 +287,10 @@ def inception_block_diagram(dim: int, widths: Sequence[int], title: str | None =
 
     from .models.inception import BRANCHES
 
+    if len(widths) != len(BRANCHES):
+        raise ValueError(f"an inception block has {len(BRANCHES)} branch widths "
+                         f"({', '.join(BRANCHES)}), got {len(widths)}")
+
     def layers(name: str, m: int) -> list[str]:
         k = int(name[-1])
         if name.startswith("res"):

@@ -36,7 +36,7 @@ def cat_teacher_by_hand(ngf=64, size=256, factor=6):
     return params, macs
 
 
-def test_cat_teacher_costs_reproduce_the_published_numbers():
+def test_cat_teacher_costs_reproduce_the_task_statements_numbers():
     G = build_generator("inception", ngf=64)
     params, macs = cat_teacher_by_hand()
     assert count_params(G) == params
@@ -347,3 +347,46 @@ def test_sweep_cat_command_records_claims_pruning_and_rows(tmp_path, capsys):
     assert data["command"].startswith("gancomp-lite sweep-cat --task edges2shapes --seeds 0 --steps 1")
     assert "ka_beats_mse [l1]: inconclusive" in capsys.readouterr().out
     assert main(argv) == 2                                   # an existing results file is kept
+
+
+def test_cat_verdicts_follow_the_rule_on_made_up_rows():
+    from gancomp_lite.experiments import cat
+
+    def rows(arm, values):
+        return [{"arm": arm, "seed": s, "l1": v, "gmacs_256": 0.1, "mparams": 0.01}
+                for s, v in enumerate(values)]
+
+    data = (rows("ka", [0.10, 0.11, 0.12]) + rows("mse", [0.20, 0.21, 0.22])
+            + rows("ka-no-recon", [0.50, 0.52, 0.51]) + rows("ka-inherited", [0.30, 0.31, 0.32])
+            + rows("no-distill", [0.105, 0.115, 0.125]) + rows("teacher", [0.01]))
+    v = cat.verdicts(data)
+    assert v["ka_beats_mse"]["verdict"] == "confirmed"          # ka clearly lower L1
+    assert v["ka_needs_recon"]["verdict"] == "confirmed"        # no-recon clearly worse
+    assert v["inherit_helps"]["verdict"] == "not confirmed"     # inherited clearly worse
+    assert v["distill_helps"]["verdict"] == "inconclusive"      # a tie
+    assert v["student_matches_teacher"]["verdict"] == "inconclusive"   # one teacher value
+    assert all(x["metric"] == "l1" for x in v.values())
+
+
+def test_a_pruned_start_is_reinitialised_unless_the_weights_were_inherited(tmp_path):
+    from gancomp_lite.compression.one_step import one_step_prune
+    from gancomp_lite.training.checkpoint import save_pruned
+    from gancomp_lite.training.distill import StudentRecipe, _pruned_start, distill_objective
+
+    T = scored_teacher()
+    target = 0.5 * profile_macs(T, 32, "cat")
+    S, report = one_step_prune(T, target, size=32, inherit=True)
+    files = {inherit: save_pruned(S, report, tmp_path / f"{inherit}.pt", None, inherit, "test")
+             for inherit in (False, True)}     # the same network, marked re-initialised or inherited
+    kept = S.state_dict()
+    inherited = _pruned_start(files[True]).state_dict()
+    fresh = _pruned_start(files[False]).state_dict()
+    conv = next(k for k in kept if k.endswith("weight") and kept[k].dim() == 4)
+    assert torch.allclose(inherited[conv], kept[conv], atol=1e-3)      # fp16 copy of the teacher's
+    assert not torch.allclose(fresh[conv], kept[conv], atol=1e-3)       # re-initialised
+    # an arm without reconstruction trains with lambda_recon 0 and CAT's distill weight
+    obj = distill_objective(StudentRecipe(task="edges2shapes", distill_loss="ka", lambda_recon=0.0,
+                                          loss_preset="cat-pix2pix", student_file=str(files[False]),
+                                          inherit_d=False, image_size=32), T, None)
+    weights = {t.name: t.weight for t in obj.terms["G"]}
+    assert weights["recon"] == 0.0 and weights["distill"] == 0.5

@@ -200,9 +200,9 @@ def one_step_prune(teacher: InceptionGenerator, target_macs: float, size: int = 
 def _take(t: torch.Tensor, out_idx=None, in_idx=None, transposed: bool = False) -> torch.Tensor:
     o, i = (1, 0) if transposed else (0, 1)
     if out_idx is not None:
-        t = t.index_select(o, out_idx)
+        t = t.index_select(o, out_idx.to(t.device))     # scores live on the CPU, weights anywhere
     if in_idx is not None and t.dim() > 1:
-        t = t.index_select(i, in_idx)
+        t = t.index_select(i, in_idx.to(t.device))
     return t
 
 
@@ -210,7 +210,7 @@ def _copy_conv(src: nn.Module, dst: nn.Module, out_idx=None, in_idx=None) -> Non
     transposed = isinstance(src, nn.ConvTranspose2d)
     dst.weight.copy_(_take(src.weight, out_idx, in_idx, transposed))
     if src.bias is not None:
-        dst.bias.copy_(src.bias if out_idx is None else src.bias.index_select(0, out_idx))
+        dst.bias.copy_(src.bias if out_idx is None else src.bias.index_select(0, out_idx.to(src.bias.device)))
 
 
 def _copy_norm(src: nn.Module, dst: nn.Module, idx) -> None:

@@ -12,8 +12,9 @@ differs in one thing only:
   released);
 * ``mse``: GAN Compression's 1x1 mappings + MSE instead of KA (CAT's
   ``--distill_G_loss_type mse``, same weight);
-* ``ka-no-recon``: KA without the reconstruction term (CAT issue #27: KA
-  "does not work" on its own);
+* ``ka-no-recon``: KA without the reconstruction term (this package's
+  ablation, motivated by CAT issue #27, where a user found KA distillation
+  "does not work": FID 72-74 with artefacts);
 * ``ka-inherited``: KA, the student starting from the teacher's kept weights;
 * ``no-distill``: no feature distillation at all (does distilling help here?).
 
@@ -54,13 +55,16 @@ CAT_CLAIMS = {
     "ka_beats_mse": "Distilling with kernel alignment gives a clearly better pruned student than "
                     "GAN Compression's MSE with 1x1 mappings (same architecture, steps, data, seeds).",
     "ka_needs_recon": "KA without the reconstruction term is clearly worse than KA with it "
-                      "(CAT issue #27: KA 'does not work' on its own).",
+                      "(this package's ablation, motivated by CAT issue #27, where a user found "
+                      "KA distillation 'does not work').",
     "distill_helps": "KA distillation gives a clearly better pruned student than no feature "
                      "distillation.",
     "student_matches_teacher": "The pruned student at about 1/20 of the teacher's MACs is at "
                                "least as good as the teacher (CAT: 'similar or even better image "
                                "fidelity'). One teacher is trained, so the rule cannot find a "
-                               "clear difference: inconclusive by construction, gap reported.",
+                               "clear difference: inconclusive by construction, gap reported. "
+                               "(Even with many teachers the rule could only confirm 'clearly "
+                               "better'; a tie never confirms 'as good as'.)",
     "inherit_helps": "Starting the pruned student from the teacher's kept weights is clearly "
                      "better than re-initialising it (CAT re-initialises).",
 }
@@ -114,8 +118,8 @@ def run(task: str, teacher, teacher_D, teacher_file, arms: dict | None = None, s
     Returns ``{"rows": [...], "prune": report, "prune_seconds": [...],
     "students": {"re-initialised": net, "inherited": net}}``; the rows are
     those of :func:`.distillation.run` (MACs in CAT's convention) and a last
-    ``teacher`` row.  ``teacher_file``: the teacher's shipped file (named in
-    the pruned networks' manifests).  The caller's networks are not changed.
+    ``teacher`` row.  ``teacher_file``: the teacher's shipped file, named in
+    the pruned networks' manifests (``None`` for a teacher trained in place).  The caller's networks are not changed.
     """
     from ..training.checkpoint import save_pruned
 

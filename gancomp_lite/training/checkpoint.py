@@ -110,13 +110,14 @@ PRUNED_KIND = "one-step pruned student"
 INHERITED = "inherited from the teacher"
 
 
-def save_pruned(student: nn.Module, report, out: str | Path, teacher_file: str | Path,
+def save_pruned(student: nn.Module, report, out: str | Path, teacher_file: str | Path | None,
                 inherit: bool, command: str, costs: dict | None = None,
                 force: bool = False) -> Path:
     """Write the network of a one-step pruning
     (:func:`~gancomp_lite.compression.one_step.one_step_prune`) to ``out``
     (a ``.pt`` file in the students' format) with a manifest naming its teacher,
-    whether its weights are the teacher's (``inherit``) or to be re-initialised,
+    (``None``: a teacher that was never saved to a file, such as one trained in a
+    notebook) and whether its weights are the teacher's (``inherit``) or to be re-initialised,
     the command, the code version, the pruning report and ``costs``.  An
     existing file is kept unless ``force``."""
     from ..provenance import code_version, sha256_of
@@ -129,8 +130,9 @@ def save_pruned(student: nn.Module, report, out: str | Path, teacher_file: str |
     with staged(out, force) as tmp:
         write_shipped(student_payload(student, "one-step-prune"), tmp, {}, name=out.name)
         write_manifest(tmp, {"kind": PRUNED_KIND,
-                             "teacher": {"file": Path(teacher_file).name,
-                                         "sha256": sha256_of(Path(teacher_file))},
+                             "teacher": None if teacher_file is None else {
+                                 "file": Path(teacher_file).name,
+                                 "sha256": sha256_of(Path(teacher_file))},
                              "weights": INHERITED if inherit else "re-initialised",
                              "command": command, "code_version": code_version(),
                              "prune": report.as_dict(), "costs": costs or {}}, name=out.name)

@@ -287,14 +287,6 @@ class StudentRecipe:
 
 
 def _check_recipe(r: StudentRecipe, paired_task: bool) -> None:
-    if r.loss_preset is not None:
-        if r.loss_preset not in PRESETS:
-            raise GancompError(f"unknown loss preset {r.loss_preset!r}: expected one of "
-                               f"{', '.join(PRESETS)}")
-        want = "pix2pix" if r.mode == "paired" else "cyclegan"
-        if PRESET_OBJECTIVE[r.loss_preset] != want:
-            raise GancompError(f"loss preset {r.loss_preset!r} is written for {PRESET_OBJECTIVE[r.loss_preset]} "
-                               f"training; mode {r.mode!r} needs a {want} preset")
     if r.mode not in MODES:
         raise GancompError(f"unknown mode {r.mode!r}: expected one of {', '.join(MODES)}")
     if r.init not in INITS:
@@ -306,6 +298,14 @@ def _check_recipe(r: StudentRecipe, paired_task: bool) -> None:
     if r.mode == "unpaired" and r.distill_layers:
         raise GancompError("the unpaired (CycleGAN) baseline has no teacher in its objective: "
                            "feature distillation needs pseudo-pairs")
+    if r.loss_preset is not None:
+        if r.loss_preset not in PRESETS:
+            raise GancompError(f"unknown loss preset {r.loss_preset!r}: expected one of "
+                               f"{', '.join(PRESETS)}")
+        want = "pix2pix" if r.mode == "paired" else "cyclegan"
+        if PRESET_OBJECTIVE[r.loss_preset] != want:
+            raise GancompError(f"loss preset {r.loss_preset!r} is written for {PRESET_OBJECTIVE[r.loss_preset]} "
+                               f"training; mode {r.mode!r} needs a {want} preset")
 
 
 def distill_objective(recipe: StudentRecipe, teacher: nn.Module,
