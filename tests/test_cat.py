@@ -390,3 +390,14 @@ def test_a_pruned_start_is_reinitialised_unless_the_weights_were_inherited(tmp_p
                                           inherit_d=False, image_size=32), T, None)
     weights = {t.name: t.weight for t in obj.terms["G"]}
     assert weights["recon"] == 0.0 and weights["distill"] == 0.5
+
+
+def test_shipped_inception_teachers_load_with_cats_norms_and_can_be_scored():
+    from gancomp_lite.compression.one_step import scores
+    from gancomp_lite.training.teachers import load_teacher
+
+    for task, norm in (("edges2shapes", "batch"), ("stripes", "instance_affine")):
+        T = load_teacher(task, "ci", arch="inception")          # checksum verified on load
+        assert isinstance(T, InceptionGenerator) and T.config["norm"] == norm
+        s = scores(T)
+        assert len(s) == 3 + 2 + 6 * T.config["n_blocks"] and all((v >= 0).all() for v in s.values())
