@@ -321,23 +321,17 @@ def _cmd_bench_train(args: argparse.Namespace) -> int:
 
 def _cmd_prune(args: argparse.Namespace) -> int:
     import shlex
-    from pathlib import Path
 
     from .compression.one_step import one_step_prune
     from .metrics.cost import CONVENTIONS, profile_all
     from .models import InceptionGenerator
     from .models.inception import BRANCHES
-    from .shipped import refuse_existing
     from .training.checkpoint import load_teacher_file, save_pruned
 
     teacher = load_teacher_file(args.teacher)
     if not isinstance(teacher, InceptionGenerator):
         raise GancompError(f"{args.teacher} holds a {type(teacher).__name__}: one-step pruning "
                            f"needs an inception teacher (`--arch inception`)")
-    out = Path(args.out)
-    if out.suffix != ".pt":
-        raise GancompError(f"--out must name a .pt file, got {out}")
-    refuse_existing([out, out.with_suffix(".json")], args.force)
     student, report = one_step_prune(teacher, args.target_macs, size=args.size,
                                      convention=args.convention, floor=args.floor,
                                      inherit=args.inherit)
@@ -350,7 +344,7 @@ def _cmd_prune(args: argparse.Namespace) -> int:
         print(f"  block {b}: " + ", ".join(f"{n} {w}" for n, w in zip(BRANCHES, widths)))
     for name, cost in costs.items():
         print(f"  MACs [{name}]: {cost.gmacs:.4f}G  params {cost.mparams:.4f}M")
-    save_pruned(student, report, out, args.teacher, args.inherit,
+    out = save_pruned(student, report, args.out, args.teacher, args.inherit,
                 "gancomp-lite " + shlex.join(args.argv),
                 {k: c.as_dict() for k, c in costs.items()}, force=args.force)
     print(f"wrote {out}")
@@ -389,6 +383,19 @@ def _cmd_info(args: argparse.Namespace) -> int:
         print(f"gancomp-lite {__version__}")
         print(describe(scale))
     return 0
+
+
+def _recorded_sweep_options(p: argparse.ArgumentParser) -> None:
+    """The options every recorded sweep shares: test images, learning-curve
+    points, the results file and how it may be written."""
+    p.add_argument("--n", type=_positive, default=512, help="test images")
+    p.add_argument("--curve-points", type=_non_negative, default=8,
+                   help="points of each run's learning curve (0: none)")
+    p.add_argument("--out", required=True, help="results file (JSON)")
+    p.add_argument("--force", action="store_true", help="replace an existing results file")
+    p.add_argument("--allow-dirty", action="store_true",
+                   help="record from a package tree with uncommitted changes (the file says so)")
+    p.add_argument("--no-progress", action="store_true")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -487,14 +494,7 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--steps", type=_positive, default=500)
     w.add_argument("--size", type=_positive, default=64)
     w.add_argument("--batch-size", type=_positive, default=4)
-    w.add_argument("--n", type=_positive, default=512, help="test images")
-    w.add_argument("--curve-points", type=_non_negative, default=8,
-                   help="points of each run's learning curve (0: none)")
-    w.add_argument("--out", required=True, help="results file (JSON)")
-    w.add_argument("--force", action="store_true", help="replace an existing results file")
-    w.add_argument("--allow-dirty", action="store_true",
-                   help="record from a package tree with uncommitted changes (the file says so)")
-    w.add_argument("--no-progress", action="store_true")
+    _recorded_sweep_options(w)
     w.set_defaults(func=_cmd_sweep_decomposition)
 
     g = sub.add_parser("distill", help="train a compressed student from a teacher "
@@ -566,14 +566,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--size", type=_positive, default=64)
     s.add_argument("--batch-size", type=_positive, default=None,
                    help="default: 1 (pseudo-pairs, as CycleGAN), 4 (ablation)")
-    s.add_argument("--n", type=_positive, default=512, help="test images")
-    s.add_argument("--curve-points", type=_non_negative, default=8,
-                   help="points of each run's learning curve (0: none)")
-    s.add_argument("--out", required=True, help="results file (JSON)")
-    s.add_argument("--force", action="store_true", help="replace an existing results file")
-    s.add_argument("--allow-dirty", action="store_true",
-                   help="record from a package tree with uncommitted changes (the file says so)")
-    s.add_argument("--no-progress", action="store_true")
+    _recorded_sweep_options(s)
     s.set_defaults(func=_cmd_sweep_distillation)
 
     c = sub.add_parser("sweep-cat", help="CAT's claims on one pruned inception student: KA vs MSE, "
@@ -584,16 +577,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--size", type=_positive, default=64)
     c.add_argument("--batch-size", type=_positive, default=None,
                    help="default 4 (KA compares the samples of a batch: it needs more than one)")
-    c.add_argument("--n", type=_positive, default=512, help="test images")
     c.add_argument("--reduction", type=float, default=20.0,
                    help="prune to the teacher's MACs divided by this (CAT's convention, 256x256)")
-    c.add_argument("--curve-points", type=_non_negative, default=8,
-                   help="points of each run's learning curve (0: none)")
-    c.add_argument("--out", required=True, help="results file (JSON)")
-    c.add_argument("--force", action="store_true", help="replace an existing results file")
-    c.add_argument("--allow-dirty", action="store_true",
-                   help="record from a package tree with uncommitted changes (the file says so)")
-    c.add_argument("--no-progress", action="store_true")
+    _recorded_sweep_options(c)
     c.set_defaults(func=_cmd_sweep_cat)
 
     b = sub.add_parser("bench-train", help="training speed of the distiller in GAN Compression's "

@@ -376,6 +376,11 @@ def test_a_pruned_start_is_reinitialised_unless_the_weights_were_inherited(tmp_p
     T = scored_teacher()
     target = 0.5 * profile_macs(T, 32, "cat")
     S, report = one_step_prune(T, target, size=32, inherit=True)
+    from gancomp_lite.compression.one_step import inherit_weights
+    again = inherit_weights(T, report)                       # the same copy, without a new search
+    assert all(torch.equal(a, b) for a, b in zip(again.state_dict().values(), S.state_dict().values()))
+    with pytest.raises(GancompError, match="not made from this teacher"):
+        inherit_weights(scored_teacher(seed=1), report)
     files = {inherit: save_pruned(S, report, tmp_path / f"{inherit}.pt", None, inherit, "test")
              for inherit in (False, True)}     # the same network, marked re-initialised or inherited
     kept = S.state_dict()

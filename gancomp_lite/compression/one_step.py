@@ -131,6 +131,7 @@ class PruneReport:
     steps: list[tuple[float, int]] = field(default_factory=list)   # (threshold, MACs) per step
     seconds: float = 0.0
     inherited: bool = False
+    floor: int = 0                    # the encoder/decoder floor the search used
 
     def as_dict(self) -> dict:
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()}
@@ -183,17 +184,32 @@ def one_step_prune(teacher: InceptionGenerator, target_macs: float, size: int = 
     if best is None:   # cannot happen: hi itself meets the target
         best = (hi, smallest)
     threshold = best[0]
-    keep = keep_at(score, threshold, floor)
+    report = PruneReport(target_macs=target, macs=best[1], threshold=threshold,
+                         convention=convention, size=size,
+                         config=pruned_config(teacher, keep_at(score, threshold, floor)),
+                         reachable=(smallest, largest), steps=steps, inherited=inherit, floor=floor)
+    if inherit:
+        student = inherit_weights(teacher, report)
+    else:
+        with torch.random.fork_rng():
+            student = InceptionGenerator(**report.config)
+    report.seconds = time.perf_counter() - start
+    return student, report
+
+
+def inherit_weights(teacher: InceptionGenerator, report: PruneReport) -> InceptionGenerator:
+    """The network ``report`` describes, holding ``teacher``'s weights of the
+    channels its threshold kept (no new search: the threshold and floor are in
+    the report).  A teacher whose pruning gives another network is an error."""
+    keep = keep_at(scores(teacher), report.threshold, report.floor or default_floor(teacher))
     cfg = pruned_config(teacher, keep)
+    if cfg != report.config:
+        raise GancompError("this pruning report was not made from this teacher: its threshold "
+                           "gives another network here")
     with torch.random.fork_rng():
         student = InceptionGenerator(**cfg)
-    if inherit:
-        _copy_kept(teacher, student, keep)
-    report = PruneReport(target_macs=target, macs=best[1], threshold=threshold,
-                         convention=convention, size=size, config=cfg,
-                         reachable=(smallest, largest), steps=steps,
-                         seconds=time.perf_counter() - start, inherited=inherit)
-    return student, report
+    _copy_kept(teacher, student, keep)
+    return student
 
 
 # -- inheriting the kept weights ------------------------------------------------

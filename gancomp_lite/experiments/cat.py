@@ -35,7 +35,7 @@ from pathlib import Path
 
 import torch
 
-from ..compression.one_step import one_step_prune
+from ..compression.one_step import inherit_weights, one_step_prune
 from ..metrics.cost import count_params, profile_macs
 from ..metrics.quality import HIGHER_IS_BETTER, evaluate, test_set
 from . import results
@@ -85,16 +85,15 @@ def describe_arm(settings: dict) -> dict:
 def prune_for(teacher, reduction: float = 20.0, size: int = 256, repeats: int = 3,
               convention: str = "cat"):
     """One-step pruning of ``teacher`` to its MACs / ``reduction`` at ``size``,
-    timed over ``repeats`` runs.  Returns the re-initialised student, the
-    inherited one, the report and the wall seconds of every repeat."""
+    timed over ``repeats`` runs.  Returns the report and the wall seconds of
+    every repeat."""
     target = profile_macs(teacher, size, convention) / reduction
     seconds = []
     for _ in range(max(1, repeats)):
         t0 = time.perf_counter()
-        student, report = one_step_prune(teacher, target, size=size, convention=convention)
+        _, report = one_step_prune(teacher, target, size=size, convention=convention)
         seconds.append(time.perf_counter() - t0)
-    inherited, _ = one_step_prune(teacher, target, size=size, convention=convention, inherit=True)
-    return student, inherited, report, seconds
+    return report, seconds
 
 
 def teacher_row(teacher, task: str, data: dict) -> dict:
@@ -111,29 +110,35 @@ def teacher_row(teacher, task: str, data: dict) -> dict:
 def run(task: str, teacher, teacher_D, teacher_file, arms: dict | None = None, seeds=(0,),
         steps: int = 600, size: int = 64, batch_size: int = 4, n_train: int = 1000,
         n_eval: int = 512, reduction: float = 20.0, prune_repeats: int = 3, prune_size: int = 256,
-        progress: bool = True, device="cpu", models: dict | None = None, record=None,
-        curve_points: int = 0) -> dict:
+        report=None, progress: bool = True, device="cpu", models: dict | None = None,
+        record=None, curve_points: int = 0) -> dict:
     """Prune ``teacher`` once, train every arm at every seed from the result.
 
-    Returns ``{"rows": [...], "prune": report, "prune_seconds": [...],
-    "students": {"re-initialised": net, "inherited": net}}``; the rows are
-    those of :func:`.distillation.run` (MACs in CAT's convention) and a last
-    ``teacher`` row.  ``teacher_file``: the teacher's shipped file, named in
-    the pruned networks' manifests (``None`` for a teacher trained in place).  The caller's networks are not changed.
+    Returns ``{"rows": [...], "prune": report, "prune_seconds": [...]}``; the
+    rows are those of :func:`.distillation.run` (MACs in CAT's convention)
+    and a last ``teacher`` row.  ``report``: a pruning of this teacher made
+    already (:func:`~gancomp_lite.compression.one_step.one_step_prune`); it is
+    used instead of a new, timed search (``prune_seconds`` is then empty).
+    ``teacher_file``: the teacher's shipped file, named in the pruned
+    networks' manifests (``None`` for a teacher trained in place).  The
+    caller's networks are not changed.
     """
     from ..training.checkpoint import save_pruned
 
     arms = CAT_ARMS if arms is None else arms
     preset, mode, _ = TASKS[task]
-    student, inherited, report, seconds = prune_for(teacher, reduction, prune_size,
-                                                    repeats=prune_repeats)
+    seconds = []
+    if report is None:
+        report, seconds = prune_for(teacher, reduction, prune_size, repeats=prune_repeats)
     info = {"prune": report.as_dict(), "prune_seconds": seconds}
     if record is not None:
         record.data.update(info)
+    kept = inherit_weights(teacher, report)
     with tempfile.TemporaryDirectory() as tmp:
-        files = {start: save_pruned(net, report, Path(tmp) / f"{start}.pt", teacher_file,
+        # one network, two files: re-initialised from the run's seed when loaded, or kept as is
+        files = {start: save_pruned(kept, report, Path(tmp) / f"{start}.pt", teacher_file,
                                     inherit=start == "inherited", command="experiments.cat.run")
-                 for start, net in (("re-initialised", student), ("inherited", inherited))}
+                 for start in ("re-initialised", "inherited")}
         settings = {name: {**arm, "student_file": str(files[arm["start"]]), "loss_preset": preset}
                     for name, arm in arms.items()}
         rows = run_arms(task, settings, teacher, teacher_D, widths=(teacher.config["ngf"],),
@@ -143,7 +148,7 @@ def run(task: str, teacher, teacher_D, teacher_file, arms: dict | None = None, s
                         convention="cat", describe_arm=describe_arm)
     results.keep_row(rows, teacher_row(teacher, task, test_set(task, n_eval, size, seed=0)),
                      None, record)
-    return {"rows": rows, **info, "students": {"re-initialised": student, "inherited": inherited}}
+    return {"rows": rows, **info}
 
 
 def command(settings: dict) -> str:

@@ -115,11 +115,11 @@ def save_pruned(student: nn.Module, report, out: str | Path, teacher_file: str |
                 force: bool = False) -> Path:
     """Write the network of a one-step pruning
     (:func:`~gancomp_lite.compression.one_step.one_step_prune`) to ``out``
-    (a ``.pt`` file in the students' format) with a manifest naming its teacher,
-    (``None``: a teacher that was never saved to a file, such as one trained in a
-    notebook) and whether its weights are the teacher's (``inherit``) or to be re-initialised,
-    the command, the code version, the pruning report and ``costs``.  An
-    existing file is kept unless ``force``."""
+    (a ``.pt`` file in the students' format) with a manifest naming its teacher's
+    file (``teacher_file``; ``None`` for a teacher never saved to one, such as
+    one trained in a notebook), whether its weights are the teacher's
+    (``inherit``) or to be re-initialised, the command, the code version, the
+    pruning report and ``costs``.  An existing file is kept unless ``force``."""
     from ..provenance import code_version, sha256_of
     from ..shipped import refuse_existing, staged, write_manifest, write_shipped
 
