@@ -303,6 +303,22 @@ def _cmd_sweep_cat(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_sweep_crd(args: argparse.Namespace) -> int:
+    from .experiments import crd, results
+
+    path = crd.run_recorded(
+        args.experiment, args.out, task=args.task, seeds=args.seeds, steps=args.steps,
+        size=args.size, batch_size=args.batch_size, n_eval=args.n, curve_points=args.curve_points,
+        arms=args.arms, allow_dirty=args.allow_dirty, force=args.force,
+        progress=not args.no_progress, argv=args.argv)
+    data = results.load(path)
+    print(f"wrote {len(data['rows'])} rows to {path}")
+    for claim, v in crd.verdicts(data["rows"]).items():
+        print(f"{claim} [{v['metric']}]: {v['verdict']} ({v['better']} {v['a_mean']:.4f} vs "
+              f"{v['worse']} {v['b_mean']:.4f})")
+    return 0
+
+
 def _cmd_bench_train(args: argparse.Namespace) -> int:
     from .experiments import train_speed
 
@@ -581,6 +597,21 @@ def build_parser() -> argparse.ArgumentParser:
                    help="prune to the teacher's MACs divided by this (CAT's convention, 256x256)")
     _recorded_sweep_options(c)
     c.set_defaults(func=_cmd_sweep_cat)
+
+    c = sub.add_parser("sweep-crd", help="CRD's ablations (Tables 3-6) on the online teacher, and CRD "
+                                         "vs GAN Compression's distiller at the same MACs")
+    c.add_argument("experiment", choices=["ablation", "schemes"],
+                   help="ablation: students sharing one online teacher per seed (Tables 3-5, "
+                        "Table 6 without D); schemes: the discriminator schemes that need their "
+                        "own run, and GC's distiller")
+    c.add_argument("--task", default="edges2shapes", choices=["edges2shapes"])
+    c.add_argument("--seeds", type=_non_negative, nargs="+", default=[0, 1, 2])
+    c.add_argument("--steps", type=_positive, default=600)
+    c.add_argument("--size", type=_positive, default=64)
+    c.add_argument("--batch-size", type=_positive, default=4)
+    c.add_argument("--arms", nargs="+", default=None, help="only these arms (default: all)")
+    _recorded_sweep_options(c)
+    c.set_defaults(func=_cmd_sweep_crd)
 
     b = sub.add_parser("bench-train", help="training speed of the distiller in GAN Compression's "
                                            "benchmark configuration (a benchmark: it reports, "

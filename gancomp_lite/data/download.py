@@ -51,6 +51,11 @@ ASSETS: dict[str, Asset] = {a.name: a for a in [
           "weights-inception-2015-12-05-6726825d.pth", "weights",
           "TF-FID InceptionV3 weights (torch-fidelity format), for FID at small/full scale",
           sha256_prefix="6726825d"),
+    # torchvision's VGG16_Weights.IMAGENET1K_V1 (OMGD/CRD's perceptual backbone)
+    Asset("vgg16", "https://download.pytorch.org/models/vgg16-397923af.pth",
+          "vgg16-397923af.pth", "weights",
+          "torchvision's VGG16 ImageNet weights, for the perceptual losses at small/full scale",
+          sha256_prefix="397923af"),
     Asset("horse2zebra", "http://efrosgans.eecs.berkeley.edu/cyclegan/datasets/horse2zebra.zip",
           "horse2zebra.zip", "datasets", "CycleGAN horse2zebra (unaligned trainA/trainB/testA/testB)",
           extract_to="horse2zebra"),

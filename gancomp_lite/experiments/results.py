@@ -214,6 +214,14 @@ def fit_with_curve(trainer, generator, probe: dict, task: str, points: int = 8) 
     got past early training.  Returns ``{"step": [...], METRIC: [...],
     "loss_step": [...], "g_loss": [...]}`` (the generator's total loss,
     averaged over windows of the history)."""
+    return fit_with_curves(trainer, {"G": generator}, probe, task, points)["G"]
+
+
+def fit_with_curves(trainer, generators: dict, probe: dict, task: str, points: int = 8,
+                    loss_keys: dict | None = None) -> dict:
+    """:func:`fit_with_curve` for several generators trained by one trainer
+    (``{name: callable returning the generator}``): one curve per name, its
+    loss from the history key ``loss_keys[name]`` (default ``"<name>/total"``)."""
     import torch
 
     from ..metrics.quality import oracle_metrics, paired_metrics, primary_metric, translate
@@ -221,23 +229,25 @@ def fit_with_curve(trainer, generator, probe: dict, task: str, points: int = 8) 
     metric = primary_metric(task)
     total = trainer.total_steps
     marks = sorted({max(1, round(total * (i + 1) / points)) for i in range(points)})
-    curve = {"step": [], metric: []}
+    curves = {name: {"step": [], metric: []} for name in generators}
     for mark in marks:
         trainer.fit(until=mark)
-        G = generator()
-        with torch.no_grad():
-            fake = translate(G, probe["A"])
-        m = (oracle_metrics(fake, probe["B_oracle"], probe["mask"]) if "B_oracle" in probe
-             else paired_metrics(fake, probe["B"]))
-        curve["step"].append(mark)
-        curve[metric].append(m[metric])
-    key = next((k for k in ("G/total",) if trainer.history and k in trainer.history[0]), None)
-    if key:
-        window = max(1, len(trainer.history) // 40)
-        hist = [h[key] for h in trainer.history]
-        curve["loss_step"] = [min(i + window, len(hist)) for i in range(0, len(hist), window)]
-        curve["g_loss"] = [statistics.mean(hist[i:i + window]) for i in range(0, len(hist), window)]
-    return curve
+        for name, generator in generators.items():
+            G = generator()
+            with torch.no_grad():
+                fake = translate(G, probe["A"])
+            m = (oracle_metrics(fake, probe["B_oracle"], probe["mask"]) if "B_oracle" in probe
+                 else paired_metrics(fake, probe["B"]))
+            curves[name]["step"].append(mark)
+            curves[name][metric].append(m[metric])
+    for name, curve in curves.items():
+        key = (loss_keys or {}).get(name, f"{name}/total")
+        if trainer.history and key in trainer.history[0]:
+            window = max(1, len(trainer.history) // 40)
+            hist = [h[key] for h in trainer.history]
+            curve["loss_step"] = [min(i + window, len(hist)) for i in range(0, len(hist), window)]
+            curve["g_loss"] = [statistics.mean(hist[i:i + window]) for i in range(0, len(hist), window)]
+    return curves
 
 
 def late_improvement(rows: list[dict], group_keys: Sequence[str], tail: int = 3) -> dict:

@@ -80,9 +80,36 @@ class MappedMSE(FeatureDistillLoss):
         return sum(F.mse_loss(f(s), t) for f, s, t in zip(self.mappings, student, teacher))
 
 
+class ChannelDistillLoss(FeatureDistillLoss):
+    """OMGD's channel distillation {cite:p}`ren2021online`: per layer a
+    connector (1x1 convolution without bias from the student's to the
+    teacher's channels, BatchNorm, ReLU; initialised N(0, 0.02), BN scale
+    N(1, 0.02), as OMGD's ``init_net`` leaves it) maps the student's map; the
+    loss is the mean over batch and channels of the squared difference of the
+    global-average-pooled maps, summed over layers.  Only *which channels are
+    active on average* is matched, not where.  Explained in chapter
+    ``nb/08_crd`` (section ``sec-crd-omgd``)."""
+
+    def __init__(self, channels: Sequence[tuple[int, int]], init_gain: float = 0.02):
+        super().__init__(channels)
+        self.connectors = nn.ModuleList(
+            nn.Sequential(nn.Conv2d(s, t, 1, bias=False), nn.BatchNorm2d(t), nn.ReLU())
+            for s, t in self.channels)
+        for conn in self.connectors:
+            nn.init.normal_(conn[0].weight, 0.0, init_gain)
+            nn.init.normal_(conn[1].weight, 1.0, init_gain)
+            nn.init.zeros_(conn[1].bias)
+
+    def forward(self, student, teacher):
+        self.check(student, teacher)
+        return sum(F.mse_loss(f(s).mean(dim=(2, 3)), t.mean(dim=(2, 3)))
+                   for f, s, t in zip(self.connectors, student, teacher))
+
+
 #: name -> constructor ``f(channels) -> FeatureDistillLoss``; later chapters add theirs
 DISTILL_LOSSES: dict[str, Callable[[Sequence[tuple[int, int]]], FeatureDistillLoss]] = {
     "mse": MappedMSE,
+    "cd": ChannelDistillLoss,
 }
 
 

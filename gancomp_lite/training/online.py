@@ -1,0 +1,396 @@
+"""Online distillation (OMGD) with content relationships (CRD) and the teacher discriminator schemes.
+
+OMGD {cite:p}`ren2021online` does not distil from a finished teacher: the
+teacher generator and its discriminator train *from scratch, together with*
+the student.  Every step (:class:`OnlineDistillObjective`, run by the one
+:class:`~gancomp_lite.training.loop.Trainer`):
+
+1. the teacher's own objective (pix2pix or CycleGAN) updates its
+   discriminator and its generator, as if no student existed;
+2. each student is updated on the teacher's output of this step, detached:
+   the student never sees the real target, and its loss never reaches the
+   teacher.
+
+CRD {cite:p}`you2022exploring` keeps this schedule and changes the student's
+loss (:class:`StudentLoss`): relations between rows, columns and patches of
+the output images (:mod:`gancomp_lite.losses.relations`), OMGD's perceptual
+terms (:mod:`gancomp_lite.losses.perceptual`), and an adversarial term
+through the **online teacher discriminator**: the teacher's D, trained only in
+the teacher's steps and frozen in the student's.  The alternatives CRD's
+Table 6 compares are the other :data:`SCHEMES`:
+
+* ``online-frozen`` (CRD's): online teacher and D; D judges the student but
+  is never updated on its outputs;
+* ``online-updating``: online teacher and D; D is also trained to reject the
+  student's outputs;
+* ``pretrained-frozen`` / ``pretrained-updating``: a finished (shipped)
+  teacher and its D, the D frozen or trained on the student's outputs (GAN
+  Compression's inherited discriminator);
+* ``none``: online teacher, no adversarial term for the student (OMGD).
+
+Several students may share one online teacher (each its own optimizer
+group ``S:<name>``): arms that differ only in the student's loss then see
+the same teacher trajectory, and the teacher is trained once.  Schemes that
+train D on the student's outputs take exactly one student.
+
+OMGD's second, deeper teacher for paired tasks is not implemented; its wide
+teacher (``ngf`` = 4x the student's) is the default teacher here.
+
+Explained in chapter ``nb/08_crd``.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field, asdict, replace
+from typing import Sequence
+
+import torch
+import torch.nn as nn
+
+from ..errors import GancompError
+from ..losses.distill import ChannelDistillLoss
+from ..losses.gan import GANLoss
+from ..losses.perceptual import Backbone, PerceptualLoss, PerceptualWeights
+from ..losses.relations import CONTENT_SETS, OFFICIAL_WEIGHTS, content_relation_loss
+from ..models.hooks import capture_features, feature_shapes
+from .objectives import Context, CycleGANObjective, Objective, Pix2PixObjective
+
+SCHEMES = ("online-frozen", "online-updating", "pretrained-frozen", "pretrained-updating", "none")
+METHODS = ("crd", "omgd")
+
+
+@dataclass(frozen=True)
+class StudentLoss:
+    """What one student is trained with (every weight 0 turns its term off).
+
+    Args:
+        relations: the relation sets (``rows``, ``columns``, ``patches`` or
+            ``instance``); empty for none.
+        relation_weight: weight of each set's RKD loss (CRD: 25 CycleGAN,
+            2.5 pix2pix).
+        w_distance, w_angle: inside RKD (official 1 and 2).
+        patch_size: patch side; ``None``: 32 at 256x256, scaled.
+        reduction: over the batch, ``mean`` or ``sum`` (official pix2pix).
+        perceptual: OMGD's SSIM, style, feature and TV weights.
+        channel: OMGD's channel distillation weight (lambda_CD).
+        gan: weight of the adversarial term through the discriminator.
+    """
+
+    relations: tuple[str, ...] = CONTENT_SETS
+    relation_weight: float = 25.0
+    w_distance: float = OFFICIAL_WEIGHTS["distance"]
+    w_angle: float = OFFICIAL_WEIGHTS["angle"]
+    patch_size: int | None = None
+    reduction: str = "mean"
+    perceptual: PerceptualWeights = field(default_factory=PerceptualWeights)
+    channel: float = 0.0
+    gan: float = 1.0
+
+    def as_dict(self) -> dict:
+        d = asdict(self)
+        d["relations"] = list(self.relations)
+        return d
+
+    def with_(self, **changes) -> "StudentLoss":
+        if "relations" in changes:
+            changes["relations"] = tuple(changes["relations"])
+        return replace(self, **changes)
+
+
+#: the official student losses (CRD and OMGD code; official-implementations §4.3, §4.4)
+PRESETS: dict[str, StudentLoss] = {
+    # CRD CycleGAN: 25 x RKD of rows, columns, patches; style 1e4, feature 10; LSGAN through frozen D_A
+    "crd-cyclegan": StudentLoss(relation_weight=25.0, perceptual=PerceptualWeights(style=1e4, feature=10.0),
+                                gan=1.0),
+    # CRD pix2pix: 2.5 x RKD summed over the batch; style 2, feature 2; no GAN term
+    "crd-pix2pix": StudentLoss(relation_weight=2.5, reduction="sum",
+                               perceptual=PerceptualWeights(style=2.0, feature=2.0), gan=0.0),
+    # OMGD: SSIM 10, style 1e4, feature 10, TV 1e-5; channel distillation (h2z 500, e2s S16 100); no GAN
+    "omgd-cyclegan": StudentLoss(relations=(), perceptual=PerceptualWeights(10.0, 1e4, 10.0, 1e-5),
+                                 channel=500.0, gan=0.0),
+    "omgd-pix2pix": StudentLoss(relations=(), perceptual=PerceptualWeights(10.0, 1e4, 10.0, 1e-5),
+                                channel=100.0, gan=0.0),
+}
+
+
+def preset(name: str) -> StudentLoss:
+    """The official student loss called ``name`` (see :data:`PRESETS`)."""
+    if name not in PRESETS:
+        raise GancompError(f"unknown online-distillation preset {name!r}; choose from {sorted(PRESETS)}")
+    return PRESETS[name]
+
+
+def default_preset(method: str, task_kind: str) -> str:
+    """``crd-cyclegan``, ``omgd-pix2pix``, ...: the preset of a method on a paired/unpaired task."""
+    if method not in METHODS:
+        raise GancompError(f"unknown online-distillation method {method!r}; choose from {list(METHODS)}")
+    return f"{method}-{'pix2pix' if task_kind == 'paired' else 'cyclegan'}"
+
+
+class OnlineDistillObjective(Objective):
+    """An online (or pre-trained) teacher, its discriminator and one or more students.
+
+    Args:
+        students: ``{name: generator}``; each trains in optimizer group
+            ``S:<name>`` (or ``S`` for a single student called ``S``).
+        losses: ``{name: StudentLoss}`` for the same names.
+        scheme: one of :data:`SCHEMES`.
+        teacher: the teacher's objective (:class:`Pix2PixObjective` or
+            :class:`CycleGANObjective`) for the online schemes, trained here;
+            for the pre-trained schemes a finished generator (a frozen
+            private copy is kept: the caller's network is never changed).
+        discriminator: the pre-trained schemes' D (a private copy is kept).
+        paired: the task is paired (D judges ``cat(A, image)``).
+        backbone: the perceptual backbone (needed when a loss has style or
+            feature terms).
+        gan_mode: the pre-trained schemes' GAN loss (online: the teacher's).
+        channel_layers: layers hooked for channel distillation (default:
+            the generators' ``DISTILL_LAYERS``).
+        image_size: used to read the hooked layers' channels.
+    """
+
+    def __init__(self, students: dict[str, nn.Module], losses: dict[str, StudentLoss],
+                 scheme: str, teacher: Objective | nn.Module, discriminator: nn.Module | None = None,
+                 paired: bool = True, backbone: Backbone | None = None, gan_mode: str = "hinge",
+                 channel_layers: Sequence[str] | None = None, image_size: int = 64):
+        super().__init__()
+        if scheme not in SCHEMES:
+            raise GancompError(f"unknown discriminator scheme {scheme!r}; choose from {list(SCHEMES)}")
+        if set(students) != set(losses) or not students:
+            raise GancompError("give one StudentLoss per student (and at least one student)")
+        self.scheme, self.paired = scheme, paired
+        self.online = not scheme.startswith("pretrained")
+        updating = scheme.endswith("updating")
+        if updating and len(students) != 1:
+            raise GancompError(f"scheme {scheme!r} trains the discriminator on the student's outputs: "
+                               f"it takes one student, not {len(students)}")
+        if self.online:
+            if not isinstance(teacher, (Pix2PixObjective, CycleGANObjective)):
+                raise GancompError("online schemes need the teacher's objective (pix2pix or CycleGAN), "
+                                   f"not {type(teacher).__name__}")
+            if isinstance(teacher, CycleGANObjective) == paired:
+                raise GancompError("a paired task needs a pix2pix teacher objective, an unpaired one "
+                                   "a CycleGAN objective")
+            self.add_module("teacher", teacher)
+            for group, names in teacher.group_modules.items():
+                self.group_modules[group] = [f"teacher.{n}" for n in names]
+                self.terms[group] = list(teacher.terms.get(group, []))
+            self.update_order = tuple(teacher.update_order)
+            netG, netD = teacher.translator()
+            self.gan = teacher.gan
+            self._teacher_G_name = "teacher." + next(n for n, m in teacher.named_children() if m is netG)
+            self._D_name = "teacher." + next(n for n, m in teacher.named_children() if m is netD)
+        else:
+            if discriminator is None and scheme != "none":
+                raise GancompError(f"scheme {scheme!r} needs the pre-trained teacher's discriminator")
+            self.add_module("teacher", self.frozen(copy.deepcopy(teacher).float()))
+            self._teacher_G_name = "teacher"
+            self.gan = GANLoss(gan_mode)
+            self.update_order = ()
+            self._D_name = "netD"
+            D = copy.deepcopy(discriminator).float()
+            if updating:
+                self.add_to_group("D", "netD", D)
+                self.update_order = ("D",)
+            else:
+                self.add_module("netD", self.frozen(D))
+        self.backbone = backbone
+        if backbone is not None:
+            for p in backbone.parameters():
+                p.requires_grad_(False)
+        self.losses = dict(losses)
+        self.student_names = list(students)
+        self.channel_layers: tuple[str, ...] = ()
+        for name, net in students.items():
+            group = self.group_of(name)
+            self.add_to_group(group, self._attr(name), net)
+            loss = self.losses[name]
+            self._add_student_terms(name, group, loss, channel_layers, image_size)
+        self.update_order = tuple(self.update_order) + tuple(self.group_of(n) for n in students)
+        if updating:
+            self.add_term("D", "student", 1.0, self._d_student_loss)
+        self.hparams = dict(scheme=scheme, paired=paired,
+                            backbone=backbone.name if backbone is not None else None,
+                            losses={n: l.as_dict() for n, l in self.losses.items()})
+
+    # -- names ----------------------------------------------------------------
+    @staticmethod
+    def group_of(name: str) -> str:
+        return "S" if name == "S" else f"S:{name}"
+
+    @staticmethod
+    def _attr(name: str) -> str:
+        return "student_" + "".join(c if c.isalnum() else "_" for c in name)
+
+    def student(self, name: str) -> nn.Module:
+        return getattr(self, self._attr(name))
+
+    @property
+    def teacher_G(self) -> nn.Module:
+        return self.get_submodule(self._teacher_G_name)
+
+    @property
+    def netD_judge(self) -> nn.Module:
+        return self.get_submodule(self._D_name)
+
+    def parameters_of(self, group: str) -> list[nn.Parameter]:
+        seen, params = set(), []
+        for name in self.group_modules.get(group, []):
+            for p in self.get_submodule(name).parameters():
+                if id(p) not in seen:
+                    seen.add(id(p))
+                    params.append(p)
+        return params
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        if not self.online:
+            self.teacher.eval()
+            if self.scheme == "pretrained-frozen":
+                self.netD.eval()
+        if self.backbone is not None:
+            self.backbone.eval()
+        return self
+
+    # -- the student's terms ---------------------------------------------------
+    def _add_student_terms(self, name, group, loss: StudentLoss, channel_layers, image_size):
+        key = f"student:{name}"
+        if loss.relations:
+            def relations(c, key=key, loss=loss):
+                if key + ":relations" not in c:
+                    c[key + ":relations"] = content_relation_loss(
+                        c[key], c["teacher_B"], loss.relations, loss.patch_size,
+                        loss.w_distance, loss.w_angle, loss.reduction)
+                return c[key + ":relations"]
+            for s in loss.relations:
+                self.add_term(group, f"rkd_{s}", loss.relation_weight,
+                              lambda c, s=s, f=relations: f(c)[s])
+        pw = loss.perceptual
+        if any(pw.as_dict().values()):
+            perc = PerceptualLoss(pw, self.backbone if pw.needs_backbone else None)
+            def perceptual(c, key=key, perc=perc):
+                if key + ":perceptual" not in c:
+                    c[key + ":perceptual"] = perc(c[key], c["teacher_B"])
+                return c[key + ":perceptual"]
+            for term, weight in pw.as_dict().items():
+                if weight:
+                    self.add_term(group, term, weight, lambda c, t=term, f=perceptual: f(c)[t])
+        if loss.channel:
+            teacher_G = self.teacher_G
+            layers = tuple(channel_layers or getattr(type(teacher_G), "DISTILL_LAYERS", ()))
+            if not layers:
+                raise GancompError(f"{type(teacher_G).__name__} names no layers for channel "
+                                   "distillation: pass channel_layers")
+            self.channel_layers = layers
+            s_shapes = feature_shapes(self.student(name), layers, image_size)
+            t_shapes = feature_shapes(teacher_G, layers, image_size)
+            cd = ChannelDistillLoss([(s_shapes[n][0], t_shapes[n][0]) for n in layers])
+            self.add_to_group(group, self._attr(name) + "_cd", cd)
+            self.add_term(group, "channel", loss.channel, lambda c, key=key, cd=cd: cd(
+                [c[key + ":feats"][n] for n in layers], [c["teacher_feats"][n] for n in layers]))
+        if loss.gan:
+            if self.scheme == "none":
+                raise GancompError("scheme 'none' has no discriminator for the student: set gan=0")
+            self.add_term(group, "gan", loss.gan,
+                          lambda c, key=key: self.gan.generator_loss(self._judge(c, c[key])))
+        if not self.terms.get(group):
+            raise GancompError(f"student {name!r} has no loss terms")
+
+    def _judge(self, ctx: Context, image: torch.Tensor) -> torch.Tensor:
+        D = self.netD_judge
+        return D(torch.cat([ctx["real_A"], image], 1) if self.paired else image)
+
+    def _d_student_loss(self, ctx: Context) -> torch.Tensor:
+        key = f"student:{self.student_names[0]}"
+        return self.gan.discriminator_loss(self._judge(ctx, ctx["real_B"]),
+                                           self._judge(ctx, ctx[key].detach()))
+
+    # -- one step --------------------------------------------------------------
+    def forward_step(self, batch: dict) -> Context:
+        """The teacher's step context (online) or ``real_A``/``real_B``
+        (pre-trained), plus ``teacher_B`` (the teacher's output, detached),
+        each student's output ``student:<name>`` and, with channel
+        distillation, the hooked activations."""
+        if self.online:
+            ctx = self.teacher.forward_step(batch)
+            teacher_B = ctx["fake_B"].detach()
+        else:
+            ctx = {"real_A": batch["A"], "real_B": batch["B"]}
+            teacher_B = None
+        layers = self.channel_layers
+        if layers or teacher_B is None:
+            with torch.no_grad(), capture_features(self.teacher_G, layers) as t_feats:
+                out = self.teacher_G(ctx["real_A"])
+            teacher_B = out if teacher_B is None else teacher_B
+            ctx["teacher_feats"] = dict(t_feats)
+        ctx["teacher_B"] = teacher_B
+        for name in self.student_names:
+            key = f"student:{name}"
+            uses_cd = self.losses[name].channel > 0
+            with capture_features(self.student(name), layers if uses_cd else ()) as s_feats:
+                ctx[key] = self.student(name)(ctx["real_A"])
+            if uses_cd:
+                ctx[key + ":feats"] = dict(s_feats)
+        return ctx
+
+    def translator(self):
+        return self.student(self.student_names[0]), self.netD_judge
+
+    def describe(self) -> dict:
+        out = {}
+        for name, module in self.named_children():
+            if name == "teacher" and self.online:
+                out.update({f"teacher.{n}": dict(getattr(m, "config", {}), cls=type(m).__name__)
+                            for n, m in module.named_children()})
+            else:
+                out[name] = dict(getattr(module, "config", {}), cls=type(module).__name__)
+        return out
+
+    def extra_state(self) -> dict:
+        return self.teacher.extra_state() if self.online else {}
+
+    def load_extra_state(self, state: dict) -> None:
+        if self.online:
+            self.teacher.load_extra_state(state)
+
+
+def build_online(task: str, students: dict[str, StudentLoss], scheme: str = "online-frozen",
+                 scale=None, student_ngf: int | None = None, teacher_ngf: int | None = None,
+                 arch: str = "mobile_resnet", teacher_arch: str = "resnet",
+                 backbone: Backbone | None = None,
+                 pretrained: tuple[nn.Module, nn.Module | None] | None = None,
+                 seed: int = 0) -> OnlineDistillObjective:
+    """Fresh students and, for the online schemes, a fresh teacher objective.
+
+    The teacher follows the book's teacher recipe of ``task`` at ``scale``
+    (:func:`~gancomp_lite.training.teachers.teacher_recipe`: its objective,
+    discriminator width and image size); its ``ngf`` is ``teacher_ngf``
+    (default: the scale's teacher width).  Students are ``arch`` at
+    ``student_ngf`` (default: a quarter of the teacher's, OMGD's wide
+    teacher ratio).  ``pretrained``: ``(teacher, discriminator)`` for the
+    pre-trained schemes.  Networks are initialised from ``seed``; all
+    students start from the same weights (arms differ only in their losses)."""
+    from ..models import build_generator
+    from .teachers import PAIRED, build_objective, teacher_recipe
+
+    recipe = teacher_recipe(task, scale, arch=teacher_arch)
+    if teacher_ngf:
+        recipe = replace(recipe, ngf=int(teacher_ngf))
+    paired = recipe.objective == PAIRED
+    student_ngf = student_ngf or max(1, recipe.ngf // 4)
+    torch.manual_seed(seed)
+    if scheme.startswith("pretrained"):
+        if pretrained is None:
+            raise GancompError(f"scheme {scheme!r} needs a pre-trained teacher and discriminator")
+        teacher, D = pretrained
+        gan_mode = "hinge" if paired else "lsgan"
+    else:
+        if pretrained is not None:
+            raise GancompError(f"scheme {scheme!r} trains its teacher online: give no pre-trained one")
+        teacher = build_objective(recipe)
+        D, gan_mode = None, teacher.hparams["gan_mode"]
+    first = build_generator(arch, ngf=student_ngf, image_size=recipe.image_size)
+    nets = {name: copy.deepcopy(first) for name in students}
+    return OnlineDistillObjective(nets, dict(students), scheme, teacher, D, paired=paired,
+                                  backbone=backbone, gan_mode=gan_mode,
+                                  image_size=recipe.image_size)
