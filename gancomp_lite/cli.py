@@ -255,6 +255,30 @@ def _cmd_distill(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_distill_online(args: argparse.Namespace) -> int:
+    import shlex
+
+    from .training.online import distill_online
+
+    trainer = distill_online(args.task, args.method, args.out, args.steps, preset_name=args.preset,
+                             scheme=args.scheme, student_ngf=args.student_ngf,
+                             teacher_ngf=args.teacher_ngf, batch_size=args.batch_size, seed=args.seed,
+                             n_train=args.n_train, backbone=args.backbone, download=args.download,
+                             teacher_file=args.teacher, data=args.data, device=args.device,
+                             progress=not args.no_progress, evaluate_n=args.n or True,
+                             force=args.force, command="gancomp-lite " + shlex.join(args.argv))
+    last = trainer.history[-1]
+    print(f"trained a {args.method} student for {trainer.step} steps into {args.out} "
+          f"(student.pt, checkpoint.pt, recipe.json)")
+    print("final losses: " + ", ".join(f"{k}={v:.4g}" for k, v in last.items() if "/" in k))
+    from pathlib import Path
+
+    metrics = Path(args.out) / "metrics.json"
+    if metrics.exists():
+        print(metrics.read_text().strip())
+    return 0
+
+
 def _cmd_export_student(args: argparse.Namespace) -> int:
     import shlex
 
@@ -557,6 +581,37 @@ def build_parser() -> argparse.ArgumentParser:
                    help="test images to evaluate on (default: the scale's n_test, 512 at ci)")
     g.add_argument("--no-progress", action="store_true")
     g.set_defaults(func=_cmd_distill)
+
+    from .losses.perceptual import BACKBONES
+    from .training.online import METHODS, PRESETS as ONLINE_PRESETS, SCHEMES
+
+    o = sub.add_parser("distill-online", help="OMGD's online distillation, or CRD on it: teacher, "
+                                              "discriminator and student trained together")
+    o.add_argument("--method", choices=METHODS, required=True)
+    o.add_argument("--task", required=True)
+    o.add_argument("--preset", choices=sorted(ONLINE_PRESETS), default=None,
+                   help="the official student loss (default: the method's for the task's kind)")
+    o.add_argument("--scheme", choices=SCHEMES, default=None,
+                   help="teacher discriminator scheme (default: online-frozen for crd, none for omgd)")
+    o.add_argument("--student-ngf", type=_positive, default=None,
+                   help="default: a quarter of the teacher's (OMGD's student)")
+    o.add_argument("--teacher-ngf", type=_positive, default=None, help="default: the scale's teacher width")
+    o.add_argument("--teacher", default=None,
+                   help="pre-trained schemes: the teacher file (default: the task's shipped teacher)")
+    o.add_argument("--steps", type=_positive, required=True)
+    o.add_argument("--batch-size", type=_positive, default=None, help="default: the scale's teacher batch")
+    o.add_argument("--seed", type=_non_negative, default=0)
+    o.add_argument("--n-train", type=_positive, default=None)
+    o.add_argument("--backbone", choices=BACKBONES, default=None,
+                   help="perceptual backbone (default: synthetic at ci, vgg16 at small/full)")
+    o.add_argument("--download", action="store_true", help="fetch VGG16's weights if missing")
+    o.add_argument("--data", default=None, help="a real dataset folder (small/full)")
+    o.add_argument("--device", type=_device, default=None)
+    o.add_argument("--n", type=_positive, default=None, help="test images to evaluate on")
+    o.add_argument("--out", required=True, help="run folder")
+    o.add_argument("--force", action="store_true", help="replace an existing run there")
+    o.add_argument("--no-progress", action="store_true")
+    o.set_defaults(func=_cmd_distill_online)
 
     xs = sub.add_parser("export-student", help="ship a student trained by `distill`: fp16 weights + manifest")
     xs.add_argument("run_dir", help="folder written by `gancomp-lite distill`")

@@ -121,10 +121,11 @@ def load_backbone(name: str, download: bool = False) -> Backbone:
 
 
 def default_backbone_name(scale) -> str:
-    """``vgg16`` where the scale uses real data and pretrained weights, else ``synthetic``."""
-    from ..config import get_scale
+    """``synthetic`` at ``ci`` (offline), ``vgg16`` at ``small`` and ``full``."""
+    from ..config import Scale, get_scale
 
-    return "vgg16" if get_scale(scale).real_data or get_scale(scale).name == "small" else "synthetic"
+    name = scale.name if isinstance(scale, Scale) else get_scale(scale).name
+    return "synthetic" if name == "ci" else "vgg16"
 
 
 # -- the terms ------------------------------------------------------------------------

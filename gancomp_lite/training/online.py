@@ -41,6 +41,7 @@ Explained in chapter ``nb/08_crd``.
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 from dataclasses import dataclass, field, asdict, replace
 from typing import Sequence
 
@@ -53,6 +54,7 @@ from ..losses.gan import GANLoss
 from ..losses.perceptual import Backbone, PerceptualLoss, PerceptualWeights
 from ..losses.relations import CONTENT_SETS, OFFICIAL_WEIGHTS, content_relation_loss
 from ..models.hooks import capture_features, feature_shapes
+from .loop import Trainer
 from .objectives import Context, CycleGANObjective, Objective, Pix2PixObjective
 
 SCHEMES = ("online-frozen", "online-updating", "pretrained-frozen", "pretrained-updating", "none")
@@ -394,3 +396,99 @@ def build_online(task: str, students: dict[str, StudentLoss], scheme: str = "onl
     return OnlineDistillObjective(nets, dict(students), scheme, teacher, D, paired=paired,
                                   backbone=backbone, gan_mode=gan_mode,
                                   image_size=recipe.image_size)
+
+
+def distill_online(task: str, method: str, out: str | Path, steps: int, preset_name: str | None = None,
+                   scheme: str | None = None, student_ngf: int | None = None,
+                   teacher_ngf: int | None = None, batch_size: int | None = None, seed: int = 0,
+                   n_train: int | None = None, backbone: str | None = None, download: bool = False,
+                   teacher_file: str | Path | None = None, data: str | Path | None = None,
+                   device=None, progress: bool = True, evaluate_n: int | bool = True,
+                   force: bool = False, command: str | None = None) -> Trainer:
+    """Train one student by ``method`` (``crd`` or ``omgd``) and write ``out/``:
+
+    ``checkpoint.pt`` (resumable, the teacher included), ``recipe.json``
+    (preset, weights, scheme, backbone, command, code version),
+    ``student.pt`` + ``student.json`` (the student generator, checksummed:
+    :func:`~gancomp_lite.training.checkpoint.load_student_file` reads it) and,
+    on the synthetic tasks, ``metrics.json`` (test-split quality, cost, the
+    backbone named).  Defaults: the method's preset for the task kind,
+    scheme ``online-frozen`` for CRD and ``none`` for OMGD, the scale's batch
+    size and backbone (``synthetic`` at ``ci``, ``vgg16`` otherwise; VGG16 is
+    fetched only with ``download``).  The pre-trained schemes use
+    ``teacher_file`` (default: the task's shipped teacher).  An existing
+    ``out`` with a checkpoint is an error unless ``force``."""
+    import json
+
+    from ..config import get_scale
+    from ..losses.perceptual import default_backbone_name, load_backbone
+    from ..metrics.cost import count_params, profile_macs
+    from ..metrics.quality import evaluate
+    from ..provenance import code_version
+    from ..shipped import write_shipped
+    from .checkpoint import load_teacher_file, require_teacher_file, student_payload
+    from .checkpoint import teacher_path as shipped_path
+    from .loop import run_folder
+    from .teachers import PAIRED, task_data, teacher_recipe
+
+    scale = get_scale()
+    recipe = teacher_recipe(task, scale)
+    kind = "paired" if recipe.objective == PAIRED else "unpaired"
+    preset_name = preset_name or default_preset(method, kind)
+    loss = preset(preset_name)
+    if not preset_name.startswith(method):
+        raise GancompError(f"preset {preset_name!r} is not a {method} preset")
+    if preset_name.endswith("pix2pix") != (kind == "paired"):
+        raise GancompError(f"preset {preset_name!r} is written for "
+                           f"{'paired' if preset_name.endswith('pix2pix') else 'unpaired'} tasks; "
+                           f"{task} is {kind}")
+    scheme = scheme or ("online-frozen" if method == "crd" else "none")
+    if scheme == "none" and loss.gan:
+        loss = loss.with_(gan=0.0)
+    for what, value in (("steps", steps), ("batch_size", batch_size or 1), ("n_train", n_train or 1)):
+        if value < 1:
+            raise GancompError(f"{what} must be a positive number, got {value}")
+    out = Path(out)
+    ckpt = out / "checkpoint.pt"
+    if ckpt.exists() and not force:
+        raise GancompError(f"{ckpt} exists: choose another output folder, or pass --force")
+    bb_name = backbone or default_backbone_name(scale)
+    bb = load_backbone(bb_name, download=download) if loss.perceptual.needs_backbone else None
+    pretrained = None
+    tpath = None
+    if scheme.startswith("pretrained"):
+        tpath = Path(teacher_file) if teacher_file else shipped_path(task, scale.name)
+        require_teacher_file(tpath, task, scale.name)
+        pretrained = load_teacher_file(tpath, discriminator=True)
+    objective = build_online(task, {"S": loss}, scheme, scale=scale, student_ngf=student_ngf,
+                             teacher_ngf=teacher_ngf, backbone=bb, pretrained=pretrained, seed=seed)
+    batch_size = batch_size or recipe.batch_size
+    train_set = task_data(task, scale.name, recipe.image_size, n_train or recipe.n_train, 0, data)
+    trainer = Trainer(objective, train_set, steps, batch_size=batch_size, seed=seed, device=device,
+                      progress=progress)
+    student = objective.student("S")
+    with run_folder(out):
+        (out / "recipe.json").write_text(json.dumps(
+            {"method": method, "preset": preset_name, "loss": loss.as_dict(), "scheme": scheme,
+             "task": task, "scale": scale.name, "backbone": bb.name if bb else None,
+             "student": student.config, "teacher": (str(tpath) if tpath else
+                                                    objective.teacher_G.config),
+             "data": str(data or f"synthetic:{task}"), "steps": steps, "batch_size": batch_size,
+             "seed": seed, "code_version": code_version(), "command": command}, indent=2) + "\n")
+        trainer.fit(checkpoint=ckpt)
+    G = student.cpu().eval()
+    write_shipped(student_payload(G, kind), out / "student.pt",
+                  {"kind": f"{method} student", "task": task, "scale": scale.name, "preset": preset_name,
+                   "scheme": scheme, "backbone": bb.name if bb else None, "command": command,
+                   "code_version": code_version()})
+    if evaluate_n is True:
+        evaluate_n = scale.n_test
+    if evaluate_n and data is None:
+        with torch.no_grad():
+            q = evaluate(G, task, n=evaluate_n, size=recipe.image_size, seed=0, baselines=False)
+        metrics = {"eval_split": f"test, seed 0, n={evaluate_n}",
+                   "perceptual_backbone": bb.name if bb else None,
+                   "gmacs_256": profile_macs(G, 256, "in-excluded") / 1e9,
+                   "macs_convention": "in-excluded", "mparams": count_params(G) / 1e6, **q}
+        (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    return trainer

@@ -1,0 +1,363 @@
+"""CRD and OMGD: relations on content sets, perceptual terms, online distillation and its
+discriminator schemes, the command line."""
+import copy
+import json
+
+import pytest
+import torch
+
+from gancomp_lite.cli import main
+from gancomp_lite.errors import GancompError, MissingDownloadError
+from gancomp_lite.losses import relations as R
+from gancomp_lite.losses.distill import DISTILL_LOSSES, ChannelDistillLoss
+from gancomp_lite.losses.perceptual import (OMGD_WEIGHTS, PerceptualLoss, PerceptualWeights, gram,
+                                            load_backbone, ssim_loss, style_loss, tv_loss)
+from gancomp_lite.models import NLayerDiscriminator, build_generator
+from gancomp_lite.training.loop import Trainer
+from gancomp_lite.training.online import (PRESETS, SCHEMES, OnlineDistillObjective, StudentLoss,
+                                          build_online, preset)
+
+
+def sets(seed=0, b=3, n=9, d=7):
+    return torch.randn(b, n, d, generator=torch.Generator().manual_seed(seed))
+
+
+# -- relations -------------------------------------------------------------------------
+def test_distance_and_angle_terms_are_zero_for_identical_sets_and_positive_otherwise():
+    e = sets()
+    assert float(R.distance_loss(e, e.clone())) == 0.0
+    assert float(R.angle_loss(e, e.clone())) == 0.0
+    other = sets(1)
+    assert float(R.distance_loss(e, other)) > 1e-3
+    assert float(R.angle_loss(e, other)) > 1e-3
+
+
+def test_distance_term_ignores_a_global_scale_and_angle_term_translation_and_scale():
+    e = sets()
+    assert float(R.distance_loss(4.0 * e, e)) < 1e-10
+    assert float(R.angle_loss(2.5 * e + 3.0, e)) < 1e-9
+    # a translation moves no distance either, but distorting one item does
+    assert float(R.distance_loss(e + 1.0, e)) < 1e-10
+    bent = e.clone()
+    bent[:, 0] *= 3
+    assert float(R.distance_loss(bent, e)) > 1e-4 and float(R.angle_loss(bent, e)) > 1e-4
+
+
+def test_angle_tensor_matches_the_official_normalise_and_bmm_form():
+    e = sets(b=2, n=6, d=5)
+    expected = []
+    for x in e:
+        diff = torch.nn.functional.normalize(x.unsqueeze(0) - x.unsqueeze(1), p=2, dim=2)
+        expected.append(diff @ diff.transpose(1, 2))   # [i, j, k]
+    assert torch.allclose(R.angle_tensor(e), torch.stack(expected), atol=1e-5)
+    d = torch.cdist(e[0], e[0])
+    assert torch.allclose(R.distance_matrix(e)[0], d / d[d > 0].mean(), atol=1e-5)
+
+
+def test_only_the_student_side_gets_gradients():
+    s, t = sets().requires_grad_(), sets(1).requires_grad_()
+    R.rkd_loss(s, t).backward()
+    assert s.grad is not None and s.grad.abs().sum() > 0
+    assert t.grad is None
+
+
+def test_content_sets_have_the_right_shapes_and_items_for_batch_above_one():
+    x = torch.randn(3, 3, 64, 32)
+    assert R.rows(x).shape == (3, 64, 3 * 32)
+    assert R.columns(x).shape == (3, 32, 3 * 64)
+    assert R.patches(x, 8).shape == (3, (64 // 8) * (32 // 8), 3 * 8 * 8)
+    assert R.instance_set(x).shape == (1, 3, 3 * 64 * 32)
+    assert torch.equal(R.rows(x)[2, 5], x[2, :, 5, :].reshape(-1))
+    assert torch.equal(R.columns(x)[1, 7], x[1, :, :, 7].reshape(-1))
+    # patch 5 of image 1: second row of patches (4 per row), second column
+    assert torch.equal(R.patches(x, 8)[1, 5], x[1, :, 8:16, 8:16].reshape(-1))
+    assert R.default_patch_size(256) == 32 and R.default_patch_size(64) == 8
+    # each image's relations are its own: changing image 0 leaves image 1's loss alone
+    y = x.clone()
+    y[0] = torch.randn_like(y[0])
+    per = R.content_relation_loss(y[1:], x[1:])
+    assert all(float(v) == 0.0 for v in per.values())
+
+
+def test_patch_sizes_that_do_not_tile_the_image_give_one_clear_error():
+    x = torch.randn(2, 3, 64, 64)
+    with pytest.raises(R.PatchSizeError, match="does not tile a 64x64 image"):
+        R.patches(x, 12)
+    with pytest.raises(R.PatchSizeError, match="one patch"):
+        R.patches(x, 64)
+    with pytest.raises(GancompError, match="at least 2 images"):
+        R.instance_set(x[:1])
+    with pytest.raises(GancompError, match="unknown relation set"):
+        R.content_sets(x, ("diagonals",))
+
+
+def test_sum_reduction_is_batch_times_mean():
+    s, t = torch.randn(4, 3, 16, 16), torch.randn(4, 3, 16, 16)
+    mean = R.content_relation_loss(s, t, ("rows",))["rows"]
+    total = R.content_relation_loss(s, t, ("rows",), reduction="sum")["rows"]
+    assert torch.allclose(total, 4 * mean)
+
+
+# -- perceptual terms ------------------------------------------------------------------
+def test_perceptual_terms_vanish_for_identical_images_and_grow_with_a_difference():
+    bb = load_backbone("synthetic")
+    loss = PerceptualLoss(PerceptualWeights(**OMGD_WEIGHTS), bb)
+    x = torch.rand(2, 3, 64, 64) * 2 - 1
+    same = loss(x, x.clone())
+    assert set(same) == {"ssim", "style", "feature", "tv"}
+    for k in ("ssim", "style", "feature"):
+        assert abs(float(same[k])) < 1e-5, k
+    noisy = (x + 0.3 * torch.randn_like(x)).requires_grad_()
+    diff = loss(noisy, x)
+    assert all(float(diff[k].detach()) > float(same[k]) for k in ("ssim", "style", "feature", "tv"))
+    loss.total(diff).backward()
+    assert noisy.grad.abs().sum() > 0
+    assert all(p.grad is None for p in bb.parameters())
+    assert loss.backbone_name == "synthetic"
+
+
+def test_gram_style_and_tv_by_hand():
+    f = torch.ones(1, 2, 3, 3)
+    assert torch.allclose(gram(f), torch.full((1, 2, 2), 9 / 18))
+    assert float(style_loss([f], [2 * f])) == pytest.approx(3 * 9 / 18)
+    x = torch.zeros(1, 1, 2, 3)
+    x[..., 1] = 1.0   # columns 0,1,2 = 0,1,0: 2 jumps per row, 2 rows
+    assert float(tv_loss(x)) == 4.0
+    assert float(ssim_loss(x.expand(1, 3, 2, 3).clone().repeat(1, 1, 6, 4),
+                           x.expand(1, 3, 2, 3).clone().repeat(1, 1, 6, 4))) == pytest.approx(0, abs=1e-5)
+
+
+def test_a_missing_vgg_backbone_says_what_to_fetch_and_where(tmp_path, monkeypatch):
+    monkeypatch.setenv("GANCOMP_DATA", str(tmp_path))
+    with pytest.raises(MissingDownloadError) as err:
+        load_backbone("vgg16")
+    msg = str(err.value)
+    assert "https://download.pytorch.org/models/vgg16-397923af.pth" in msg
+    assert str(tmp_path / "weights" / "vgg16-397923af.pth") in msg
+    assert "gancomp-lite download vgg16" in msg
+    with pytest.raises(GancompError, match="unknown perceptual backbone"):
+        load_backbone("resnet50")
+
+
+def test_a_vgg16_file_that_fails_its_checksum_is_refused(tmp_path, monkeypatch):
+    """A file named like torchvision's must carry its checksum prefix."""
+    from torchvision.models import vgg16
+
+    monkeypatch.setenv("GANCOMP_DATA", str(tmp_path))
+    target = tmp_path / "weights" / "vgg16-397923af.pth"
+    target.parent.mkdir(parents=True)
+    torch.save(vgg16(weights=None).state_dict(), target)
+    from gancomp_lite.errors import CheckpointError
+    with pytest.raises(CheckpointError, match="checksum"):
+        load_backbone("vgg16")   # random weights: not the published file
+
+
+# -- channel distillation ----------------------------------------------------------------
+def test_channel_distillation_matches_pooled_activations_through_a_connector():
+    cd = ChannelDistillLoss([(8, 32), (4, 16)])
+    s = [torch.randn(2, 8, 5, 5, requires_grad=True), torch.randn(2, 4, 3, 3)]
+    t = [torch.randn(2, 32, 5, 5), torch.randn(2, 16, 3, 3)]
+    loss = cd(s, t)
+    loss.backward()
+    assert loss.ndim == 0 and s[0].grad.abs().sum() > 0
+    assert cd.connectors[0][0].weight.grad is not None
+    assert DISTILL_LOSSES["cd"] is ChannelDistillLoss
+    with pytest.raises(GancompError, match="channels"):
+        cd([torch.randn(2, 9, 5, 5), s[1]], t)
+
+
+# -- online distillation -----------------------------------------------------------------
+@pytest.fixture(scope="module")
+def data():
+    from gancomp_lite.data import open_dataset
+    return open_dataset("edges2shapes", phase="train", n=16, size=32, seed=0)
+
+
+def small(task="edges2shapes", scheme="online-frozen", students=None, pretrained=None, **kw):
+    from gancomp_lite.config import SCALES
+    from dataclasses import replace
+    scale = replace(SCALES["ci"], image_size=32, teacher_ngf=8)
+    students = students or {"S": preset("crd-cyclegan").with_(perceptual=PerceptualWeights())}
+    return build_online(task, students, scheme, scale=scale, pretrained=pretrained, **kw)
+
+
+def params(net):
+    return [p.detach().clone() for p in net.parameters()]
+
+
+def changed(before, net):
+    return any(not torch.equal(a, b) for a, b in zip(before, net.parameters()))
+
+
+def test_online_frozen_d_changes_only_in_the_teachers_steps(data):
+    obj = small()
+    trainer = Trainer(obj, data, 4, batch_size=2, progress=False)
+    D, T, S = obj.netD_judge, obj.teacher_G, obj.student("S")
+    assert obj.groups() == ["D", "G", "S"]
+    ctx = obj.forward_step(trainer.batch_at(0))
+    # the student's step alone: D and teacher stay exactly as they were
+    d0, t0, s0 = params(D), params(T), params(S)
+    trainer._set_trainable("S")
+    opt = trainer.optimizers["S"]
+    opt.zero_grad()
+    loss, parts = obj.group_loss("S", ctx)
+    loss.backward()
+    opt.step()
+    assert {"S/rkd_rows", "S/rkd_columns", "S/rkd_patches", "S/gan"} <= set(parts)
+    assert not changed(d0, D) and not changed(t0, T) and changed(s0, S)
+    assert all(p.grad is None for p in D.parameters())
+    # a whole step: D and teacher train (their own steps)
+    d0, t0 = params(D), params(T)
+    trainer.train_step()
+    assert changed(d0, D) and changed(t0, T)
+
+
+def test_online_updating_d_also_learns_from_the_student(data):
+    obj = small(scheme="online-updating")
+    assert "student" in [t.name for t in obj.terms["D"]]
+    with pytest.raises(GancompError, match="one student"):
+        small(scheme="online-updating", students={"a": preset("crd-cyclegan"), "b": preset("crd-cyclegan")})
+
+
+def test_pretrained_schemes_never_change_the_callers_networks(data):
+    teacher = build_generator("resnet", ngf=8, image_size=32)
+    D = NLayerDiscriminator(6, ndf=8)
+    t0, d0 = params(teacher), params(D)
+    for scheme in ("pretrained-frozen", "pretrained-updating"):
+        obj = small(scheme=scheme, pretrained=(teacher, D))
+        trainer = Trainer(obj, data, 3, batch_size=2, progress=False)
+        inner_d = params(obj.netD_judge)
+        trainer.fit()
+        assert changed(inner_d, obj.netD_judge) == (scheme == "pretrained-updating")
+        assert not changed(t0, teacher) and not changed(d0, D)
+        assert all(p.requires_grad for p in teacher.parameters())
+    with pytest.raises(GancompError, match="pre-trained teacher"):
+        small(scheme="pretrained-frozen")
+    with pytest.raises(GancompError, match="give no pre-trained"):
+        small(scheme="online-frozen", pretrained=(teacher, D))
+
+
+def test_scheme_none_has_no_adversarial_term_and_unknown_schemes_fail():
+    no_gan = preset("crd-cyclegan").with_(gan=0.0, perceptual=PerceptualWeights())
+    obj = small(scheme="none", students={"S": no_gan})
+    assert "gan" not in [t.name for t in obj.terms["S"]]
+    with pytest.raises(GancompError, match="no discriminator"):
+        small(scheme="none")
+    with pytest.raises(GancompError, match="unknown discriminator scheme"):
+        small(scheme="sometimes")
+    assert set(SCHEMES) == {"online-frozen", "online-updating", "pretrained-frozen",
+                            "pretrained-updating", "none"}
+
+
+def test_students_sharing_a_teacher_start_alike_and_train_apart(data):
+    base = preset("crd-cyclegan").with_(perceptual=PerceptualWeights())
+    obj = small(students={"crd": base, "instance": base.with_(relations=("instance",))})
+    a, b = obj.student("crd"), obj.student("instance")
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+    trainer = Trainer(obj, data, 2, batch_size=2, progress=False)
+    trainer.fit()
+    assert any(not torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+    assert {"S:crd/rkd_rows", "S:instance/rkd_instance"} <= set(trainer.history[-1])
+
+
+def test_the_relation_loss_of_a_student_falls_on_a_fixed_batch(data):
+    """Relations alone (no GAN, no perceptual terms), teacher frozen: the student learns them."""
+    teacher = build_generator("resnet", ngf=8, image_size=32)
+    only = StudentLoss(relation_weight=1.0, gan=0.0)
+    obj = small(scheme="pretrained-frozen", students={"S": only},
+                pretrained=(teacher, NLayerDiscriminator(6, ndf=8)))
+    batch = {"A": torch.stack([data[i]["A"] for i in range(2)]),
+             "B": torch.stack([data[i]["B"] for i in range(2)])}
+    opt = torch.optim.Adam(obj.parameters_of("S"), lr=2e-3)
+    losses = []
+    for _ in range(25):
+        loss, _ = obj.group_loss("S", obj.forward_step(batch))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(float(loss))
+    assert losses[-1] < 0.5 * losses[0]
+
+
+def test_omgd_channel_distillation_hooks_the_online_teacher(data):
+    obj = small(scheme="none", students={"S": preset("omgd-pix2pix").with_(
+        perceptual=PerceptualWeights(ssim=10.0, tv=1e-5))})
+    trainer = Trainer(obj, data, 2, batch_size=2, progress=False)
+    trainer.fit()
+    rec = trainer.history[-1]
+    assert {"S/channel", "S/ssim", "S/tv"} <= set(rec) and "S/gan" not in rec
+    assert any("_cd" in n for n in obj.group_modules["S"])   # the connectors train with the student
+
+
+def test_presets_are_the_official_weights():
+    crd = PRESETS["crd-cyclegan"]
+    assert (crd.relations, crd.relation_weight, crd.w_distance, crd.w_angle) == (
+        ("rows", "columns", "patches"), 25.0, 1.0, 2.0)
+    assert (crd.perceptual.style, crd.perceptual.feature, crd.gan) == (1e4, 10.0, 1.0)
+    p2p = PRESETS["crd-pix2pix"]
+    assert (p2p.relation_weight, p2p.reduction, p2p.gan) == (2.5, "sum", 0.0)
+    omgd = PRESETS["omgd-pix2pix"]
+    assert omgd.perceptual.as_dict() == {"ssim": 10.0, "style": 1e4, "feature": 10.0, "tv": 1e-5}
+    assert omgd.relations == () and omgd.channel == 100.0 and PRESETS["omgd-cyclegan"].channel == 500.0
+    with pytest.raises(GancompError, match="unknown online-distillation preset"):
+        preset("crd-gaugan")
+
+
+def test_online_training_resumes_exactly(tmp_path, data):
+    def trainer():
+        return Trainer(small(students={"S": preset("crd-cyclegan").with_(perceptual=PerceptualWeights())}),
+                       data, 4, batch_size=2, progress=False, seed=3)
+    whole = trainer()
+    whole.fit()
+    part = trainer()
+    part.fit(until=2, checkpoint=tmp_path / "c.pt")
+    again = trainer().load(tmp_path / "c.pt")
+    again.fit()
+    for p, q in zip(whole.objective.parameters(), again.objective.parameters()):
+        assert torch.equal(p, q)
+
+
+# -- the command line and the experiment runner ------------------------------------------------
+def test_distill_online_writes_a_loadable_student_and_names_its_backbone(tmp_path, capsys):
+    from gancomp_lite.training.checkpoint import load_student_file
+
+    out = tmp_path / "run"
+    assert main(["distill-online", "--method", "crd", "--task", "edges2shapes", "--steps", "2",
+                 "--student-ngf", "2", "--teacher-ngf", "8", "--n", "8", "--out", str(out),
+                 "--no-progress"]) == 0
+    recipe = json.loads((out / "recipe.json").read_text())
+    assert recipe["preset"] == "crd-pix2pix" and recipe["scheme"] == "online-frozen"
+    assert recipe["backbone"] == "synthetic"
+    assert json.loads((out / "metrics.json").read_text())["perceptual_backbone"] == "synthetic"
+    G = load_student_file(out / "student.pt")
+    assert G.config["ngf"] == 2
+    # an existing run is not overwritten
+    assert main(["distill-online", "--method", "crd", "--task", "edges2shapes", "--steps", "2",
+                 "--out", str(out), "--no-progress"]) == 2
+    assert "exists" in capsys.readouterr().err
+    assert main(["distill-online", "--method", "omgd", "--task", "edges2shapes",
+                 "--preset", "crd-pix2pix", "--steps", "1", "--out", str(tmp_path / "x"),
+                 "--no-progress"]) == 2
+    assert main(["distill-online", "--method", "crd", "--task", "stripes", "--preset", "crd-pix2pix",
+                 "--steps", "1", "--out", str(tmp_path / "y"), "--no-progress"]) == 2
+    assert "written for paired tasks" in capsys.readouterr().err
+
+
+def test_crd_sweep_rejects_unknown_arms_before_writing(tmp_path, capsys):
+    out = tmp_path / "r.json"
+    assert main(["sweep-crd", "ablation", "--arms", "crd", "rainbows", "--out", str(out),
+                 "--allow-dirty"]) == 2
+    assert "unknown arm" in capsys.readouterr().err and not out.exists()
+
+
+def test_crd_verdicts_follow_the_rule():
+    from gancomp_lite.experiments import crd
+
+    rows = [{"arm": a, "seed": s, "l1": v + 0.001 * s}
+            for a, v in (("crd", 0.10), ("instance", 0.20), ("no-rows", 0.10)) for s in range(3)]
+    v = crd.verdicts(rows)
+    assert v["content_beats_instance"]["verdict"] == "confirmed"
+    assert v["rows_help"]["verdict"] == "inconclusive"
+    assert "patches_help" not in v   # no such arm: no verdict
+    rows += [{"arm": "gc-distiller", "seed": s, "l1": 0.05 + 0.001 * s} for s in range(3)]
+    assert crd.verdicts(rows)["crd_beats_gc"]["verdict"] == "not confirmed"
