@@ -338,8 +338,8 @@ def _cmd_sweep_crd(args: argparse.Namespace) -> int:
     data = results.load(path)
     print(f"wrote {len(data['rows'])} rows to {path}")
     for claim, v in crd.verdicts(data["rows"]).items():
-        print(f"{claim} [{v['metric']}]: {v['verdict']} ({v['better']} {v['a_mean']:.4f} vs "
-              f"{v['worse']} {v['b_mean']:.4f})")
+        if claim in data["claims"]:
+            print(f"{claim} [{v['metric']}]: {v['verdict']} ({v['reason']})")
     return 0
 
 

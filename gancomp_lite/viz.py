@@ -332,3 +332,57 @@ def inception_block_diagram(dim: int, widths: Sequence[int], title: str | None =
     ax.set_title(title or "Inception residual block (CAT)", fontsize=10)
     fig.tight_layout()
     return fig
+
+
+def content_sets_figure(image, patch_size: int, title: str | None = None, row: int | None = None,
+                        column: int | None = None):
+    """CRD's three content sets drawn on one output image (``[3, H, W]`` in
+    [-1, 1]): one row and one column highlighted, the patch grid outlined.
+    Chapter ``nb/08_crd``."""
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Rectangle
+
+    img = as_image(image)
+    h, w = img.shape[:2]
+    row = h // 3 if row is None else row
+    column = 2 * w // 3 if column is None else column
+    fig, axes = plt.subplots(1, 3, figsize=(9, 3.3))
+    names = [f"rows: {h} items of 3x{w}", f"columns: {w} items of 3x{h}",
+             f"patches {patch_size}x{patch_size}: {(h // patch_size) * (w // patch_size)} items"]
+    for ax, name in zip(axes, names):
+        ax.imshow(img, interpolation="nearest")
+        ax.set_title(name, fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    axes[0].add_patch(Rectangle((-0.5, row - 0.5), w, 1, fill=False, edgecolor="red", lw=1.5))
+    axes[1].add_patch(Rectangle((column - 0.5, -0.5), 1, h, fill=False, edgecolor="red", lw=1.5))
+    for y in range(0, h, patch_size):
+        for x in range(0, w, patch_size):
+            axes[2].add_patch(Rectangle((x - 0.5, y - 0.5), patch_size, patch_size, fill=False,
+                                        edgecolor="red", lw=0.6))
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def relation_heatmaps(matrices: dict, title: str, vmin: float | None = None, vmax: float | None = None,
+                      label: str = "item index"):
+    """Side-by-side heat maps of ``{name: N x N matrix}`` on one colour scale
+    (relations of teacher and students).  Chapter ``nb/08_crd``."""
+    import matplotlib.pyplot as plt
+
+    mats = {k: (v.detach().cpu().numpy() if isinstance(v, torch.Tensor) else np.asarray(v))
+            for k, v in matrices.items()}
+    lo = min(float(m.min()) for m in mats.values()) if vmin is None else vmin
+    hi = max(float(m.max()) for m in mats.values()) if vmax is None else vmax
+    fig, axes = plt.subplots(1, len(mats), figsize=(3.1 * len(mats) + 0.8, 3.2), squeeze=False)
+    im = None
+    for ax, (name, m) in zip(axes[0], mats.items()):
+        im = ax.imshow(m, vmin=lo, vmax=hi, cmap="viridis")
+        ax.set_title(name, fontsize=9)
+        ax.set_xlabel(label)
+        ax.set_ylabel(label)
+    fig.colorbar(im, ax=axes[0].tolist(), shrink=0.8)
+    fig.suptitle(title)
+    return fig

@@ -358,6 +358,63 @@ def test_crd_verdicts_follow_the_rule():
     v = crd.verdicts(rows)
     assert v["content_beats_instance"]["verdict"] == "confirmed"
     assert v["rows_help"]["verdict"] == "inconclusive"
-    assert "patches_help" not in v   # no such arm: no verdict
+    assert v["patches_help"]["verdict"] == "inconclusive"   # an arm not run decides nothing
+    assert v["patches_help"]["reason"] == "no-patches was not run" and not v["patches_help"]["ran"]
     rows += [{"arm": "gc-distiller", "seed": s, "l1": 0.05 + 0.001 * s} for s in range(3)]
     assert crd.verdicts(rows)["crd_beats_gc"]["verdict"] == "not confirmed"
+
+
+def test_the_step_trace_shows_each_update_changing_only_its_own_networks(data):
+    from gancomp_lite.training.online import trace_steps
+
+    obj = small()
+    trace = trace_steps(Trainer(obj, data, 4, batch_size=2, progress=False), 2)
+    assert [r["group"] for r in trace] == ["D", "G", "S"] * 2
+    for r in trace:
+        assert r["discriminator"] == (r["group"] == "D")
+        assert r["teacher G"] == (r["group"] == "G")
+        assert r["student S"] == (r["group"] == "S")
+
+
+def test_term_gradients_measure_each_term_without_training(data):
+    obj = small(students={"S": preset("crd-cyclegan").with_(perceptual=PerceptualWeights())})
+    ctx = obj.forward_step({"A": torch.stack([data[i]["A"] for i in range(2)]),
+                            "B": torch.stack([data[i]["B"] for i in range(2)])})
+    before = params(obj.student("S"))
+    rows = obj.term_gradients("S", ctx)
+    assert [r["term"] for r in rows] == ["rkd_rows", "rkd_columns", "rkd_patches", "gan"]
+    assert all(r["gradient norm"] > 0 for r in rows)
+    assert not changed(before, obj.student("S"))
+    # doubling a weight doubles the term's gradient
+    obj.terms["S"][0].weight *= 2
+    again = obj.term_gradients("S", ctx)
+    assert again[0]["gradient norm"] == pytest.approx(2 * rows[0]["gradient norm"], rel=1e-5)
+
+
+def test_checkpoints_leave_the_perceptual_backbone_out(data):
+    obj = small(students={"S": preset("crd-cyclegan")}, backbone=load_backbone("synthetic"))
+    state = obj.state_dict()
+    assert not any(k.startswith("backbone.") for k in state)
+    assert any(k.startswith("student_S.") for k in state)
+    fresh = small(students={"S": preset("crd-cyclegan")}, backbone=load_backbone("synthetic"))
+    fresh.load_state_dict(state)
+    assert all(torch.equal(p, q) for p, q in zip(obj.student("S").parameters(),
+                                                 fresh.student("S").parameters()))
+    bad = dict(state)
+    bad.pop(next(k for k in bad if k.startswith("student_S.")))
+    with pytest.raises(RuntimeError, match="missing"):
+        fresh.load_state_dict(bad)
+
+
+def test_every_crd_arm_trains_the_same_student_as_gc_distiller(data):
+    """CRD's headline comparison is at equal MACs: the same architecture in every arm."""
+    from gancomp_lite.experiments import crd
+
+    teacher = build_generator("resnet", ngf=8, image_size=32)
+    D = NLayerDiscriminator(6, ndf=8)
+    models = {}
+    crd.run_schemes(seeds=(0,), steps=1, size=32, n_train=16, n_eval=8, arms=["gc-distiller",
+                    "pretrained-frozen"], progress=False, models=models, pretrained=(teacher, D))
+    a, b = models["gc-distiller", 0], models["pretrained-frozen", 0]
+    assert type(a) is type(b) and a.config == b.config
+    assert type(a).__name__ == "MobileResnetGenerator" and a.config["ngf"] == 2

@@ -51,6 +51,8 @@ from . import results
 #: the student loss the ablations vary (CRD's CycleGAN loss, the paper's ablation setting)
 BASE_PRESET = "crd-cyclegan"
 CONVENTION = "in-excluded"   # OMGD/CRD count MACs without the (non-affine) InstanceNorm
+#: every arm's student, GAN Compression's distiller included: OMGD's Mobile ResNet
+STUDENT_ARCH = "mobile_resnet"
 
 
 def ablation_arms(base: StudentLoss, image_size: int) -> dict[str, StudentLoss]:
@@ -142,7 +144,8 @@ def run_ablation(task: str = "edges2shapes", seeds=(0,), steps: int = 600, size:
     bb = load_backbone(backbone)
     rows, costs = [], {}
     for seed in tqdm(seeds, desc="online teachers", disable=not progress):
-        obj = build_online(task, arms, "online-frozen", scale=_scale_of(size), backbone=bb, seed=seed)
+        obj = build_online(task, arms, "online-frozen", scale=_scale_of(size), arch=STUDENT_ARCH,
+                           backbone=bb, seed=seed)
         trainer = Trainer(obj, train, steps, batch_size=batch_size, seed=seed, device=device,
                           progress=progress)
         t0 = time.perf_counter()
@@ -219,13 +222,15 @@ def run_schemes(task: str = "edges2shapes", seeds=(0,), steps: int = 600, size: 
     for arm, seed in tqdm(jobs, desc="schemes", disable=not progress):
         scheme = arms[arm]
         if scheme is None:   # GAN Compression's distiller on the same student
-            recipe = StudentRecipe(task=task, ngf=student_ngf, image_size=size, mode="paired")
+            recipe = StudentRecipe(task=task, student=STUDENT_ARCH, ngf=student_ngf, image_size=size,
+                                   mode="paired")
             trainer = student_trainer(recipe, teacher, teacher_D, train, steps, batch_size, seed,
                                       device=device, progress=False)
             G_of, key = (lambda t=trainer: t.objective.translator()[0]), "G/total"
             extra = {"scheme": "gc-distiller", "loss": {"preset": "pix2pix"}}
         else:
-            obj = build_online(task, {"S": base}, scheme, scale=scale, backbone=bb, seed=seed,
+            obj = build_online(task, {"S": base}, scheme, scale=scale, arch=STUDENT_ARCH, backbone=bb,
+                               seed=seed,
                                teacher_ngf=teacher.config["ngf"],
                                pretrained=(teacher, teacher_D) if scheme.startswith("pretrained")
                                else None)
@@ -307,10 +312,8 @@ def verdicts(rows: list[dict], metric: str | None = None) -> dict[str, dict]:
     """Each registered claim of both experiments judged by the one rule on
     ``metric`` (default: the task's exact metric); ``rows`` from both files."""
     metric = metric or results.primary_of(rows)
-    higher = metric in HIGHER_IS_BETTER
-    by_arm: dict[str, dict] = {}
-    for r in rows:
-        by_arm.setdefault(r["arm"], {"arm": r["arm"], "values": []})["values"].append(r[metric])
+    better = "higher" if metric in HIGHER_IS_BETTER else "lower"
+    table = {r["arm"]: r for r in results.summarise(rows, ("arm",), metric)}
     claims = {"content_beats_instance": ("crd", "instance"), "content_beats_none": ("crd", "no-relations"),
               "rows_help": ("crd", "no-rows"), "columns_help": ("crd", "no-columns"),
               "patches_help": ("crd", "no-patches"),
@@ -321,15 +324,22 @@ def verdicts(rows: list[dict], metric: str | None = None) -> dict[str, dict]:
               "online_beats_pretrained_frozen": ("crd", "pretrained-frozen"),
               "online_beats_pretrained_updating": ("crd", "pretrained-updating"),
               "crd_beats_gc": ("crd", "gc-distiller")}
+
+    def m(a):
+        s = table[a]
+        return f"{a} {s[f'{metric}_mean']:.4g}" + (f"±{s[f'{metric}_std']:.2g}" if s["seeds"] > 1 else "")
+
     out = {}
     for claim, (a, b) in claims.items():
-        if a not in by_arm or b not in by_arm:
+        if a not in table or b not in table:   # a registered claim whose arm was not run
+            missing = " and ".join(x for x in (a, b) if x not in table)
+            out[claim] = {"claim": claim, "better": a, "worse": b, "verdict": "inconclusive",
+                          "metric": metric, "ran": False, "reason": f"{missing} was not run",
+                          "a_mean": None, "b_mean": None}
             continue
-        va, vb = by_arm[a]["values"], by_arm[b]["values"]
-        outcome = results.compare_values(va, vb)
-        # compare_values says whether a is "lower"/"higher"/"tie" than b
-        claimed = "higher" if higher else "lower"
-        out[claim] = {"better": a, "worse": b, "outcome": outcome,
-                      "verdict": results.verdict(outcome, claimed), "metric": metric,
-                      "a_mean": sum(va) / len(va), "b_mean": sum(vb) / len(vb)}
+        outcome = results.compare(table[a], table[b], metric)
+        v = results.verdict(outcome, better)
+        out[claim] = {"claim": claim, "better": a, "worse": b, "verdict": v, "metric": metric,
+                      "ran": True, "reason": f"{m(a)} vs {m(b)}: {v}",
+                      "a_mean": table[a][f"{metric}_mean"], "b_mean": table[b][f"{metric}_mean"]}
     return out

@@ -141,6 +141,23 @@ class Objective(nn.Module):
         parts[f"{group}/total"] = float(total.detach())
         return total, parts
 
+    def term_gradients(self, group: str, ctx: Context) -> list[dict]:
+        """For each term of ``group``: its weighted value and the norm of its
+        gradient with respect to the group's parameters, on the step context
+        ``ctx``.  Adam rescales each parameter's step by the size of its whole
+        gradient, so a term's share of the gradient norm is roughly its share
+        of the update: what a loss's weights really do.  Changes no weights."""
+        params = [p for p in self.parameters_of(group) if p.requires_grad]
+        out = []
+        for term in self.terms.get(group, []):
+            value = term.weight * term.fn(ctx)
+            grads = torch.autograd.grad(value, params, retain_graph=True, allow_unused=True)
+            norm = torch.sqrt(sum((g.detach() ** 2).sum() for g in grads if g is not None)
+                              or torch.zeros(()))
+            out.append({"term": term.name, "weight": term.weight, "weighted value": float(value.detach()),
+                        "gradient norm": float(norm)})
+        return out
+
     # -- what a checkpoint needs beyond the weights ---------------------
     def extra_state(self) -> dict:
         return {}

@@ -244,6 +244,22 @@ class OnlineDistillObjective(Objective):
                     params.append(p)
         return params
 
+    def state_dict(self, *args, **kwargs):
+        """The weights without the perceptual backbone's (fixed, and loaded from its own
+        file: VGG16 would add half a gigabyte to every checkpoint)."""
+        state = super().state_dict(*args, **kwargs)
+        for key in [k for k in state if k.startswith("backbone.")]:
+            del state[key]
+        return state
+
+    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
+        result = super().load_state_dict(state_dict, strict=False, assign=assign)
+        missing = [k for k in result.missing_keys if not k.startswith("backbone.")]
+        if strict and (missing or result.unexpected_keys):
+            raise RuntimeError(f"state dict does not fit: missing {missing}, "
+                               f"unexpected {result.unexpected_keys}")
+        return result
+
     def train(self, mode: bool = True):
         super().train(mode)
         if not self.online:
@@ -492,3 +508,34 @@ def distill_online(task: str, method: str, out: str | Path, steps: int, preset_n
                    "macs_convention": "in-excluded", "mparams": count_params(G) / 1e6, **q}
         (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     return trainer
+
+
+def trace_steps(trainer: Trainer, steps: int = 2) -> list[dict]:
+    """Train ``steps`` steps of an online ``trainer`` and report, for every
+    optimizer update, which networks it changed: one dict per update with
+    ``step``, ``group`` and, for the discriminator, the teacher generator and
+    each student, whether any of its weights moved (the schedule made
+    visible; the optimizers' own step hooks watch, the loop is the usual one)."""
+    obj = trainer.objective
+    if not isinstance(obj, OnlineDistillObjective):
+        raise GancompError("trace_steps needs a trainer of an OnlineDistillObjective")
+    nets = {"discriminator": obj.netD_judge, "teacher G": obj.teacher_G,
+            **{f"student {n}": obj.student(n) for n in obj.student_names}}
+    records, before = [], {}
+    handles = []
+    for group, opt in trainer.optimizers.items():
+        def pre(_opt, _args, _kwargs, group=group):
+            before.clear()
+            before.update({k: [p.detach().clone() for p in m.parameters()] for k, m in nets.items()})
+
+        def post(_opt, _args, _kwargs, group=group):
+            records.append({"step": trainer.step, "group": group,
+                            **{k: any(not torch.equal(a, b) for a, b in zip(before[k], m.parameters()))
+                               for k, m in nets.items()}})
+        handles += [opt.register_step_pre_hook(pre), opt.register_step_post_hook(post)]
+    try:
+        trainer.fit(until=trainer.step + steps)
+    finally:
+        for h in handles:
+            h.remove()
+    return records
