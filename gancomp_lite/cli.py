@@ -7,9 +7,12 @@ Sub-commands:
 * ``distill TASK``: train a compressed student from a teacher; ``export-student``: ship it;
 * ``train TASK``: train a teacher; ``export-teacher``: ship it; ``evaluate``: score a shipped file;
 * ``train-features``: the offline FID feature network;
-* ``sweep-decomposition``, ``sweep-distillation``, ``sweep-cat``: the recorded experiments;
+* ``sweep-decomposition``, ``sweep-distillation``, ``sweep-cat``, ``sweep-crd``, ``sweep-ofa``:
+  the recorded experiments;
 * ``bench-train``: the distiller's training speed (a benchmark);
 * ``prune TEACHER``: CAT's one-step pruning of an inception teacher to a MAC budget;
+* ``train-supernet TASK``, ``search SUPERNET``, ``export-subnet SUPERNET``: GAN
+  Compression's once-for-all pipeline;
 * ``download NAME``: a real dataset or pretrained weights, checksummed;
 * ``info``: the scale, device and versions in use.
 
@@ -93,7 +96,17 @@ def _cmd_profile(args: argparse.Namespace) -> int:
     from .models import build_generator
 
     h, w = args.size
-    model = build_generator(args.arch, ngf=args.ngf, norm=args.norm, image_size=min(h, w))
+    if args.config is not None:
+        from .models import SubMobileResnetGenerator
+        from .models.dynamic import format_config, parse_config
+
+        if args.arch != "mobile_resnet":
+            raise GancompError(f"--config describes a (sub-)mobile ResNet, not {args.arch!r}: "
+                               f"use `profile mobile_resnet --config ...`")
+        model = SubMobileResnetGenerator(parse_config(args.config), norm=args.norm or "instance")
+        args.arch, args.ngf = f"sub_mobile_resnet {format_config(args.config)}", "-"
+    else:
+        model = build_generator(args.arch, ngf=args.ngf, norm=args.norm, image_size=min(h, w))
     if args.decompose:
         from .compression import decompose
 
@@ -425,6 +438,102 @@ def _cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_sweep_ofa(args: argparse.Namespace) -> int:
+    from .experiments import ofa, results
+
+    path = ofa.run_recorded(
+        args.experiment, args.out, seeds=args.seeds, steps=args.steps, size=args.size,
+        batch_size=args.batch_size, n_eval=args.n, curve_points=args.curve_points,
+        finetune_steps=args.finetune_steps, population=args.population,
+        generations=args.generations, ship_dir=args.ship_dir, allow_dirty=args.allow_dirty,
+        force=args.force, progress=not args.no_progress, argv=args.argv)
+    data = results.load(path)
+    print(f"wrote {len(data['rows'])} rows to {path}")
+    return 0
+
+
+def _cmd_train_supernet(args: argparse.Namespace) -> int:
+    import shlex
+
+    from .compression.ofa import search_space
+    from .training.supernet import train_supernet
+
+    trainer, manifest = train_supernet(
+        args.task, search_space(args.space), args.out, args.steps, sampling=args.sampling,
+        batch_size=args.batch_size, seed=args.seed, n_train=args.n_train, n_val=args.n_val,
+        image_size=args.size, teacher_path=args.teacher, data=args.data, preset=args.preset,
+        resume=args.resume, device=args.device, progress=not args.no_progress,
+        command="gancomp-lite " + shlex.join(args.argv))
+    last = trainer.history[-1]
+    print(f"trained a {args.sampling} supernet of {args.space} ({manifest['recipe']['space']['name']}, "
+          f"{trainer.step} steps) into {args.out}/supernet.pt")
+    print("final losses: " + ", ".join(f"{k}={v:.4g}" for k, v in last.items() if "/" in k))
+    return 0
+
+
+def _supernet_and_split(path):
+    from .compression.ofa import SearchSpace, held_out_split
+    from .errors import GancompError as _E
+    from .training.checkpoint import load_supernet
+
+    supernet, manifest = load_supernet(path)
+    r = manifest["recipe"]
+    if not r["data"].startswith("synthetic:"):
+        raise _E(f"{path} was trained on {r['data']}: searching it needs that folder's held-out "
+                 f"part, which only the training run can rebuild (search from Python with "
+                 f"compression.ofa.search_split)")
+    data = held_out_split(r["task"], r["n_train"], r["n_val"], r["image_size"])
+    return supernet, manifest, SearchSpace.from_dict(r["space"]), data
+
+
+def _cmd_search(args: argparse.Namespace) -> int:
+    from .compression.ofa import search
+    from .models.dynamic import format_config
+
+    supernet, manifest, space, data = _supernet_and_split(args.supernet)
+    options = {}
+    if args.method == "evolution":
+        options = dict(population=args.population, generations=args.generations,
+                       mutate_prob=args.mutate_prob, seed=args.seed)
+    result = search(supernet, space, args.budget, data, method=args.method, size=args.size,
+                    convention=args.convention, cache=args.cache, force=args.force,
+                    progress=not args.no_progress, **options)
+    if args.json:
+        print(json.dumps({**result.as_dict(), "space": space.name, "convention": args.convention,
+                          "size": args.size, "metric": "held-out L1"}, indent=2))
+        return 0
+    print(f"{args.method} search of {space.name} ({space.size()} subnets) under "
+          f"{result.budget / 1e9:.4g}G MACs ({args.convention}, {args.size}px): "
+          f"{result.evaluated} subnets scored in {result.seconds:.1f} s "
+          f"({result.cache_hits} from the cache)")
+    print(f"  best: {format_config(result.best)}  {result.best_macs / 1e9:.4g}G MACs  "
+          f"held-out L1 {result.best_score:.4f}")
+    return 0
+
+
+def _cmd_export_subnet(args: argparse.Namespace) -> int:
+    import shlex
+
+    from .compression.ofa import export_subnet
+    from .metrics.cost import CONVENTIONS, profile_all
+    from .models.dynamic import format_config
+    from .training.checkpoint import load_supernet, save_subnet
+    from .compression.ofa import SearchSpace
+
+    supernet, manifest = load_supernet(args.supernet)
+    config = SearchSpace.from_dict(manifest["recipe"]["space"]).validate(args.config)
+    sub = export_subnet(supernet, config)
+    costs = profile_all(sub, args.size, conventions=tuple(CONVENTIONS))
+    out = save_subnet(sub, args.out, format_config(config), args.supernet,
+                      "gancomp-lite " + shlex.join(args.argv),
+                      {k: c.as_dict() for k, c in costs.items()}, force=args.force)
+    for name, cost in costs.items():
+        print(f"  MACs [{name}]: {cost.gmacs:.4f}G  params {cost.mparams:.4f}M")
+    print(f"wrote {out} (subnet {format_config(config)}; fine-tune it with "
+          f"`gancomp-lite distill {manifest['recipe']['task']} --student-from {out} ...`)")
+    return 0
+
+
 def _recorded_sweep_options(p: argparse.ArgumentParser) -> None:
     """The options every recorded sweep shares: test images, learning-curve
     points, the results file and how it may be written."""
@@ -460,6 +569,9 @@ def build_parser() -> argparse.ArgumentParser:
                    default=list(CONVENTIONS), help="MAC counting conventions to report")
     p.add_argument("--decompose", default=None, metavar="STAGE[,STAGE]",
                    help="make stages of the ResNet generator depthwise separable: down, blocks, up")
+    p.add_argument("--config", default=None, metavar="C0_..._C7",
+                   help="a once-for-all subnet of the mobile ResNet (GAN Compression's string, "
+                        "8 entries or the legacy 6), instead of --ngf")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=_cmd_profile)
 
@@ -667,6 +779,75 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--arms", nargs="+", default=None, help="only these arms (default: all)")
     _recorded_sweep_options(c)
     c.set_defaults(func=_cmd_sweep_crd)
+
+    from .compression.ofa import SEARCHES, SPACES
+    from .training.supernet import SAMPLINGS
+
+    sn = sub.add_parser("train-supernet", help="GAN Compression's once-for-all supernet, trained "
+                                               "by its distiller (resumable)")
+    sn.add_argument("task", choices=sorted(WORLDS))
+    sn.add_argument("--space", choices=list(SPACES), required=True,
+                    help="candidate widths (GAN Compression's lists; *-ci: divided by 4)")
+    sn.add_argument("--sampling", choices=SAMPLINGS, default="uniform",
+                    help="uniform: one subnet per step (GAN Compression); sandwich: largest, "
+                         "smallest and a random one")
+    sn.add_argument("--steps", type=_positive, required=True)
+    sn.add_argument("--batch-size", type=_positive, default=4)
+    sn.add_argument("--seed", type=_non_negative, default=0)
+    sn.add_argument("--n-train", type=_positive, default=None, help="default: the scale's")
+    sn.add_argument("--n-val", type=_positive, default=32,
+                    help="training items held out for the search (never trained on)")
+    sn.add_argument("--size", type=_positive, default=None, help="default: the scale's")
+    sn.add_argument("--teacher", default=None, help="teacher file (default: the task's shipped one)")
+    sn.add_argument("--data", default=None, help="a real dataset folder instead of the synthetic task")
+    sn.add_argument("--preset", default=None, help="loss weights (default: GAN Compression's)")
+    sn.add_argument("--resume", action="store_true")
+    sn.add_argument("--device", type=_device, default=None)
+    sn.add_argument("--no-progress", action="store_true")
+    sn.add_argument("--out", required=True, help="run folder")
+    sn.set_defaults(func=_cmd_train_supernet)
+
+    se = sub.add_parser("search", help="the best subnet of a supernet under a MAC budget")
+    se.add_argument("supernet", help="a supernet file written by train-supernet")
+    se.add_argument("--budget", type=float, required=True, help="MACs per image, e.g. 4.9e8")
+    se.add_argument("--method", choices=list(SEARCHES), default="exhaustive")
+    se.add_argument("--convention", choices=("in-counted", "in-excluded", "cat"), default="in-counted",
+                    help="MAC convention of the budget (default: GAN Compression's README)")
+    se.add_argument("--size", type=_positive, default=256, help="image side the MACs are counted at")
+    se.add_argument("--cache", default=None, help="score cache file (JSON): a re-run is instant")
+    se.add_argument("--force", action="store_true", help="replace a cache made for another supernet")
+    se.add_argument("--population", type=_positive, default=100)
+    se.add_argument("--generations", type=_positive, default=500)
+    se.add_argument("--mutate-prob", type=float, default=0.2)
+    se.add_argument("--seed", type=_non_negative, default=0)
+    se.add_argument("--json", action="store_true")
+    se.add_argument("--no-progress", action="store_true")
+    se.set_defaults(func=_cmd_search)
+
+    ex = sub.add_parser("export-subnet", help="a subnet of a supernet as a plain generator file")
+    ex.add_argument("supernet", help="a supernet file written by train-supernet")
+    ex.add_argument("--config", required=True, metavar="C0_..._C7", help="the subnet's configuration")
+    ex.add_argument("--size", type=_positive, default=256, help="image side the MACs are counted at")
+    ex.add_argument("--out", required=True, help="the subnet's file (.pt; a manifest goes beside it)")
+    ex.add_argument("--force", action="store_true")
+    ex.set_defaults(func=_cmd_export_subnet)
+
+    c = sub.add_parser("sweep-ofa", help="GAN Compression's once-for-all claims: searched vs "
+                                         "uniformly shrunk students, sampling rules, fine-tuning, "
+                                         "search cost against CAT")
+    c.add_argument("experiment", choices=["supernets", "baselines"],
+                   help="supernets: train, ship and search supernets; baselines: the uniform "
+                        "students at the budgets and CAT's pruning")
+    c.add_argument("--seeds", type=_non_negative, nargs="+", default=[0, 1, 2])
+    c.add_argument("--steps", type=_positive, default=1200)
+    c.add_argument("--size", type=_positive, default=64)
+    c.add_argument("--batch-size", type=_positive, default=4)
+    c.add_argument("--finetune-steps", type=_positive, default=300)
+    c.add_argument("--population", type=_positive, default=32)
+    c.add_argument("--generations", type=_positive, default=10)
+    c.add_argument("--ship-dir", default=None, help="where supernets go (default data/supernets)")
+    _recorded_sweep_options(c)
+    c.set_defaults(func=_cmd_sweep_ofa)
 
     b = sub.add_parser("bench-train", help="training speed of the distiller in GAN Compression's "
                                            "benchmark configuration (a benchmark: it reports, "

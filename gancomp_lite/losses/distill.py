@@ -46,12 +46,17 @@ class FeatureDistillLoss(nn.Module):
         if not self.channels:
             raise GancompError("a distillation loss needs at least one layer")
 
+    #: whether a student map may be narrower than its layer's channels (a
+    #: once-for-all subnet: the loss then uses the leading slice of its weights)
+    any_student_width = False
+
     def check(self, student: Sequence[torch.Tensor], teacher: Sequence[torch.Tensor]) -> None:
         if len(student) != len(self.channels) or len(teacher) != len(self.channels):
             raise GancompError(f"expected features of {len(self.channels)} layers, got "
                                f"{len(student)} student and {len(teacher)} teacher maps")
         for i, ((cs, ct), s, t) in enumerate(zip(self.channels, student, teacher)):
-            if s.shape[1] != cs or t.shape[1] != ct:
+            narrower = self.any_student_width and s.shape[1] <= cs
+            if (s.shape[1] != cs and not narrower) or t.shape[1] != ct:
                 raise GancompError(f"layer {i}: expected {cs} student and {ct} teacher channels, "
                                    f"got {s.shape[1]} and {t.shape[1]}")
             if s.shape[2:] != t.shape[2:]:
@@ -66,10 +71,18 @@ class FeatureDistillLoss(nn.Module):
 class MappedMSE(FeatureDistillLoss):
     """GAN Compression's loss: per layer, a learnable 1x1 convolution (with
     bias, initialised N(0, 0.02)) maps the student's channels to the
-    teacher's; the loss is the sum over layers of the mean squared error."""
+    teacher's; the loss is the sum over layers of the mean squared error.
 
-    def __init__(self, channels: Sequence[tuple[int, int]], init_gain: float = 0.02):
+    ``any_student_width=True`` (a once-for-all supernet's loss, chapter
+    ``nb/09_ofa``): ``channels`` give the widest student, and a narrower
+    student map goes through the first input channels of the mapping's weight,
+    as GAN Compression's super mapping layers do, so every subnet shares one
+    set of mappings."""
+
+    def __init__(self, channels: Sequence[tuple[int, int]], init_gain: float = 0.02,
+                 any_student_width: bool = False):
         super().__init__(channels)
+        self.any_student_width = any_student_width
         self.mappings = nn.ModuleList(nn.Conv2d(s, t, 1) for s, t in self.channels)
         for conv in self.mappings:
             nn.init.normal_(conv.weight, 0.0, init_gain)
@@ -77,7 +90,8 @@ class MappedMSE(FeatureDistillLoss):
 
     def forward(self, student, teacher):
         self.check(student, teacher)
-        return sum(F.mse_loss(f(s), t) for f, s, t in zip(self.mappings, student, teacher))
+        return sum(F.mse_loss(F.conv2d(s, f.weight[:, :s.shape[1]], f.bias), t)
+                   for f, s, t in zip(self.mappings, student, teacher))
 
 
 class ChannelDistillLoss(FeatureDistillLoss):

@@ -13,8 +13,9 @@ from ..errors import GancompError
 from .discriminator import NLayerDiscriminator
 from .inception import InceptionBlock, InceptionGenerator
 from .norm import NORMS, conv_bias, get_norm_layer
+from .dynamic import SuperMobileResnetGenerator
 from .resnet import (MobileResnetGenerator, ResnetBlock, ResnetGenerator,
-                     SeparableConv2d, init_weights)
+                     SeparableConv2d, SubMobileResnetGenerator, init_weights)
 from .unet import UnetGenerator, UnetSkipConnectionBlock
 
 
@@ -67,14 +68,16 @@ def build_generator(arch: str, ngf: int = 64, norm: str | None = None,
 
 __all__ = [
     "GENERATORS", "InceptionBlock", "InceptionGenerator", "NORMS", "MobileResnetGenerator", "NLayerDiscriminator", "ResnetBlock",
-    "ResnetGenerator", "SeparableConv2d", "UnetGenerator", "UnetSkipConnectionBlock",
+    "ResnetGenerator", "SeparableConv2d", "SubMobileResnetGenerator", "SuperMobileResnetGenerator",
+    "UnetGenerator", "UnetSkipConnectionBlock",
     "UnknownArchError", "build_generator", "conv_bias", "get_norm_layer", "init_weights",
 ]
 
 
 #: classes that checkpoints may name, for :func:`from_config`
 MODEL_CLASSES = {c.__name__: c for c in (ResnetGenerator, MobileResnetGenerator, UnetGenerator,
-                                         InceptionGenerator, NLayerDiscriminator)}
+                                         InceptionGenerator, NLayerDiscriminator,
+                                         SubMobileResnetGenerator, SuperMobileResnetGenerator)}
 
 
 def from_config(description: dict) -> nn.Module:

@@ -211,3 +211,47 @@ def init_weights(net: nn.Module, gain: float = 0.02) -> nn.Module:
             nn.init.normal_(m.weight, 1.0, gain)
             nn.init.zeros_(m.bias)
     return net
+
+
+class SubMobileResnetGenerator(nn.Module):
+    """A plain Mobile ResNet with one width per layer group: what a
+    once-for-all subnet exports to (GAN Compression's ``SubMobileResnetGenerator``).
+
+    ``channels`` is the 8-entry configuration of
+    :mod:`gancomp_lite.models.dynamic` (``c0 .. c7`` in ngf units; the legacy
+    6-entry form is accepted).  Layer indices and state-dict keys are those of
+    :class:`MobileResnetGenerator` and of GAN Compression's sub-mobile
+    generator, so its released compressed models load key for key.  With all
+    entries equal to ``ngf`` it is exactly ``MobileResnetGenerator(ngf)``.
+    Explained in chapter ``nb/09_ofa``.
+    """
+
+    DISTILL_LAYERS = ResnetGenerator.DISTILL_LAYERS
+
+    def __init__(self, channels, input_nc: int = 3, output_nc: int = 3, norm: str = "instance",
+                 n_blocks: int = 9, dropout: float = 0.0, padding_type: str = "reflect"):
+        super().__init__()
+        from .dynamic import layer_widths, parse_config
+
+        c = list(parse_config(channels))
+        w = layer_widths(c, n_blocks)
+        self.config = dict(channels=c, input_nc=input_nc, output_nc=output_nc, norm=norm,
+                           n_blocks=n_blocks, dropout=dropout, padding_type=padding_type)
+        norm_layer = get_norm_layer(norm)
+        bias = conv_bias(norm)
+        first, down1, res = w["first"], w["down1"], w["residual"]
+        layers: list[nn.Module] = [nn.ReflectionPad2d(3), nn.Conv2d(input_nc, first, 7, bias=bias),
+                                   norm_layer(first), nn.ReLU(True)]
+        for c_in, c_out in ((first, down1), (down1, res)):
+            layers += [nn.Conv2d(c_in, c_out, 3, stride=2, padding=1, bias=bias), norm_layer(c_out),
+                       nn.ReLU(True)]
+        layers += [ResnetBlock(res, norm, dropout, padding_type, separable=True, hidden=inner)
+                   for inner in w["inner"]]
+        for c_in, c_out in ((res, w["up1"]), (w["up1"], w["up2"])):
+            layers += [nn.ConvTranspose2d(c_in, c_out, 3, stride=2, padding=1, output_padding=1,
+                                          bias=bias), norm_layer(c_out), nn.ReLU(True)]
+        layers += [nn.ReflectionPad2d(3), nn.Conv2d(w["up2"], output_nc, 7, padding=0), nn.Tanh()]
+        self.model = nn.Sequential(*layers)
+        init_weights(self)
+
+    forward = ResnetGenerator.forward

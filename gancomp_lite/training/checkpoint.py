@@ -27,6 +27,7 @@ TEACHER_FORMAT = "gancomp-lite/teacher/1"
 STUDENT_FORMAT = "gancomp-lite/student/1"
 TEACHERS_DIR = DATA_DIR / "teachers"
 STUDENTS_DIR = DATA_DIR / "students"
+SUPERNETS_DIR = DATA_DIR / "supernets"
 
 
 # -- teachers ------------------------------------------------------------
@@ -140,10 +141,71 @@ def save_pruned(student: nn.Module, report, out: str | Path, teacher_file: str |
 
 
 def load_pruned(path: str | Path) -> tuple[nn.Module, bool]:
-    """The network of a file written by :func:`save_pruned` and whether its
-    weights are the teacher's (``True``) or meant to be re-initialised."""
+    """The network of a file written by :func:`save_pruned` (or an exported
+    once-for-all subnet, :func:`save_subnet`) and whether its weights are kept
+    (``True``: the teacher's kept channels, or the supernet's slice) or meant
+    to be re-initialised."""
     path = Path(path)
     manifest = read_manifest(path)
+    if manifest.get("kind") == SUBNET_KIND:
+        return load_student_file(path), True
     if manifest.get("kind") != PRUNED_KIND:
-        raise CheckpointError(f"{path} is not a network written by `gancomp-lite prune`")
+        raise CheckpointError(f"{path} is not a network written by `gancomp-lite prune` or "
+                              f"`gancomp-lite export-subnet`")
     return load_student_file(path), manifest.get("weights") == INHERITED
+
+
+# -- once-for-all supernets and their subnets (GAN Compression) ------------
+SUPERNET_KIND = "once-for-all supernet"
+SUBNET_KIND = "once-for-all subnet"
+
+
+def save_supernet(supernet: nn.Module, out: str | Path, manifest: dict, force: bool = False) -> dict:
+    """Write a trained supernet to ``out`` (``.pt``, half precision, the
+    students' format) with ``manifest`` (its recipe, commands, code version)
+    beside it; an existing file is kept unless ``force``.  Returns the manifest."""
+    from ..shipped import refuse_existing, staged, write_manifest, write_shipped
+
+    out = Path(out)
+    if out.suffix != ".pt":
+        raise CheckpointError(f"a supernet is written to a .pt file, got {out}")
+    refuse_existing([out, out.with_suffix(".json")], force)
+    with staged(out, force) as tmp:
+        write_shipped(student_payload(supernet, "supernet"), tmp, {}, name=out.name)
+        return write_manifest(tmp, {"kind": SUPERNET_KIND, **manifest}, name=out.name)
+
+
+def load_supernet(path: str | Path) -> tuple[nn.Module, dict]:
+    """The supernet of a file written by :func:`save_supernet` (checksum
+    verified, eval mode) and its manifest; any other file is a :class:`CheckpointError`."""
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError(f"{path} is missing: train a supernet (`gancomp-lite train-supernet`)")
+    manifest = read_manifest(path)
+    if manifest.get("kind") != SUPERNET_KIND:
+        raise CheckpointError(f"{path} is not a supernet written by `gancomp-lite train-supernet`")
+    return load_student_file(path), manifest
+
+
+def save_subnet(subnet: nn.Module, out: str | Path, config: str, supernet_file: str | Path | None,
+                command: str, costs: dict | None = None, force: bool = False) -> Path:
+    """Write an exported subnet to ``out`` (``.pt``) with a manifest naming
+    its configuration and supernet file (with its SHA-256), the command, the
+    code version and ``costs``.  ``gancomp-lite distill --student-from`` fine-tunes
+    it from these weights.  An existing file is kept unless ``force``."""
+    from ..provenance import code_version, sha256_of
+    from ..shipped import refuse_existing, staged, write_manifest, write_shipped
+
+    out = Path(out)
+    if out.suffix != ".pt":
+        raise CheckpointError(f"a subnet is written to a .pt file, got {out}")
+    refuse_existing([out, out.with_suffix(".json")], force)
+    with staged(out, force) as tmp:
+        write_shipped(student_payload(subnet, "export-subnet"), tmp, {}, name=out.name)
+        write_manifest(tmp, {"kind": SUBNET_KIND, "config": config,
+                             "supernet": None if supernet_file is None else {
+                                 "file": Path(supernet_file).name,
+                                 "sha256": sha256_of(Path(supernet_file))},
+                             "command": command, "code_version": code_version(),
+                             "costs": costs or {}}, name=out.name)
+    return out

@@ -1,0 +1,301 @@
+"""Once-for-all: dynamic-width layers, the supernet, configurations, cost, search, export."""
+import random
+
+import pytest
+import torch
+import torch.nn as nn
+
+from gancomp_lite.compression.ofa import (SPACES, ScoreCache, SearchSpace, evolution_search,
+                                          exhaustive_search, export_subnet, held_out_split, search,
+                                          search_space, search_split, subnet_macs)
+from gancomp_lite.errors import BudgetError, GancompError, OutputExistsError
+from gancomp_lite.losses.distill import MappedMSE
+from gancomp_lite.metrics.cost import count_params, profile_macs
+from gancomp_lite.models import (MobileResnetGenerator, SubMobileResnetGenerator,
+                                 SuperMobileResnetGenerator, from_config, describe)
+from gancomp_lite.models.dynamic import (ConfigError, DynamicConv2d, DynamicConvTranspose2d,
+                                         DynamicSeparableConv2d, SubnetView, format_config,
+                                         parse_config)
+
+SPACE = search_space("channels-48-ci")
+
+
+@pytest.fixture(scope="module")
+def supernet():
+    torch.manual_seed(0)
+    net = SuperMobileResnetGenerator(ngf=SPACE.ngf)
+    with torch.no_grad():   # non-trivial weights everywhere (the init zeroes the biases)
+        for p in net.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    return net.eval()
+
+
+def test_dynamic_layers_use_the_leading_slice_of_their_weights():
+    torch.manual_seed(0)
+    x = torch.randn(2, 5, 8, 8)
+    conv = DynamicConv2d(7, 9, 3, padding=1)
+    plain = nn.Conv2d(5, 4, 3, padding=1)
+    plain.weight.data, plain.bias.data = conv.weight[:4, :5].clone(), conv.bias[:4].clone()
+    assert torch.allclose(conv(x, 4), plain(x))
+    up = DynamicConvTranspose2d(7, 9, 3, 2, 1, 1)
+    plain_up = nn.ConvTranspose2d(5, 4, 3, 2, 1, 1)
+    plain_up.weight.data, plain_up.bias.data = up.weight[:5, :4].clone(), up.bias[:4].clone()
+    assert torch.allclose(up(x, 4), plain_up(x))
+    sep = DynamicSeparableConv2d(7, 9, 3, padding=1)
+    dw, pw = nn.Conv2d(5, 5, 3, padding=1, groups=5), nn.Conv2d(5, 4, 1)
+    dw.weight.data, dw.bias.data = sep.conv[0].weight[:5].clone(), sep.conv[0].bias[:5].clone()
+    pw.weight.data, pw.bias.data = sep.conv[2].weight[:4, :5].clone(), sep.conv[2].bias[:4].clone()
+    ref = pw(nn.functional.instance_norm(dw(x)))
+    assert torch.allclose(sep(x, 4), ref, atol=1e-6)
+    with pytest.raises(ConfigError, match="only 9"):
+        conv(x, 10)
+
+
+def test_a_sliced_forward_equals_a_plain_network_with_those_widths_and_weights(supernet):
+    rng = random.Random(1)
+    x = torch.randn(2, 3, 32, 32)
+    for _ in range(4):
+        config = SPACE.sample(rng)
+        plain = SubMobileResnetGenerator(list(config))
+        # built by hand from the supernet: every tensor cut to the plain network's shape
+        big = supernet.state_dict()
+        plain.load_state_dict({k: big[k][tuple(slice(0, n) for n in v.shape)]
+                               for k, v in plain.state_dict().items()})
+        with torch.no_grad():
+            assert torch.allclose(supernet(x, config=config), plain(x), atol=1e-6)
+
+
+def test_export_holds_exactly_the_subnets_weights_and_leaves_the_supernet_alone(supernet):
+    before = {k: v.clone() for k, v in supernet.state_dict().items()}
+    active = supernet.active
+    x = torch.randn(3, 3, 32, 32)
+    for config in (SPACE.largest(), SPACE.smallest(), (12, 8, 10, 8, 12, 10, 6, 4)):
+        sub = export_subnet(supernet, config)
+        assert isinstance(sub, SubMobileResnetGenerator)
+        with torch.no_grad():
+            assert torch.equal(sub(x), supernet(x, config=config))
+            assert torch.equal(SubnetView(supernet, config)(x), supernet(x, config=config))
+        # no more weights than the subnet needs, and it rebuilds from its description
+        assert count_params(sub) == count_params(SubMobileResnetGenerator(list(config)))
+        assert isinstance(from_config(describe(sub)), SubMobileResnetGenerator)
+    assert supernet.active == active
+    assert all(torch.equal(before[k], v) for k, v in supernet.state_dict().items())
+    with pytest.raises(ConfigError, match="above the supernet's width"):
+        export_subnet(supernet, (16,) * 8)
+
+
+def test_the_largest_subnet_is_the_mobile_resnet_and_keys_follow_gan_compression():
+    sup = SuperMobileResnetGenerator(ngf=16)
+    mobile = MobileResnetGenerator(ngf=16)
+    assert list(sup.state_dict()) == list(mobile.state_dict())
+    mobile.load_state_dict(sup.state_dict())       # a Mobile ResNet checkpoint fits the supernet
+    x = torch.randn(1, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.allclose(sup(x), mobile(x), atol=1e-6)
+    # GAN Compression's sub-mobile layout: a 6-entry released model, key by key
+    sub = SubMobileResnetGenerator("24_24_24_32_20_16")
+    shapes = {k: tuple(v.shape) for k, v in sub.state_dict().items()}
+    assert shapes["model.1.weight"] == (24, 3, 7, 7)
+    assert shapes["model.4.weight"] == (48, 24, 3, 3)
+    assert shapes["model.7.weight"] == (96, 48, 3, 3)
+    assert shapes["model.10.conv_block.1.conv.0.weight"] == (96, 1, 3, 3)
+    assert shapes["model.10.conv_block.1.conv.2.weight"] == (128, 96, 1, 1)
+    assert shapes["model.10.conv_block.6.conv.0.weight"] == (128, 1, 3, 3)
+    assert shapes["model.10.conv_block.6.conv.2.weight"] == (96, 128, 1, 1)
+    assert shapes["model.19.weight"] == (96, 40, 3, 3)      # transposed conv: [in, out, k, k]
+    assert shapes["model.22.weight"] == (40, 16, 3, 3)
+    assert shapes["model.26.weight"] == (3, 16, 7, 7)
+
+
+def test_gan_compressions_released_horse2zebra_model_costs_its_published_numbers():
+    sub = SubMobileResnetGenerator("24_24_24_32_20_16")   # the 6-entry (legacy) form
+    assert round(profile_macs(sub, 256, "in-counted") / 1e9, 3) == 2.670
+    assert round(count_params(sub) / 1e6, 3) == 0.342
+    # the 8-entry released models of the README
+    for config, gmacs, mparams in (("16_16_32_16_32_32_16_16", 2.546, 0.357),
+                                   ("32_32_48_32_48_48_16_16", 4.994, 0.822)):
+        sub = SubMobileResnetGenerator(config)
+        assert round(subnet_macs(config, 256, "in-counted") / 1e9, 3) == gmacs
+        assert round(count_params(sub) / 1e6, 3) == mparams
+
+
+def test_subnet_macs_by_formula_equal_the_profiler():
+    rng = random.Random(0)
+    for name in ("channels-48-ci", "channels-32"):
+        for _ in range(1):
+            config = SPACES[name].sample(rng)
+            sub = SubMobileResnetGenerator(list(config))
+            for convention in ("in-counted", "in-excluded", "cat"):
+                for size in (64, (32, 48)):   # the formula is size-generic; 256 is checked above
+                    assert subnet_macs(config, size, convention) == profile_macs(sub, size, convention)
+    with pytest.raises(GancompError, match="profile the exported subnet"):
+        subnet_macs((8,) * 8, 256, "exact")
+
+
+def test_configuration_strings_round_trip_and_bad_ones_fail_clearly():
+    for config in SPACE:
+        assert parse_config(format_config(config)) == config
+    assert format_config(parse_config("16_16_32_16_32_32_16_16")) == "16_16_32_16_32_32_16_16"
+    assert parse_config("24_24_24_32_20_16") == (24, 24, 24, 32, 32, 32, 20, 16)   # legacy form
+    for bad in ("16_16_x_16", "16_16_32", "1_2_3_4_5_6_7_8_9", "16_16_0_16_16_16_16_16", ""):
+        with pytest.raises(ConfigError, match="malformed configuration"):
+            parse_config(bad)
+    with pytest.raises(ConfigError, match=r"outside the search space .*c0=10 \(allowed: 12, 8\)"):
+        SPACE.validate("10_8_12_12_12_12_12_12")
+
+
+def test_search_spaces_match_gan_compressions_lists():
+    assert SPACES["channels-32"].size() == 3 ** 8 == 6561
+    assert SPACES["channels-48"].size() == 5184
+    assert SPACES["channels-48-ci"].size() == 5184
+    assert SPACES["channels-48-ci"].candidates[6] == (12, 8, 6, 4)
+    assert SPACES["channels-64-cyclegan"].candidates[0] == (64, 48, 32, 24, 16)
+    assert SPACES["channels-64-pix2pix"].ngf == 64
+    assert SearchSpace.from_dict(SPACE.as_dict()) == SPACE
+
+
+def _known_table(seed=0):
+    """A synthetic score table over the space: its optimum under a budget is known."""
+    rng = random.Random(seed)
+    weights = [rng.uniform(-1, 1) for _ in range(8)]
+    score = lambda c: sum(w * v for w, v in zip(weights, c)) + 0.001 * sum(c[i] * c[-1 - i] for i in range(4))
+    cost = lambda c: subnet_macs(c, 256, "in-counted")
+    return score, cost
+
+
+def test_searches_respect_the_budget_and_find_a_known_optimum():
+    score, cost = _known_table()
+    budget = subnet_macs((9,) * 8)
+    fits = [c for c in SPACE if cost(c) <= budget]
+    best = min(fits, key=score)
+    seen = []
+    ex = exhaustive_search(SPACE, budget, lambda c: (seen.append(c), score(c))[1], cost)
+    assert ex.best == best and ex.best_macs <= budget and ex.evaluated == len(fits)
+    assert all(cost(c) <= budget for c in seen)
+    assert [t[1] for t in ex.trace] == sorted([t[1] for t in ex.trace], reverse=True)
+    seen.clear()
+    ev = evolution_search(SPACE, budget, lambda c: (seen.append(c), score(c))[1], cost,
+                          population=40, generations=30, mutate_prob=0.3, seed=0)
+    assert all(cost(c) <= budget for c in seen)            # over-budget children were redrawn
+    assert len(seen) == len(set(seen)) == ev.evaluated      # each subnet scored once
+    assert ev.best == best                                  # found the known optimum
+    assert ev.evaluated < len(fits)                         # ... without scoring everything
+
+
+def test_evolution_with_a_fixed_seed_is_deterministic():
+    score, cost = _known_table(1)
+    budget = subnet_macs((8,) * 8)
+    a = evolution_search(SPACE, budget, score, cost, population=12, generations=5, seed=3)
+    b = evolution_search(SPACE, budget, score, cost, population=12, generations=5, seed=3)
+    assert (a.best, a.trace) == (b.best, b.trace)
+
+
+def test_a_budget_below_the_smallest_subnet_names_its_cost():
+    score, cost = _known_table()
+    smallest = subnet_macs(SPACE.smallest())
+    for method in (exhaustive_search, evolution_search):
+        with pytest.raises(BudgetError, match=r"smallest subnet of channels-48-ci \(8_8_8_8_8_8_4_4: 0.3127G"):
+            method(SPACE, smallest - 1, score, cost)
+
+
+def test_search_caches_scores_so_a_rerun_is_instant(supernet, tmp_path):
+    data = held_out_split("edges2shapes", 8, 4, 32)
+    budget = subnet_macs((12, 8, 8, 8, 8, 8, 4, 4))
+    cache = tmp_path / "scores.json"
+    first = search(supernet, SPACE, budget, data, "exhaustive", cache=cache)
+    assert first.cache_hits == 0 and first.evaluated >= 2
+    again = search(supernet, SPACE, budget, data, "exhaustive", cache=cache)
+    assert again.cache_hits == again.evaluated and (again.best, again.best_score) == (first.best, first.best_score)
+    other = SuperMobileResnetGenerator(ngf=SPACE.ngf)
+    with pytest.raises(OutputExistsError, match="another supernet"):
+        search(other, SPACE, budget, data, "exhaustive", cache=cache)
+
+
+def test_the_held_out_split_is_training_data_no_run_sees():
+    from gancomp_lite.data import open_dataset
+
+    ds = open_dataset("edges2shapes", phase="train", n=10, size=32, seed=0)
+    train, held = search_split(ds, 3)
+    assert len(train) == 7 and held["A"].shape == (3, 3, 32, 32)
+    assert torch.equal(held["A"][0], ds[7]["A"])
+    first = open_dataset("edges2shapes", phase="train", n=7, size=32, seed=0)
+    assert torch.equal(train[6]["A"], first[6]["A"])       # the usual training set
+    assert torch.equal(held_out_split("edges2shapes", 7, 3, 32)["A"], held["A"])
+    with pytest.raises(GancompError, match="n_val"):
+        search_split(ds, 10)
+
+
+def test_mappings_take_any_student_width_only_when_asked():
+    loss = MappedMSE([(16, 8)], any_student_width=True)
+    t = torch.randn(2, 8, 4, 4)
+    narrow = torch.randn(2, 12, 4, 4)
+    expected = nn.functional.mse_loss(nn.functional.conv2d(narrow, loss.mappings[0].weight[:, :12],
+                                                           loss.mappings[0].bias), t)
+    assert torch.allclose(loss([narrow], [t]), expected)
+    with pytest.raises(GancompError, match="expected 16 student"):
+        MappedMSE([(16, 8)])([narrow], [t])
+
+
+@pytest.fixture(scope="module")
+def tiny_teacher():
+    from gancomp_lite.models import NLayerDiscriminator, ResnetGenerator
+
+    torch.manual_seed(0)
+    return ResnetGenerator(ngf=4).eval(), NLayerDiscriminator(6, ndf=8).eval()
+
+
+def _tiny_trainer(tiny_teacher, sampling, steps=12, seed=0, n=8):
+    from gancomp_lite.data import open_dataset
+    from gancomp_lite.training.supernet import supernet_trainer
+
+    space = SearchSpace("tiny", ((4, 2),) * 8)
+    data = open_dataset("edges2shapes", phase="train", n=n, size=32, seed=0)
+    teacher, D = tiny_teacher
+    return supernet_trainer(space, teacher, D, data, steps, batch_size=2, seed=seed,
+                            sampling=sampling, image_size=32, device="cpu", progress=False)
+
+
+def test_supernet_training_samples_from_the_space_and_its_loss_falls(tiny_teacher):
+    trainer = _tiny_trainer(tiny_teacher, "uniform", steps=40)
+    drawn = []
+    obj = trainer.objective
+    original = obj.configs_of_step
+    obj.configs_of_step = lambda: (lambda cs: (drawn.extend(cs), cs)[1])(original())
+    batch = trainer.batch_at(0)
+    with torch.no_grad():
+        before = float(obj.group_loss("G", obj.forward_step(batch))[0])   # one random subnet
+    trainer.fit()
+    assert len(drawn) == 41 and all(obj.space.validate(c) for c in drawn)
+    assert len(set(drawn)) > 10                                   # many subnets were trained
+    with torch.no_grad():
+        after = [float(obj.group_loss("G", obj.forward_step(batch))[0]) for _ in range(5)]
+    assert sum(after) / 5 < before
+    assert tiny_teacher[0].training is False                      # the caller's teacher untouched
+
+
+def test_the_sandwich_rule_trains_largest_smallest_and_one_random_subnet(tiny_teacher):
+    trainer = _tiny_trainer(tiny_teacher, "sandwich", steps=2)
+    obj = trainer.objective
+    configs = obj.configs_of_step()
+    assert configs[:2] == [obj.space.largest(), obj.space.smallest()] and len(configs) == 3
+    ctx = obj.forward_step(trainer.batch_at(0))
+    assert [sub["config"] for sub in ctx["subnets"]][:2] == configs[:2]
+    total, parts = obj.group_loss("G", ctx)
+    from gancomp_lite.training.distill import DistillObjective
+
+    singles = [DistillObjective.group_loss(obj, "G", sub)[0] for sub in ctx["subnets"]]
+    assert torch.allclose(total, sum(singles))                    # the three losses are summed
+
+
+def test_supernet_training_is_repeatable_and_resumes_exactly(tiny_teacher, tmp_path):
+    # within one epoch: the teacher cache (a later epoch reads teacher outputs computed in
+    # other batches, equal only to float precision) plays no part
+    a = _tiny_trainer(tiny_teacher, "uniform", steps=6, n=16)
+    a.fit()
+    b = _tiny_trainer(tiny_teacher, "uniform", steps=6, n=16)
+    b.fit(until=3, checkpoint=tmp_path / "c.pt")
+    c = _tiny_trainer(tiny_teacher, "uniform", steps=6, n=16)
+    c.load(tmp_path / "c.pt")
+    c.fit()
+    for k, v in a.objective.netG.state_dict().items():
+        assert torch.equal(v, c.objective.netG.state_dict()[k]), k
