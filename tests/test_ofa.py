@@ -1,4 +1,5 @@
 """Once-for-all: dynamic-width layers, the supernet, configurations, cost, search, export."""
+import json
 import random
 
 import pytest
@@ -299,3 +300,82 @@ def test_supernet_training_is_repeatable_and_resumes_exactly(tiny_teacher, tmp_p
     c.fit()
     for k, v in a.objective.netG.state_dict().items():
         assert torch.equal(v, c.objective.netG.state_dict()[k]), k
+
+
+# -- the command line ----------------------------------------------------------------
+def _one_error(capsys) -> str:
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "error:" in err and "Traceback" not in err, err
+    return err
+
+
+@pytest.fixture(scope="module")
+def supernet_file(tmp_path_factory):
+    from gancomp_lite.cli import main
+
+    run = tmp_path_factory.mktemp("ofa") / "run"
+    assert main(["train-supernet", "edges2shapes", "--space", "channels-48-ci", "--steps", "2",
+                 "--n-train", "8", "--n-val", "4", "--size", "32", "--out", str(run),
+                 "--no-progress"]) == 0
+    return run / "supernet.pt"
+
+
+def test_train_search_export_and_fine_tune_from_the_command_line(supernet_file, tmp_path, capsys):
+    from gancomp_lite.cli import main
+    from gancomp_lite.training.checkpoint import load_pruned, load_supernet
+
+    net, manifest = load_supernet(supernet_file)
+    assert isinstance(net, SuperMobileResnetGenerator) and manifest["recipe"]["n_val"] == 4
+    assert manifest["commands"][0].startswith("gancomp-lite train-supernet edges2shapes")
+    budget = str(subnet_macs((12, 8, 8, 8, 8, 8, 4, 4)))
+    cache = tmp_path / "scores.json"
+    for method in ("exhaustive", "evolution"):
+        capsys.readouterr()
+        assert main(["search", str(supernet_file), "--budget", budget, "--method", method,
+                     "--population", "4", "--generations", "2", "--cache", str(cache), "--json",
+                     "--no-progress"] if method == "evolution" else
+                    ["search", str(supernet_file), "--budget", budget, "--cache", str(cache),
+                     "--json", "--no-progress"]) == 0
+        out = json.loads(capsys.readouterr().out)
+        assert out["best_macs"] <= float(budget) and out["convention"] == "in-counted"
+    assert out["cache_hits"] == out["evaluated"]          # the exhaustive run scored them all
+    sub = tmp_path / "sub.pt"
+    assert main(["export-subnet", str(supernet_file), "--config", out["best"], "--out", str(sub)]) == 0
+    G, kept = load_pruned(sub)
+    assert kept and isinstance(G, SubMobileResnetGenerator) and format_config(G.config["channels"]) == out["best"]
+    x = torch.randn(1, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.allclose(G(x), net(x, config=parse_config(out["best"])), atol=1e-6)
+    assert main(["export-subnet", str(supernet_file), "--config", out["best"], "--out", str(sub)]) == 2
+    assert "exists" in _one_error(capsys)
+    run = tmp_path / "ft"
+    assert main(["distill", "edges2shapes", "--student-from", str(sub), "--ngf", "12", "--steps", "2", "--n-train", "8",
+                 "--size", "32", "--n", "8", "--out", str(run), "--no-progress"]) == 0
+    assert json.loads((run / "metrics.json").read_text())["mparams"] == pytest.approx(count_params(G) / 1e6)
+
+
+def test_bad_search_and_export_inputs_give_one_clear_error(supernet_file, tmp_path, capsys):
+    from gancomp_lite.cli import main
+
+    assert main(["search", str(supernet_file), "--budget", "1e8"]) == 2
+    err = _one_error(capsys)
+    assert "below the smallest subnet" in err and "0.3127G" in err
+    assert main(["export-subnet", str(supernet_file), "--config", "12_12_x", "--out",
+                 str(tmp_path / "a.pt")]) == 2
+    assert "malformed configuration" in _one_error(capsys)
+    assert main(["export-subnet", str(supernet_file), "--config", "16_8_12_12_12_12_12_12", "--out",
+                 str(tmp_path / "a.pt")]) == 2
+    assert "outside the search space" in _one_error(capsys)
+    assert main(["search", str(tmp_path / "missing.pt"), "--budget", "1e9"]) == 2
+    assert "train-supernet" in _one_error(capsys)
+    assert not list(tmp_path.iterdir())
+
+
+def test_profile_takes_a_configuration_string(capsys):
+    from gancomp_lite.cli import main
+
+    assert main(["profile", "mobile_resnet", "--config", "24_24_24_32_20_16", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert round(out["macs"]["in-counted"] / 1e9, 3) == 2.670 and round(out["params"] / 1e6, 3) == 0.342
+    assert main(["profile", "resnet", "--config", "24_24_24_32_20_16"]) == 2
+    assert "mobile ResNet" in _one_error(capsys)
