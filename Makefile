@@ -14,6 +14,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export PATH := $(abspath $(BIN)):$(PATH)
+# Built and tested pages cannot run widgets: chapters show their static panels instead
+# (gancomp_lite.viz.widgets_enabled); a notebook a reader runs shows the live widgets.
+export GANCOMP_STATIC := 1
 
 .PHONY: book test venv lock colab clean
 

@@ -229,7 +229,7 @@ def results_table(rows: list[dict], keys: Sequence[str], metrics: Sequence[str],
         out.append({keys[0]: "noise floor", **{METRIC_NAMES.get(m, m): f"{floor[m]:.2g}"
                                                for m in metrics if m in floor}})
     columns = [*keys, *carry, "seeds", *[METRIC_NAMES.get(m, m) for m in metrics]]
-    return Table(out, columns=columns, formats={"gmacs_256": ".3f"})
+    return Table(out, columns=columns, formats={c: ".3f" for c in carry if "gmacs" in c})
 
 
 def verdict_list(verdicts: dict, recorded: dict | None = None) -> str:
@@ -386,3 +386,92 @@ def relation_heatmaps(matrices: dict, title: str, vmin: float | None = None, vma
     fig.colorbar(im, ax=axes[0].tolist(), shrink=0.8)
     fig.suptitle(title)
     return fig
+
+
+# -- once-for-all (chapter nb/09_ofa) ------------------------------------------------
+
+def widgets_enabled() -> bool:
+    """Whether a chapter should show live ipywidgets: not while the book is
+    built or tested (``make`` sets ``GANCOMP_STATIC=1``: a widget cannot run
+    in the rendered page, and its messages keep a run out of the cache), yes
+    in a notebook a reader runs."""
+    import os
+
+    return os.environ.get("GANCOMP_STATIC") != "1"
+
+
+def weight_slice_figure(weight, slices: dict, title: str):
+    """One convolution weight ``[out, in, k, k]`` as an out x in grid of its
+    filters' mean |w|, with the leading slice ``[:out_c, :in_c]`` of each
+    entry of ``slices`` (``name -> (out_c, in_c)``) outlined: the weights
+    that subnet uses."""
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Rectangle
+
+    w = weight.detach().float().abs().mean(dim=tuple(range(2, weight.dim()))).cpu().numpy()
+    fig, ax = plt.subplots(figsize=(5.2, 4.2))
+    im = ax.imshow(w, cmap="Greys", aspect="auto")
+    colours = ["tab:red", "tab:blue", "tab:green", "tab:orange"]
+    for i, (name, (o, c)) in enumerate(slices.items()):
+        ax.add_patch(Rectangle((-0.5, -0.5), c, o, fill=False, lw=2.2 - 0.5 * i,
+                               edgecolor=colours[i % 4], label=f"{name}: W[:{o}, :{c}]"))
+    ax.set_xlabel("input channel")
+    ax.set_ylabel("output channel")
+    ax.set_title(title)
+    ax.legend(loc="lower right", fontsize=8)
+    fig.colorbar(im, ax=ax, label="mean |weight| of the filter")
+    fig.tight_layout()
+    return fig
+
+
+def tradeoff_figure(summaries: dict, title: str, metric: str = "l1", budgets: dict | None = None):
+    """Quality against MACs: ``summaries`` maps a label to a list of
+    ``(gmacs, mean, std)`` points (one line per label, error bars over
+    seeds); ``budgets`` (label -> GMACs) draws the budgets as dotted lines."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 3.8))
+    markers = ["o", "s", "^", "D", "v"]
+    for i, (label, points) in enumerate(summaries.items()):
+        points = sorted(points)
+        ax.errorbar([p[0] for p in points], [p[1] for p in points], yerr=[p[2] for p in points],
+                    marker=markers[i % len(markers)], capsize=3, label=label,
+                    linestyle="-" if len(points) > 1 else "none")
+    for name, g in (budgets or {}).items():
+        ax.axvline(g, color="grey", lw=0.6, ls=":")
+        ax.text(g, ax.get_ylim()[1], name, fontsize=7, ha="center", va="bottom", color="grey")
+    ax.set_xlabel("GMACs per 256x256 image")
+    ax.set_ylabel(f"{METRIC_NAMES.get(metric, metric)} on the test split (lower is better)")
+    ax.set_title(title, pad=14)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def search_trace_figure(traces: dict, title: str, ylabel: str = "best held-out L1 so far"):
+    """Best score found against subnets evaluated, one line per search
+    (``traces``: label -> list of ``(evaluated, best)``)."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 3.4))
+    for label, trace in traces.items():
+        ax.step([t[0] for t in trace], [t[1] for t in trace], where="post", label=label)
+    ax.set_xscale("log")
+    ax.set_xlabel("subnets evaluated (log scale)")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def subnet_budget_panel(budgets, best_at, inputs, teacher_out, target, n: int = 3,
+                        cell_inches: float = 1.5):
+    """The once-for-all panel: for each budget (MACs), the best subnet found
+    (``best_at(budget) -> (label, outputs)``) beside the teacher's output and
+    the target.  The chapter's slider and its static version both draw this."""
+    outputs = {"teacher": teacher_out}
+    for b in budgets:
+        label, out = best_at(b)
+        outputs[label] = out
+    return comparison_panel(inputs, outputs, target, n=n, cell_inches=cell_inches)

@@ -278,14 +278,18 @@ class ScoreCache:
     evaluation data, the metric); a file made for another key is a
     :class:`~gancomp_lite.errors.OutputExistsError` (never silently mixed or
     replaced) unless ``force``.  :meth:`wrap` turns a ``score(config)`` into a
-    cached one; :meth:`save` writes the file (atomically).
+    cached one; :meth:`save` writes the file (atomically) when scores were added,
+    unless ``read_only`` (new scores then stay in memory).
     """
 
-    def __init__(self, path: str | Path | None, key: dict, force: bool = False):
+    def __init__(self, path: str | Path | None, key: dict, force: bool = False,
+                 read_only: bool = False):
         self.path = Path(path) if path is not None else None
         self.key = dict(key)
         self.scores: dict[str, float] = {}
         self.hits = 0
+        self.read_only = read_only
+        self._added = False
         if self.path is not None and self.path.exists():
             try:
                 stored = json.loads(self.path.read_text())
@@ -306,11 +310,14 @@ class ScoreCache:
                 return self.scores[k]
             value = float(score(config))
             self.scores[k] = value
+            self._added = True
             return value
         return cached
 
     def save(self) -> None:
-        if self.path is None:
+        """Write the file if scores were added (never for a ``read_only`` cache,
+        such as a shipped table read by a chapter)."""
+        if self.path is None or self.read_only or not self._added:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(self.path.suffix + ".tmp")
@@ -441,8 +448,9 @@ def search(supernet: SuperMobileResnetGenerator, space: SearchSpace, budget: flo
     """Search ``supernet`` for the subnet of ``space`` with the lowest L1 on
     the held-out ``data`` whose MACs (``convention``, one ``size`` image) are
     at most ``budget``.  ``method``: ``exhaustive`` or ``evolution`` (whose
-    ``options`` are :func:`evolution_search`'s).  With ``cache``, scores are
-    read from and added to that file (:class:`ScoreCache`).  ``supernet`` is not changed."""
+    ``options`` are :func:`evolution_search`'s).  With ``cache`` (a file, or a
+    :class:`ScoreCache` of :func:`score_cache` shared between searches), scores are
+    read from and added to it.  ``supernet`` is not changed."""
     if method not in SEARCHES:
         raise GancompError(f"unknown search method {method!r}: expected one of {', '.join(SEARCHES)}")
     if options and method != "evolution":
@@ -450,8 +458,12 @@ def search(supernet: SuperMobileResnetGenerator, space: SearchSpace, budget: flo
     for c in (space.largest(), space.smallest()):
         supernet.check(c)
     cfg = supernet.config
-    store = ScoreCache(cache, {"weights": weights_digest(supernet), "data": data_digest(data),
-                               "metric": "l1", "space": space.name}, force=force)
+    store = cache if isinstance(cache, ScoreCache) else score_cache(supernet, space, data, cache, force)
+    key = score_cache(supernet, space, data).key
+    if store.key != key:
+        raise GancompError(f"this score cache was made for {store.key}, not for this supernet and "
+                           f"evaluation set ({key})")
+    hits_before = store.hits
     score = store.wrap(subnet_scorer(supernet, data))
 
     def cost(c):
@@ -461,5 +473,15 @@ def search(supernet: SuperMobileResnetGenerator, space: SearchSpace, budget: flo
         result = SEARCHES[method](space, budget, score, cost, progress=progress, **options)
     finally:
         store.save()
-    result.cache_hits = store.hits
+    result.cache_hits = store.hits - hits_before
     return result
+
+
+def score_cache(supernet: SuperMobileResnetGenerator, space: SearchSpace, data: dict[str, torch.Tensor],
+                path: str | Path | None = None, force: bool = False,
+                read_only: bool = False) -> ScoreCache:
+    """The :class:`ScoreCache` of ``supernet``'s held-out L1 scores on ``data``
+    (in memory, or in the file ``path``): keyed by the weights, the data, the
+    metric and the space, so it is never mixed with another supernet's."""
+    return ScoreCache(path, {"weights": weights_digest(supernet), "data": data_digest(data),
+                             "metric": "l1", "space": space.name}, force=force, read_only=read_only)

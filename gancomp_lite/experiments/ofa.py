@@ -34,12 +34,12 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from ..compression.ofa import (ScoreCache, data_digest, evolution_search, exhaustive_search,
-                               export_subnet, held_out_split, search_space, subnet_macs,
-                               subnet_scorer, weights_digest)
+from ..compression.ofa import (evolution_search, exhaustive_search, export_subnet, held_out_split,
+                               score_cache, search_space, subnet_macs, subnet_scorer)
 from ..metrics.cost import count_params
 from ..metrics.quality import HIGHER_IS_BETTER, evaluate, test_set
 from ..models.dynamic import SubnetView, format_config
+from ..training.supernet import score_table_of, supernet_name
 from . import results
 
 CONVENTION = "in-counted"   # GAN Compression's README convention
@@ -89,11 +89,6 @@ def _quality(G, task, data) -> dict:
     with torch.no_grad():
         q = evaluate(G, task, data=data, features="synthetic", baselines=False)
     return {k: v for k, v in q.items() if k != "n"}
-
-
-def supernet_name(task: str, space: str, sampling: str, seed: int) -> str:
-    """The shipped file name of a recorded supernet (without ``.pt``)."""
-    return f"{task}-{space}-{sampling}-seed{seed}"
 
 
 def run_supernets(task: str = "edges2shapes", seeds=(0,), steps: int = 1200, size: int = 64,
@@ -161,9 +156,7 @@ def run_supernets(task: str = "edges2shapes", seeds=(0,), steps: int = 1200, siz
                 continue
             score = subnet_scorer(shipped, held)
             if seed == exhaustive_seed:
-                table = ScoreCache(path.with_suffix(".scores.json"),
-                                   {"weights": weights_digest(shipped), "data": data_digest(held),
-                                    "metric": "l1", "space": sp.name}, force=force)
+                table = score_cache(shipped, sp, held, score_table_of(path), force=force)
                 full = exhaustive_search(sp, cost(sp.largest()), table.wrap(score), cost,
                                          progress=progress)
                 table.save()
@@ -245,7 +238,8 @@ def run_baselines(task: str = "edges2shapes", seeds=(0,), steps: int = 1200, siz
             continue
         r.update(kind="cat", arm="cat (one-step pruning, KA)", budget_ngf=cat_ngf,
                  budget_macs=target, prune_macs=report.macs, prune_convention=CONVENTION,
-                 prune_seconds=seconds)
+                 prune_seconds=seconds, gmacs_256_cat=r["gmacs_256"])
+        r.update(gmacs_256=report.macs / 1e9, macs_convention=CONVENTION)
         results.keep_row(rows, r, None, record)
     return rows
 
@@ -310,9 +304,34 @@ def run_recorded(experiment: str, out, seeds=(0, 1, 2), steps: int = 1200, size:
 
 
 # -- verdicts ----------------------------------------------------------------------
+def budget_rows(rows: list[dict]) -> list[dict]:
+    """The rows compared at a budget (uniform, searched, fine-tuned, CAT), every
+    ``gmacs_256`` in :data:`CONVENTION` and the budget in GMACs as ``budget_gmacs``:
+    CAT's rows are recorded by CAT's runner
+    in CAT's convention, so they take the pruning's own count (``prune_macs``,
+    in this convention) instead."""
+    out = []
+    for r in rows:
+        if "budget_ngf" not in r:
+            continue
+        if r.get("kind") == "cat" and r.get("macs_convention") != CONVENTION:
+            r = {**r, "gmacs_256_cat": r["gmacs_256"], "gmacs_256": r["prune_macs"] / 1e9,
+                 "macs_convention": CONVENTION}
+        out.append({**r, "budget_gmacs": r["budget_macs"] / 1e9})
+    return out
+
+
 def summarise(rows: list[dict], metric: str, keys=("arm", "budget_ngf")) -> list[dict]:
-    """Mean and spread of ``metric`` per arm and budget."""
-    return results.summarise(rows, keys, metric, carry=("gmacs_256",))
+    """Mean and spread of ``metric`` per arm and budget (of :func:`budget_rows`),
+    with the mean MACs of the group's networks (searched subnets differ by seed)."""
+    import statistics
+
+    rows = budget_rows(rows)
+    out = results.summarise(rows, keys, metric)
+    for s in out:
+        group = [r for r in rows if all(r[k] == s[k] for k in keys)]
+        s["gmacs_256"] = statistics.mean(r["gmacs_256"] for r in group)
+    return out
 
 
 def verdicts(rows: list[dict], metric: str = "l1") -> dict[str, dict]:
@@ -320,8 +339,7 @@ def verdicts(rows: list[dict], metric: str = "l1") -> dict[str, dict]:
     (the rows of both results files); a claim whose arms are missing is
     inconclusive, with the reason."""
     better = "higher" if metric in HIGHER_IS_BETTER else "lower"
-    by_budget = {(s["arm"], s["budget_ngf"]): s
-                 for s in summarise([r for r in rows if "budget_ngf" in r], metric)}
+    by_budget = {(s["arm"], s["budget_ngf"]): s for s in summarise(rows, metric)}
     subnets = {s["arm"]: s for s in results.summarise([r for r in rows if r.get("kind") == "subnet"],
                                                       ("arm",), metric)}
     out = {}

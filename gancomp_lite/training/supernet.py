@@ -214,3 +214,69 @@ def train_supernet(task: str, space: SearchSpace, out, steps: int, sampling: str
         force=True)
     trainer.objective.to(trainer.device)
     return trainer, manifest
+
+
+# -- shipped supernets -------------------------------------------------------------
+def supernet_name(task: str, space: str, sampling: str, seed: int) -> str:
+    """The file name (without ``.pt``) of a shipped supernet in ``data/supernets/``."""
+    return f"{task}-{space}-{sampling}-seed{seed}"
+
+
+def score_table_of(path):
+    """The score table (a :class:`~gancomp_lite.compression.ofa.ScoreCache` file)
+    shipped beside the supernet file ``path``."""
+    from pathlib import Path
+
+    path = Path(path)
+    return path.with_name(path.stem + ".scores.json")
+
+
+def load_or_train_supernet(task: str, space: SearchSpace, sampling: str, seed: int, steps: int,
+                           batch_size: int = 4, scale=None, n_val: int = 32, device=None,
+                           progress: bool = True):
+    """The shipped supernet ``data/supernets/TASK-SPACE-SAMPLING-seedSEED.pt`` if
+    there is one, else one trained now on the scale's training set.  A shipped
+    supernet must have been trained with exactly this space, rule, seed, steps,
+    batch size and the scale's training-set size (its manifest says): anything
+    else is a :class:`~gancomp_lite.errors.CheckpointError`, never a silent
+    substitute.  Returns the supernet (eval mode), its manifest (a trained one
+    gets a manifest of the same form) and the path of the shipped score table
+    (``None`` if there is none)."""
+    import time
+
+    from ..config import Scale, get_scale
+    from ..data import WORLDS
+    from ..errors import CheckpointError
+    from .checkpoint import SUPERNETS_DIR, load_supernet
+    from .teachers import load_or_train_teacher, task_data
+
+    scale = scale if isinstance(scale, Scale) else get_scale(scale)
+    path = SUPERNETS_DIR / f"{supernet_name(task, space.name, sampling, seed)}.pt"
+    if path.exists():
+        net, manifest = load_supernet(path)
+        r = manifest["recipe"]
+        want = {"space": space.as_dict(), "sampling": sampling, "seed": seed, "steps": steps,
+                "batch_size": batch_size, "n_train": scale.n_train, "image_size": scale.image_size}
+        diff = [k for k in want if r.get(k) != want[k]]
+        if diff:
+            raise CheckpointError(f"{path} was trained with other settings ({', '.join(diff)}): "
+                                  f"shipped {[r.get(k) for k in diff]}, asked for {[want[k] for k in diff]}")
+        print(f"loading the shipped supernet {path.name}")
+        table = score_table_of(path)
+        return net.to(device or "cpu"), manifest, (table if table.exists() else None)
+    print(f"no shipped supernet {path.name}: training it ({steps} steps)")
+    from ..compression.ofa import search_split
+
+    teacher, teacher_D = load_or_train_teacher(task, scale, discriminator=True)
+    data, _ = search_split(task_data(task, scale.name, scale.image_size, scale.n_train + n_val, 0), n_val)
+    trainer = supernet_trainer(space, teacher, teacher_D, data, steps, batch_size, seed, sampling,
+                               WORLDS[task].aligned, image_size=scale.image_size, device=device,
+                               progress=progress)
+    t0 = time.perf_counter()
+    trainer.fit()
+    manifest = {"recipe": {"task": task, "space": space.as_dict(), "sampling": sampling, "steps": steps,
+                           "batch_size": batch_size, "seed": seed, "n_train": scale.n_train,
+                           "n_val": n_val, "image_size": scale.image_size,
+                           "data": f"synthetic:{task}"},
+                "train_seconds": time.perf_counter() - t0}
+    return trainer.objective.netG.eval(), manifest, None
