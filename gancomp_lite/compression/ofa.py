@@ -49,7 +49,7 @@ import torch.nn as nn
 
 from ..errors import BudgetError, GancompError, OutputExistsError
 from ..models.dynamic import (N_ENTRIES, ConfigError, SuperMobileResnetGenerator, format_config,
-                              layer_widths, parse_config)
+                              subnet_widths, parse_config)
 from ..models.resnet import SubMobileResnetGenerator
 
 Config = tuple[int, ...]
@@ -159,7 +159,7 @@ def subnet_macs(config: str | Sequence[int], size: int | tuple[int, int] = 256,
         from ..errors import ImageSizeError
         raise ImageSizeError(f"the ResNet generator needs height and width divisible by 4, got {(h, w)}")
     norm = 0 if convention == "in-excluded" else 1
-    W = layer_widths(config, n_blocks)
+    W = subnet_widths(config, n_blocks)
     full, half, quarter = h * w, (h // 2) * (w // 2), (h // 4) * (w // 4)
     first, d1, r, u1, u2 = W["first"], W["down1"], W["residual"], W["up1"], W["up2"]
     macs = full * first * (input_nc * 49 + norm)            # 7x7 conv, norm

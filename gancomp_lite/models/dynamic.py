@@ -93,7 +93,7 @@ def format_config(config: Sequence[int]) -> str:
     return "_".join(str(int(v)) for v in parse_config(config))
 
 
-def layer_widths(config: Sequence[int], n_blocks: int = 9) -> dict:
+def subnet_widths(config: Sequence[int], n_blocks: int = 9) -> dict:
     """The output width of every searchable layer for ``config`` (8 entries):
     ``first``, ``down1``, ``residual``, ``inner`` (one per block), ``up1``, ``up2``."""
     c = parse_config(config)
@@ -283,7 +283,7 @@ class SuperMobileResnetGenerator(nn.Module):
 
     def _plan(self, config: Sequence[int]) -> dict[int, int | None]:
         """The output width passed to each dynamic layer, by index in ``model``."""
-        w = layer_widths(config, self.config["n_blocks"])
+        w = subnet_widths(config, self.config["n_blocks"])
         plan = {1: w["first"], 4: w["down1"], 7: w["residual"]}
         for b, inner in enumerate(w["inner"]):
             plan[10 + b] = inner

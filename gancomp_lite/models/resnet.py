@@ -231,10 +231,10 @@ class SubMobileResnetGenerator(nn.Module):
     def __init__(self, channels, input_nc: int = 3, output_nc: int = 3, norm: str = "instance",
                  n_blocks: int = 9, dropout: float = 0.0, padding_type: str = "reflect"):
         super().__init__()
-        from .dynamic import layer_widths, parse_config
+        from .dynamic import subnet_widths, parse_config
 
         c = list(parse_config(channels))
-        w = layer_widths(c, n_blocks)
+        w = subnet_widths(c, n_blocks)
         self.config = dict(channels=c, input_nc=input_nc, output_nc=output_nc, norm=norm,
                            n_blocks=n_blocks, dropout=dropout, padding_type=padding_type)
         norm_layer = get_norm_layer(norm)
