@@ -472,16 +472,16 @@ def _cmd_train_supernet(args: argparse.Namespace) -> int:
 
 
 def _supernet_and_split(path):
+    """A supernet file, its manifest, its search space and its held-out split."""
     from .compression.ofa import SearchSpace, held_out_split
-    from .errors import GancompError as _E
     from .training.checkpoint import load_supernet
 
     supernet, manifest = load_supernet(path)
     r = manifest["recipe"]
     if not r["data"].startswith("synthetic:"):
-        raise _E(f"{path} was trained on {r['data']}: searching it needs that folder's held-out "
-                 f"part, which only the training run can rebuild (search from Python with "
-                 f"compression.ofa.search_split)")
+        raise GancompError(f"{path} was trained on {r['data']}: searching it needs that folder's held-out "
+                           f"part, which only the training run can rebuild (search from Python "
+                           f"with compression.ofa.search_split)")
     data = held_out_split(r["task"], r["n_train"], r["n_val"], r["image_size"])
     return supernet, manifest, SearchSpace.from_dict(r["space"]), data
 
@@ -514,11 +514,10 @@ def _cmd_search(args: argparse.Namespace) -> int:
 def _cmd_export_subnet(args: argparse.Namespace) -> int:
     import shlex
 
-    from .compression.ofa import export_subnet
+    from .compression.ofa import SearchSpace, export_subnet
     from .metrics.cost import CONVENTIONS, profile_all
     from .models.dynamic import format_config
     from .training.checkpoint import load_supernet, save_subnet
-    from .compression.ofa import SearchSpace
 
     supernet, manifest = load_supernet(args.supernet)
     config = SearchSpace.from_dict(manifest["recipe"]["space"]).validate(args.config)

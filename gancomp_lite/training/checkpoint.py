@@ -111,6 +111,30 @@ PRUNED_KIND = "one-step pruned student"
 INHERITED = "inherited from the teacher"
 
 
+def save_network(net: nn.Module, out: str | Path, objective: str, manifest: dict, what: str,
+                 force: bool = False) -> tuple[Path, dict]:
+    """Write ``net`` to ``out`` (a ``.pt`` file in the students' format: half
+    precision, checksummed) with ``manifest`` beside it, staged so that a
+    failure leaves nothing behind; an existing file is kept unless ``force``.
+    ``what`` names the network in the error for another suffix.  Returns the
+    path and the manifest as written."""
+    from ..shipped import refuse_existing, staged, write_manifest, write_shipped
+
+    out = Path(out)
+    if out.suffix != ".pt":
+        raise CheckpointError(f"{what} is written to a .pt file, got {out}")
+    refuse_existing([out, out.with_suffix(".json")], force)
+    with staged(out, force) as tmp:
+        write_shipped(student_payload(net, objective), tmp, {}, name=out.name)
+        return out, write_manifest(tmp, manifest, name=out.name)
+
+
+def _file_record(path: str | Path | None) -> dict | None:
+    from ..provenance import sha256_of
+
+    return None if path is None else {"file": Path(path).name, "sha256": sha256_of(Path(path))}
+
+
 def save_pruned(student: nn.Module, report, out: str | Path, teacher_file: str | Path | None,
                 inherit: bool, command: str, costs: dict | None = None,
                 force: bool = False) -> Path:
@@ -121,23 +145,13 @@ def save_pruned(student: nn.Module, report, out: str | Path, teacher_file: str |
     one trained in a notebook), whether its weights are the teacher's
     (``inherit``) or to be re-initialised, the command, the code version, the
     pruning report and ``costs``.  An existing file is kept unless ``force``."""
-    from ..provenance import code_version, sha256_of
-    from ..shipped import refuse_existing, staged, write_manifest, write_shipped
+    from ..provenance import code_version
 
-    out = Path(out)
-    if out.suffix != ".pt":
-        raise CheckpointError(f"a pruned network is written to a .pt file, got {out}")
-    refuse_existing([out, out.with_suffix(".json")], force)
-    with staged(out, force) as tmp:
-        write_shipped(student_payload(student, "one-step-prune"), tmp, {}, name=out.name)
-        write_manifest(tmp, {"kind": PRUNED_KIND,
-                             "teacher": None if teacher_file is None else {
-                                 "file": Path(teacher_file).name,
-                                 "sha256": sha256_of(Path(teacher_file))},
-                             "weights": INHERITED if inherit else "re-initialised",
-                             "command": command, "code_version": code_version(),
-                             "prune": report.as_dict(), "costs": costs or {}}, name=out.name)
-    return out
+    return save_network(student, out, "one-step-prune", {
+        "kind": PRUNED_KIND, "teacher": _file_record(teacher_file),
+        "weights": INHERITED if inherit else "re-initialised", "command": command,
+        "code_version": code_version(), "prune": report.as_dict(), "costs": costs or {}},
+        "a pruned network", force)[0]
 
 
 def load_pruned(path: str | Path) -> tuple[nn.Module, bool]:
@@ -164,15 +178,8 @@ def save_supernet(supernet: nn.Module, out: str | Path, manifest: dict, force: b
     """Write a trained supernet to ``out`` (``.pt``, half precision, the
     students' format) with ``manifest`` (its recipe, commands, code version)
     beside it; an existing file is kept unless ``force``.  Returns the manifest."""
-    from ..shipped import refuse_existing, staged, write_manifest, write_shipped
-
-    out = Path(out)
-    if out.suffix != ".pt":
-        raise CheckpointError(f"a supernet is written to a .pt file, got {out}")
-    refuse_existing([out, out.with_suffix(".json")], force)
-    with staged(out, force) as tmp:
-        write_shipped(student_payload(supernet, "supernet"), tmp, {}, name=out.name)
-        return write_manifest(tmp, {"kind": SUPERNET_KIND, **manifest}, name=out.name)
+    return save_network(supernet, out, "supernet", {"kind": SUPERNET_KIND, **manifest},
+                        "a supernet", force)[1]
 
 
 def load_supernet(path: str | Path) -> tuple[nn.Module, dict]:
@@ -193,19 +200,9 @@ def save_subnet(subnet: nn.Module, out: str | Path, config: str, supernet_file: 
     its configuration and supernet file (with its SHA-256), the command, the
     code version and ``costs``.  ``gancomp-lite distill --student-from`` fine-tunes
     it from these weights.  An existing file is kept unless ``force``."""
-    from ..provenance import code_version, sha256_of
-    from ..shipped import refuse_existing, staged, write_manifest, write_shipped
+    from ..provenance import code_version
 
-    out = Path(out)
-    if out.suffix != ".pt":
-        raise CheckpointError(f"a subnet is written to a .pt file, got {out}")
-    refuse_existing([out, out.with_suffix(".json")], force)
-    with staged(out, force) as tmp:
-        write_shipped(student_payload(subnet, "export-subnet"), tmp, {}, name=out.name)
-        write_manifest(tmp, {"kind": SUBNET_KIND, "config": config,
-                             "supernet": None if supernet_file is None else {
-                                 "file": Path(supernet_file).name,
-                                 "sha256": sha256_of(Path(supernet_file))},
-                             "command": command, "code_version": code_version(),
-                             "costs": costs or {}}, name=out.name)
-    return out
+    return save_network(subnet, out, "export-subnet", {
+        "kind": SUBNET_KIND, "config": config, "supernet": _file_record(supernet_file),
+        "command": command, "code_version": code_version(), "costs": costs or {}},
+        "a subnet", force)[0]
