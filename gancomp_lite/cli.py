@@ -10,6 +10,8 @@ Sub-commands:
 * ``sweep-decomposition``, ``sweep-distillation``, ``sweep-cat``, ``sweep-crd``, ``sweep-ofa``:
   the recorded experiments;
 * ``bench-train``: the distiller's training speed (a benchmark);
+* ``export CHECKPOINT``: a generator to ONNX or ``torch.export``, checked against eager;
+  ``bench``: latency on the CPU runtimes (a benchmark);
 * ``prune TEACHER``: CAT's one-step pruning of an inception teacher to a MAC budget;
 * ``train-supernet TASK``, ``search SUPERNET``, ``export-subnet SUPERNET``: GAN
   Compression's once-for-all pipeline;
@@ -533,6 +535,104 @@ def _cmd_export_subnet(args: argparse.Namespace) -> int:
     return 0
 
 
+def _generator_of(path: str):
+    """The generator of a shipped teacher, student, pruned or subnet file; a
+    supernet or any other file is one clear error."""
+    from pathlib import Path
+
+    from .errors import CheckpointError
+    from .shipped import read_manifest
+    from .training.checkpoint import SUPERNET_KIND, load_generator_file
+
+    p = Path(path)
+    if not p.exists():
+        raise CheckpointError(f"{p} does not exist")
+    if not p.with_suffix(".json").exists():
+        raise CheckpointError(f"{p} has no manifest ({p.with_suffix('.json').name}): it is not a "
+                              f"generator file written by gancomp-lite (a teacher, student, pruned "
+                              f"network or exported subnet)")
+    if read_manifest(p).get("kind") == SUPERNET_KIND:
+        raise CheckpointError(f"{p} is a supernet: export one subnet first "
+                              f"(`gancomp-lite export-subnet {p} --config ...`)")
+    try:
+        return load_generator_file(p)
+    except CheckpointError as err:
+        raise CheckpointError(f"{p} is not a generator file (a teacher, student, pruned network "
+                              f"or exported subnet): {err}") from None
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from .deploy import export_generator
+
+    report = export_generator(_generator_of(args.checkpoint), args.out, args.format, size=args.size,
+                              force=args.force)
+    print(f"wrote {report['path']} ({args.format}, {args.size}x{args.size}): largest difference to "
+          f"eager PyTorch {report['max_abs_diff']:.2g} (tolerance {report['tolerance']:g}), "
+          f"exported in {report['export_seconds']:.1f} s")
+    return 0
+
+
+def _random_model(spec: str):
+    """``ARCH:NGF`` or ``sub:CONFIG`` (random weights) for ``bench --random``."""
+    from .models import SubMobileResnetGenerator, build_generator
+
+    arch, _, value = spec.partition(":")
+    if arch == "sub":
+        return SubMobileResnetGenerator(value)
+    try:
+        ngf = int(value)
+    except ValueError:
+        raise GancompError(f"--random {spec!r}: expected ARCH:NGF (resnet:64) or sub:CONFIG "
+                           f"(sub:24_24_24_32_20_16)") from None
+    return build_generator(arch, ngf=ngf)
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    import platform
+    from pathlib import Path
+
+    from .metrics.cost import profile_macs
+    from .metrics.latency import benchmark
+    from .viz import Table
+
+    models = {Path(c).stem: _generator_of(c) for c in args.checkpoints}
+    models.update({spec: _random_model(spec) for spec in args.random or []})
+    if not models:
+        raise GancompError("nothing to benchmark: give generator files and/or --random ARCH:NGF")
+    rows = benchmark(models, tuple(args.backends), size=args.size, batch_size=args.batch_size,
+                     threads=args.threads, repeats=args.repeats, warmup=args.warmup,
+                     progress=not args.no_progress)
+    gmacs = {n: profile_macs(m, args.size, "in-counted") / 1e9 for n, m in models.items()}
+    for r in rows:
+        r["gmacs_in_counted"] = gmacs[r["model"]]
+    machine = {"cpu": platform.processor() or platform.machine(), "python": platform.python_version(),
+               "torch": __import__("torch").__version__}
+    try:
+        machine["cpu"] = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
+                              if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    import shlex
+
+    from .provenance import code_version
+
+    out = {"command": "gancomp-lite " + shlex.join(args.argv), "code_version": code_version(),
+           "settings": {"size": args.size, "batch_size": args.batch_size, "threads": args.threads,
+                        "repeats": args.repeats, "warmup": args.warmup, "backends": args.backends},
+           "machine": machine, "rows": rows}
+    if args.json:
+        if Path(args.json).exists() and not args.force:
+            raise GancompError(f"{args.json} exists: pass --force to replace it")
+        Path(args.json).write_text(json.dumps(out, indent=2) + "\n")
+    print(f"{machine['cpu']}, {args.threads} threads, batch {args.batch_size}, "
+          f"{args.size}x{args.size}, median of {args.repeats} interleaved repeats")
+    print(Table([{k: r.get(k) for k in ("model", "backend", "gmacs_in_counted", "median_ms", "min_ms",
+                                        "max_ms", "status")} for r in rows],
+                formats={"gmacs_in_counted": ".3f", "median_ms": ".1f", "min_ms": ".1f",
+                         "max_ms": ".1f"}))
+    return 0
+
+
 def _recorded_sweep_options(p: argparse.ArgumentParser) -> None:
     """The options every recorded sweep shares: test images, learning-curve
     points, the results file and how it may be written."""
@@ -847,6 +947,35 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--ship-dir", default=None, help="where supernets go (default data/supernets)")
     _recorded_sweep_options(c)
     c.set_defaults(func=_cmd_sweep_ofa)
+
+    from .deploy import FORMATS
+    from .metrics.latency import BACKENDS
+
+    e = sub.add_parser("export", help="a generator file to ONNX or torch.export, checked against "
+                                      "eager PyTorch")
+    e.add_argument("checkpoint", help="a teacher, student, pruned-network or subnet file")
+    e.add_argument("--format", choices=list(FORMATS), required=True)
+    e.add_argument("--size", type=_positive, default=256, help="image side (default 256)")
+    e.add_argument("--out", required=True, help="the exported file (.onnx or .pt2)")
+    e.add_argument("--force", action="store_true")
+    e.set_defaults(func=_cmd_export)
+
+    bn = sub.add_parser("bench", help="latency of generators on the CPU runtimes (a benchmark: it "
+                                      "reports, never asserts)")
+    bn.add_argument("checkpoints", nargs="*", help="generator files")
+    bn.add_argument("--random", action="append", metavar="ARCH:NGF",
+                    help="also a randomly initialised generator: resnet:64, mobile_resnet:16, "
+                         "sub:24_24_24_32_20_16 (repeatable)")
+    bn.add_argument("--backends", nargs="+", choices=BACKENDS, default=["eager", "onnxruntime"])
+    bn.add_argument("--size", type=_positive, default=256)
+    bn.add_argument("--batch-size", type=_positive, default=1)
+    bn.add_argument("--threads", type=_positive, default=2)
+    bn.add_argument("--repeats", type=_positive, default=7, help="interleaved timed rounds")
+    bn.add_argument("--warmup", type=_non_negative, default=2)
+    bn.add_argument("--json", default=None, help="also write the table as JSON here")
+    bn.add_argument("--force", action="store_true", help="replace an existing --json file")
+    bn.add_argument("--no-progress", action="store_true")
+    bn.set_defaults(func=_cmd_bench)
 
     b = sub.add_parser("bench-train", help="training speed of the distiller in GAN Compression's "
                                            "benchmark configuration (a benchmark: it reports, "

@@ -85,3 +85,114 @@ def measure_latency(model: nn.Module, size=(256, 256), batch_size: int = 1, runs
                    runs=runs, warmup=warmup, batch_size=batch_size,
                    input_size=(int(size[0]), int(size[1])), device=str(device),
                    threads=torch.get_num_threads())
+
+
+# -- the deployment benchmark (chapter nb/10_latency) ---------------------------------
+#: runtimes the benchmark knows; a runtime that is missing or fails is reported, not fatal
+BACKENDS = ("eager", "channels-last", "compile", "onnxruntime", "openvino")
+
+
+class BackendUnavailable(Exception):
+    """A runtime that is not installed here (reported as skipped)."""
+
+
+def _runner(net: nn.Module, backend: str, size: int, batch_size: int, threads: int, workdir):
+    """``(run, x)``: a callable for one forward pass of ``net`` on ``backend`` and its input."""
+    import copy
+    from pathlib import Path
+
+    model = copy.deepcopy(net).float().cpu().eval()
+    c = getattr(model, "config", {}).get("input_nc", 3)
+    x = torch.randn(batch_size, c, size, size)
+    if backend == "eager":
+        return (lambda: model(x)), x
+    if backend == "channels-last":
+        model = model.to(memory_format=torch.channels_last)
+        xc = x.contiguous(memory_format=torch.channels_last)
+        return (lambda: model(xc)), x
+    if backend == "compile":
+        compiled = torch.compile(model)
+        return (lambda: compiled(x)), x
+    if backend in ("onnxruntime", "openvino"):
+        from ..deploy import export_generator, onnx_session
+
+        path = Path(workdir) / f"{id(net)}-{size}.onnx"
+        if not path.exists():
+            export_generator(model, path, "onnx", size=size)
+        if backend == "onnxruntime":
+            try:
+                session = onnx_session(path, threads)
+            except ImportError as err:
+                raise BackendUnavailable("onnxruntime is not installed") from err
+            name, xn = session.get_inputs()[0].name, x.numpy()
+            return (lambda: session.run(None, {name: xn})), x
+        try:
+            import openvino as ov
+        except ImportError as err:
+            raise BackendUnavailable("openvino is not installed (pip install openvino)") from err
+        core = ov.Core()
+        compiled = core.compile_model(core.read_model(str(path)), "CPU",
+                                      {"INFERENCE_NUM_THREADS": int(threads)})
+        xn = x.numpy()
+        return (lambda: compiled([xn])), x
+    from ..errors import GancompError
+    raise GancompError(f"unknown backend {backend!r}: expected one of {', '.join(BACKENDS)}")
+
+
+def benchmark(models: dict, backends=("eager", "onnxruntime"), size: int = 256, batch_size: int = 1,
+              threads: int = 2, repeats: int = 7, warmup: int = 2, progress: bool = True) -> list[dict]:
+    """Latency of every model (``name -> generator``) on every backend, on the CPU.
+
+    Each (model, backend) is prepared and warmed up ``warmup`` times; then
+    ``repeats`` rounds each time every pair once, in the same order, so that
+    drift of the machine (other load, frequency) hits all of them alike.
+    ``threads`` is set for PyTorch (and ONNX Runtime / OpenVINO) during the
+    run and restored after.  One row per pair: median, minimum, maximum and
+    quartiles in milliseconds, or a ``status`` saying why it was skipped (a
+    runtime not installed) or failed (an export or compile error), never a
+    crash.  A benchmark: it reports, nothing asserts a time."""
+    import tempfile
+
+    from ..errors import GancompError
+
+    unknown = [b for b in backends if b not in BACKENDS]
+    if unknown:
+        raise GancompError(f"unknown backend(s) {unknown}: expected {', '.join(BACKENDS)}")
+    if repeats < 1 or warmup < 0 or threads < 1:
+        raise GancompError(f"need repeats >= 1, warmup >= 0 and threads >= 1, got {repeats}, "
+                           f"{warmup}, {threads}")
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    rows, ready = [], []
+    try:
+        with tempfile.TemporaryDirectory() as workdir, torch.inference_mode():
+            for name, net in models.items():
+                for backend in backends:
+                    row = {"model": name, "backend": backend, "size": size, "batch_size": batch_size,
+                           "threads": threads, "repeats": repeats}
+                    rows.append(row)
+                    try:
+                        run, _ = _runner(net, backend, size, batch_size, threads, workdir)
+                        for _ in range(warmup):
+                            run()
+                    except BackendUnavailable as err:
+                        row["status"] = f"skipped: {err}"
+                        continue
+                    except Exception as err:   # an export or compiler error is a result, not a crash
+                        row["status"] = f"failed: {type(err).__name__}: {str(err).splitlines()[0][:160]}"
+                        continue
+                    row["status"] = "ok"
+                    ready.append((row, run, []))
+            for _ in tqdm(range(repeats), desc="benchmark rounds", disable=not progress, leave=False):
+                for row, run, times in ready:
+                    t0 = time.perf_counter()
+                    run()
+                    times.append(time.perf_counter() - t0)
+            for row, _, times in ready:
+                ms = sorted(t * 1e3 for t in times)
+                q = statistics.quantiles(ms, n=4) if len(ms) > 1 else [ms[0]] * 3
+                row.update(median_ms=statistics.median(ms), min_ms=ms[0], max_ms=ms[-1],
+                           q1_ms=q[0], q3_ms=q[2])
+    finally:
+        torch.set_num_threads(before)
+    return rows

@@ -93,10 +93,12 @@ def load_student(name: str, directory: str | Path | None = None) -> nn.Module:
 
 
 def load_generator_file(path: str | Path) -> nn.Module:
-    """The generator of any shipped teacher or student file (checksum verified)."""
+    """The generator of any shipped teacher, student, pruned-network, supernet or
+    subnet file (checksum verified)."""
     manifest = read_manifest(Path(path)) if Path(path).with_suffix(".json").exists() else {}
     kind = str(manifest.get("kind", ""))
-    return load_student_file(path) if kind.endswith("student") else load_teacher_file(path)
+    students = kind.endswith("student") or kind in (SUBNET_KIND, SUPERNET_KIND)
+    return load_student_file(path) if students else load_teacher_file(path)
 
 
 def load_student_file(path: str | Path) -> nn.Module:

@@ -1,0 +1,142 @@
+"""Deployment: a generator exported to ONNX or to ``torch.export``, checked against eager PyTorch.
+
+A compressed generator is only useful where it runs.  Two export formats:
+
+* ``onnx``: ONNX through PyTorch's current exporter (``torch.onnx.export(...,
+  dynamo=True)``), run by ONNX Runtime's CPU execution provider;
+* ``torch-export``: ``torch.export`` (an ``.pt2`` program).  PyTorch now
+  recommends it over TorchScript, whose ``torch.jit.trace`` is deprecated.
+
+:func:`export_generator` writes the file and *checks* it: the exported
+program's output on a fixed random input must equal eager PyTorch's within
+:data:`TOLERANCE` (largest absolute difference, images in [-1, 1]); a larger
+difference is an error and the file is removed.  An existing file is kept
+unless ``force``.  :func:`load_runner` gives back a callable
+``runner(x: Tensor) -> Tensor`` for either format, which the benchmark
+(:mod:`gancomp_lite.metrics.latency`) times.
+
+Explained in chapter ``nb/10_latency``.
+"""
+from __future__ import annotations
+
+import time
+import warnings
+from pathlib import Path
+from typing import Callable
+
+import torch
+import torch.nn as nn
+
+from .errors import GancompError, OutputExistsError
+
+#: export formats and their file suffixes
+FORMATS = {"onnx": ".onnx", "torch-export": ".pt2"}
+#: largest absolute difference allowed between an export and eager PyTorch
+TOLERANCE = 1e-4
+
+
+class ExportError(GancompError, RuntimeError):
+    """An export that failed, or whose outputs differ from eager PyTorch."""
+
+
+def _check_format(fmt: str) -> str:
+    if fmt not in FORMATS:
+        raise GancompError(f"unknown export format {fmt!r}: expected one of {', '.join(FORMATS)} "
+                           f"(torch.export replaces TorchScript, which PyTorch deprecates)")
+    return fmt
+
+
+def _example(net: nn.Module, size: int, batch: int = 1, seed: int = 0) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    c = getattr(net, "config", {}).get("input_nc", 3)
+    return torch.rand(batch, c, size, size, generator=g) * 2 - 1
+
+
+def export_generator(net: nn.Module, path: str | Path, fmt: str = "onnx", size: int = 256,
+                     tolerance: float = TOLERANCE, force: bool = False) -> dict:
+    """Export ``net`` (a private eval-mode copy on the CPU; the caller's
+    network is not changed) to ``path`` in ``fmt`` for ``size`` x ``size``
+    images (batch 1; the ONNX graph also takes other batch sizes), check it
+    against eager PyTorch and return a report: format, path, size, the
+    largest absolute difference, the tolerance and the export's seconds."""
+    import copy
+
+    _check_format(fmt)
+    path = Path(path)
+    if path.suffix != FORMATS[fmt]:
+        raise GancompError(f"a {fmt} export is written to a {FORMATS[fmt]} file, got {path}")
+    if path.exists() and not force:
+        raise OutputExistsError(f"{path} exists: pass --force (force=True) to replace it")
+    model = copy.deepcopy(net).float().cpu().eval()
+    x = _example(model, size)
+    t0 = time.perf_counter()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp" + path.suffix)
+    try:
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")
+            if fmt == "onnx":
+                import logging
+
+                logging.getLogger("torch.onnx").setLevel(logging.ERROR)
+                program = torch.onnx.export(model, (x,), dynamo=True, input_names=["A"],
+                                            output_names=["B"], verbose=False,
+                                            dynamic_shapes=({0: torch.export.Dim("batch")},))
+                program.save(str(tmp))
+            else:
+                program = torch.export.export(model, (x,))
+                torch.export.save(program, str(tmp))
+    except Exception as err:   # the exporters raise many kinds; one clear error for the user
+        tmp.unlink(missing_ok=True)
+        raise ExportError(f"exporting {type(net).__name__} to {fmt} failed: "
+                          f"{type(err).__name__}: {str(err).splitlines()[0][:300]}") from err
+    seconds = time.perf_counter() - t0
+    with torch.no_grad():
+        want = model(x)
+        got = load_runner(tmp, fmt)(x)
+    diff = float((got - want).abs().max())
+    if not diff <= tolerance:
+        tmp.unlink(missing_ok=True)
+        raise ExportError(f"the {fmt} export of {type(net).__name__} differs from eager PyTorch by "
+                          f"{diff:.3g} (tolerance {tolerance:g}): not written")
+    tmp.replace(path)
+    return {"format": fmt, "path": str(path), "size": size, "max_abs_diff": diff,
+            "tolerance": tolerance, "export_seconds": seconds}
+
+
+def load_runner(path: str | Path, fmt: str | None = None, threads: int | None = None
+                ) -> Callable[[torch.Tensor], torch.Tensor]:
+    """A callable running the exported generator at ``path`` on a CPU tensor
+    (``fmt`` from the suffix by default; ``threads``: ONNX Runtime's intra-op
+    threads, default its own choice)."""
+    path = Path(path)
+    fmt = fmt or next((f for f, s in FORMATS.items() if path.name.endswith(s)), None)
+    if fmt is None:
+        raise GancompError(f"{path}: not an exported generator ({', '.join(FORMATS.values())})")
+    _check_format(fmt)
+    if fmt == "onnx":
+        session = onnx_session(path, threads)
+        name = session.get_inputs()[0].name
+
+        def run_onnx(x: torch.Tensor) -> torch.Tensor:
+            return torch.from_numpy(session.run(None, {name: x.detach().cpu().numpy()})[0])
+        return run_onnx
+    module = torch.export.load(str(path)).module()
+
+    def run_export(x: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            return module(x)
+    return run_export
+
+
+def onnx_session(path: str | Path, threads: int | None = None):
+    """An ONNX Runtime CPU session for ``path`` (all graph optimisations on)."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    if threads:
+        options.intra_op_num_threads = int(threads)
+        options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])

@@ -1,0 +1,116 @@
+"""Deployment: exports to ONNX and torch.export match eager PyTorch; the benchmark reports."""
+import json
+
+import pytest
+import torch
+
+from gancomp_lite.deploy import ExportError, export_generator, load_runner
+from gancomp_lite.errors import GancompError, OutputExistsError
+from gancomp_lite.metrics.latency import benchmark
+from gancomp_lite.models import SubMobileResnetGenerator, build_generator
+
+FAMILIES = {
+    "resnet": lambda: build_generator("resnet", ngf=4),
+    "mobile_resnet": lambda: build_generator("mobile_resnet", ngf=4),
+    "inception (CAT, BatchNorm)": lambda: build_generator("inception", ngf=4, norm="batch"),
+    "sub-mobile (OFA subnet)": lambda: SubMobileResnetGenerator("4_4_4_4_2_4_2_2"),
+    "unet": lambda: build_generator("unet", ngf=4, image_size=32),
+}
+
+
+@pytest.mark.parametrize("fmt", ["onnx", "torch-export"])
+@pytest.mark.parametrize("family", list(FAMILIES))
+def test_exports_equal_eager_pytorch_for_every_generator_family(family, fmt, tmp_path):
+    torch.manual_seed(0)
+    G = FAMILIES[family]().eval()
+    before = {k: v.clone() for k, v in G.state_dict().items()}
+    path = tmp_path / ("g.onnx" if fmt == "onnx" else "g.pt2")
+    report = export_generator(G, path, fmt, size=32)
+    assert path.exists() and report["max_abs_diff"] <= report["tolerance"] == 1e-4
+    x = torch.rand(2, 3, 32, 32) * 2 - 1                      # another input, and a batch of 2
+    run = load_runner(path)
+    with torch.no_grad():
+        want = G(x)
+        got = run(x) if fmt == "onnx" else torch.cat([run(x[:1]), run(x[1:])])
+    assert (got - want).abs().max() <= 1e-4
+    assert all(torch.equal(before[k], v) for k, v in G.state_dict().items())   # caller's net untouched
+
+
+def test_export_refuses_bad_input_and_never_overwrites(tmp_path):
+    G = build_generator("mobile_resnet", ngf=4)
+    with pytest.raises(GancompError, match="unknown export format"):
+        export_generator(G, tmp_path / "g.ts", "torchscript")
+    with pytest.raises(GancompError, match=r"\.onnx file"):
+        export_generator(G, tmp_path / "g.pt2", "onnx")
+    (tmp_path / "g.onnx").write_text("keep me")
+    with pytest.raises(OutputExistsError):
+        export_generator(G, tmp_path / "g.onnx", "onnx", size=32)
+    assert (tmp_path / "g.onnx").read_text() == "keep me"
+    with pytest.raises(ExportError, match="differs from eager"):      # an impossible tolerance
+        export_generator(G, tmp_path / "h.onnx", "onnx", size=32, tolerance=-1.0)
+    assert not (tmp_path / "h.onnx").exists() and not list(tmp_path.glob("*.tmp*"))
+
+
+def test_the_benchmark_runs_end_to_end_and_reports_missing_runtimes(monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_openvino(name, *args, **kwargs):
+        if name == "openvino":
+            raise ImportError("not here")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_openvino)
+    threads = torch.get_num_threads()
+    rows = benchmark({"tiny": build_generator("mobile_resnet", ngf=2)},
+                     ("eager", "channels-last", "onnxruntime", "openvino"), size=16, threads=1,
+                     repeats=3, warmup=1, progress=False)
+    assert torch.get_num_threads() == threads                  # restored
+    by = {r["backend"]: r for r in rows}
+    for b in ("eager", "channels-last", "onnxruntime"):
+        assert by[b]["status"] == "ok" and by[b]["min_ms"] <= by[b]["median_ms"] <= by[b]["max_ms"]
+        assert by[b]["q1_ms"] <= by[b]["median_ms"] <= by[b]["q3_ms"]
+    assert by["openvino"]["status"].startswith("skipped: openvino is not installed")
+    json.dumps(rows)                                           # well-formed JSON
+    with pytest.raises(GancompError, match="unknown backend"):
+        benchmark({"tiny": build_generator("mobile_resnet", ngf=2)}, ("tensorrt",), progress=False)
+
+
+def _one_error(capsys) -> str:
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "error:" in err and "Traceback" not in err, err
+    return err
+
+
+def test_export_and_bench_from_the_command_line(tmp_path, capsys):
+    from gancomp_lite.cli import main
+    from gancomp_lite.paths import DATA_DIR
+
+    student = DATA_DIR / "students" / "stripes-pseudo-pairs-ngf4-ci.pt"
+    out = tmp_path / "s.onnx"
+    assert main(["export", str(student), "--format", "onnx", "--size", "32", "--out", str(out)]) == 0
+    assert out.exists() and "largest difference" in capsys.readouterr().out
+    report = tmp_path / "bench.json"
+    assert main(["bench", str(student), "--random", "sub:4_4_4_4_4_4_2_2", "--size", "16",
+                 "--repeats", "2", "--warmup", "0", "--threads", "1", "--json", str(report),
+                 "--no-progress"]) == 0
+    data = json.loads(report.read_text())
+    assert {r["model"] for r in data["rows"]} == {student.stem, "sub:4_4_4_4_4_4_2_2"}
+    assert data["settings"]["threads"] == 1 and "cpu" in data["machine"]
+    assert all(r["status"] == "ok" and r["median_ms"] > 0 for r in data["rows"])
+    # bad input: one clear error each
+    assert main(["export", str(DATA_DIR / "features" / "synthetic-features.pt"), "--format", "onnx",
+                 "--out", str(tmp_path / "f.onnx")]) == 2
+    assert "not a generator file" in _one_error(capsys)
+    assert main(["export", str(DATA_DIR / "supernets" / "edges2shapes-channels-48-ci-uniform-seed0.pt"),
+                 "--format", "onnx", "--out", str(tmp_path / "f.onnx")]) == 2
+    assert "export one subnet first" in _one_error(capsys)
+    assert main(["export", str(out), "--format", "onnx", "--out", str(tmp_path / "f.onnx")]) == 2
+    assert "no manifest" in _one_error(capsys)
+    with pytest.raises(SystemExit):
+        main(["bench", "--random", "resnet:4", "--backends", "tensorrt"])
+    assert "invalid choice" in capsys.readouterr().err
+    assert main(["bench", "--random", "resnet:x"]) == 2
+    assert "ARCH:NGF" in _one_error(capsys)
+    assert not (tmp_path / "f.onnx").exists()
