@@ -196,3 +196,84 @@ def benchmark(models: dict, backends=("eager", "onnxruntime"), size: int = 256, 
     finally:
         torch.set_num_threads(before)
     return rows
+
+
+def layer_kind(module: nn.Module) -> str | None:
+    """The kind of a leaf layer for :func:`time_by_kind` (``None``: not timed on its own)."""
+    if isinstance(module, nn.ConvTranspose2d):
+        return "transposed conv"
+    if isinstance(module, nn.Conv2d):
+        if module.groups > 1 and module.groups == module.in_channels:
+            return "depthwise conv"
+        return "1x1 conv" if module.kernel_size == (1, 1) else "dense kxk conv"
+    if isinstance(module, (nn.InstanceNorm2d, nn.BatchNorm2d)) or type(module).__name__ == "DynamicNorm":
+        return "norm"
+    if isinstance(module, (nn.ReflectionPad2d, nn.ReplicationPad2d, nn.ZeroPad2d)):
+        return "padding"
+    if isinstance(module, (nn.ReLU, nn.LeakyReLU, nn.Tanh, nn.Dropout)):
+        return "activation"
+    return None
+
+
+@torch.inference_mode()
+def time_by_kind(model: nn.Module, size: int = 256, runs: int = 5, threads: int | None = None,
+                 convention: str = "in-counted") -> list[dict]:
+    """Where one forward pass's time goes, on the CPU in eager PyTorch: the
+    wall time of every leaf layer (forward hooks around each call, median of
+    ``runs`` passes after one warm-up) summed per :func:`layer_kind`, beside
+    the MACs of those layers in ``convention``.  Layers that move memory but
+    cost no MACs (norms, padding, activations) show up here and not in a MAC
+    count.  A benchmark: it reports."""
+    import copy
+
+    from .cost import _module_macs
+
+    net = copy.deepcopy(model).float().cpu().eval()
+    before = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    leaves = {m: layer_kind(m) for m in net.modules() if layer_kind(m) is not None}
+    times = {m: [] for m in leaves}
+    macs = {m: 0 for m in leaves}
+    starts: dict = {}
+    record = {"macs": False}
+
+    def pre(module, inputs):
+        starts[module] = time.perf_counter()
+
+    def post(module, inputs, output):
+        times[module].append(time.perf_counter() - starts.pop(module))
+        if record["macs"]:
+            macs[module] += _module_macs(module, inputs, output, convention)
+
+    handles = [h for m in leaves for h in (m.register_forward_pre_hook(pre), m.register_forward_hook(post))]
+    c = getattr(net, "config", {}).get("input_nc", 3)
+    x = torch.randn(1, c, size, size)
+    try:
+        record["macs"] = True
+        net(x)                                   # warm-up, and the MACs once
+        record["macs"] = False
+        for m in times:
+            times[m].clear()
+        t0 = time.perf_counter()
+        for _ in range(runs):
+            net(x)
+        total = (time.perf_counter() - t0) / runs
+    finally:
+        for h in handles:
+            h.remove()
+        torch.set_num_threads(before)
+    kinds: dict[str, dict] = {}
+    for m, kind in leaves.items():
+        k = kinds.setdefault(kind, {"kind": kind, "layers": 0, "ms": 0.0, "macs": 0})
+        k["layers"] += 1
+        k["ms"] += statistics.median(times[m]) * 1e3 if times[m] else 0.0
+        k["macs"] += macs[m]
+    all_macs = sum(k["macs"] for k in kinds.values()) or 1
+    rows = sorted(kinds.values(), key=lambda k: -k["ms"])
+    for k in rows:
+        k["time_share"] = k["ms"] / (total * 1e3)
+        k["mac_share"] = k["macs"] / all_macs
+    rows.append({"kind": "whole forward pass", "layers": len(leaves), "ms": total * 1e3,
+                 "macs": all_macs, "time_share": 1.0, "mac_share": 1.0})
+    return rows
