@@ -627,9 +627,10 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     print(f"{machine['cpu']}, {args.threads} threads, batch {args.batch_size}, "
           f"{args.size}x{args.size}, median of {args.repeats} interleaved repeats")
     print(Table([{k: r.get(k) for k in ("model", "backend", "gmacs_in_counted", "median_ms", "min_ms",
-                                        "max_ms", "status")} for r in rows],
+                                        "max_ms", "weights_mb", "peak_activation_mb", "status")}
+                 for r in rows],
                 formats={"gmacs_in_counted": ".3f", "median_ms": ".1f", "min_ms": ".1f",
-                         "max_ms": ".1f"}))
+                         "max_ms": ".1f", "weights_mb": ".2f", "peak_activation_mb": ".1f"}))
     return 0
 
 

@@ -72,9 +72,22 @@ def test_the_benchmark_runs_end_to_end_and_reports_missing_runtimes(monkeypatch)
         assert by[b]["status"] == "ok" and by[b]["min_ms"] <= by[b]["median_ms"] <= by[b]["max_ms"]
         assert by[b]["q1_ms"] <= by[b]["median_ms"] <= by[b]["q3_ms"]
     assert by["openvino"]["status"].startswith("skipped: openvino is not installed")
+    assert all(r["peak_activation_mb"] > 0 and r["weights_mb"] > 0 for r in rows)
     json.dumps(rows)                                           # well-formed JSON
     with pytest.raises(GancompError, match="unknown backend"):
         benchmark({"tiny": build_generator("mobile_resnet", ngf=2)}, ("tensorrt",), progress=False)
+
+
+def test_peak_memory_grows_with_width_and_image_size():
+    from gancomp_lite.metrics.latency import peak_memory
+
+    small = peak_memory(build_generator("mobile_resnet", ngf=4), size=32)
+    wide = peak_memory(build_generator("mobile_resnet", ngf=16), size=32)
+    big_image = peak_memory(build_generator("mobile_resnet", ngf=4), size=64)
+    assert wide["weights_mb"] > small["weights_mb"] > 0
+    assert wide["peak_activation_mb"] > small["peak_activation_mb"] > 0
+    assert big_image["peak_activation_mb"] > 2 * small["peak_activation_mb"]   # 4x the pixels
+    assert big_image["weights_mb"] == small["weights_mb"]
 
 
 def _one_error(capsys) -> str:

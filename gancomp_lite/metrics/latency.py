@@ -139,8 +139,36 @@ def _runner(net: nn.Module, backend: str, size: int, batch_size: int, threads: i
     raise GancompError(f"unknown backend {backend!r}: expected one of {', '.join(BACKENDS)}")
 
 
+@torch.inference_mode()
+def peak_memory(model: nn.Module, size: int = 256, batch_size: int = 1) -> dict:
+    """Memory of one eager forward pass on the CPU: ``weights_mb`` (parameters
+    and buffers) and ``peak_activation_mb``, the peak of tensor memory alive
+    during the pass, from the allocations and frees of the leaf operators as
+    ``torch.profiler`` records them (``profile_memory=True``).  Runtimes with
+    their own allocators (ONNX Runtime's arena) are not measured this way."""
+    import copy
+
+    from torch.profiler import ProfilerActivity, profile
+
+    net = copy.deepcopy(model).float().cpu().eval()
+    c = getattr(net, "config", {}).get("input_nc", 3)
+    x = torch.randn(batch_size, c, size, size)
+    net(x)
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        net(x)
+    events = sorted((e.time_range.start, e.cpu_memory_usage) for e in prof.events()
+                    if e.cpu_memory_usage and not e.cpu_children)
+    live = peak = 0
+    for _, delta in events:
+        live += delta
+        peak = max(peak, live)
+    weights = sum(t.numel() * t.element_size() for t in list(net.parameters()) + list(net.buffers()))
+    return {"weights_mb": weights / 2**20, "peak_activation_mb": peak / 2**20}
+
+
 def benchmark(models: dict, backends=("eager", "onnxruntime"), size: int = 256, batch_size: int = 1,
-              threads: int = 2, repeats: int = 7, warmup: int = 2, progress: bool = True) -> list[dict]:
+              threads: int = 2, repeats: int = 7, warmup: int = 2, progress: bool = True,
+              memory: bool = True) -> list[dict]:
     """Latency of every model (``name -> generator``) on every backend, on the CPU.
 
     Each (model, backend) is prepared and warmed up ``warmup`` times; then
@@ -150,7 +178,8 @@ def benchmark(models: dict, backends=("eager", "onnxruntime"), size: int = 256, 
     run and restored after.  One row per pair: median, minimum, maximum and
     quartiles in milliseconds, or a ``status`` saying why it was skipped (a
     runtime not installed) or failed (an export or compile error), never a
-    crash.  A benchmark: it reports, nothing asserts a time."""
+    crash.  With ``memory``, every row also has its model's :func:`peak_memory`
+    (eager PyTorch).  A benchmark: it reports, nothing asserts a time."""
     import tempfile
 
     from ..errors import GancompError
@@ -167,9 +196,10 @@ def benchmark(models: dict, backends=("eager", "onnxruntime"), size: int = 256, 
     try:
         with tempfile.TemporaryDirectory() as workdir, torch.inference_mode():
             for name, net in models.items():
+                mem = peak_memory(net, size, batch_size) if memory else {}
                 for backend in backends:
                     row = {"model": name, "backend": backend, "size": size, "batch_size": batch_size,
-                           "threads": threads, "repeats": repeats}
+                           "threads": threads, "repeats": repeats, **mem}
                     rows.append(row)
                     try:
                         run, _ = _runner(net, backend, size, batch_size, threads, workdir)
