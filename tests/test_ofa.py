@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn as nn
 
-from gancomp_lite.compression.ofa import (SPACES, ScoreCache, SearchSpace, evolution_search,
+from gancomp_lite.compression.ofa import (SPACES, SearchSpace, evolution_search,
                                           exhaustive_search, export_subnet, held_out_split, search,
                                           search_space, search_split, subnet_macs)
 from gancomp_lite.errors import BudgetError, GancompError, OutputExistsError
