@@ -573,17 +573,26 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 
 def _random_model(spec: str):
-    """``ARCH:NGF`` or ``sub:CONFIG`` (random weights) for ``bench --random``."""
+    """``ARCH:NGF``, ``sub:CONFIG`` or ``cat:GMACS`` (random weights) for ``bench --random``."""
     from .models import SubMobileResnetGenerator, build_generator
 
     arch, _, value = spec.partition(":")
     if arch == "sub":
         return SubMobileResnetGenerator(value)
+    usage = (f"--random {spec!r}: expected ARCH:NGF (resnet:64), sub:CONFIG "
+             f"(sub:24_24_24_32_20_16) or cat:GMACS (cat:2.6)")
+    if arch == "cat":
+        from .compression.one_step import prune_untrained
+
+        try:
+            gmacs = float(value)
+        except ValueError:
+            raise GancompError(usage) from None
+        return prune_untrained(gmacs * 1e9)[0]
     try:
         ngf = int(value)
     except ValueError:
-        raise GancompError(f"--random {spec!r}: expected ARCH:NGF (resnet:64) or sub:CONFIG "
-                           f"(sub:24_24_24_32_20_16)") from None
+        raise GancompError(usage) from None
     return build_generator(arch, ngf=ngf)
 
 
@@ -966,7 +975,9 @@ def build_parser() -> argparse.ArgumentParser:
     bn.add_argument("checkpoints", nargs="*", help="generator files")
     bn.add_argument("--random", action="append", metavar="ARCH:NGF",
                     help="also a randomly initialised generator: resnet:64, mobile_resnet:16, "
-                         "sub:24_24_24_32_20_16 (repeatable)")
+                         "inception:64, sub:24_24_24_32_20_16 (an OFA subnet), cat:2.6 (an "
+                         "ngf-64 inception teacher with random scales one-step pruned to 2.6G "
+                         "MACs, CAT's counting at 256x256) (repeatable)")
     bn.add_argument("--backends", nargs="+", choices=BACKENDS, default=["eager", "onnxruntime"])
     bn.add_argument("--size", type=_positive, default=256)
     bn.add_argument("--batch-size", type=_positive, default=1)

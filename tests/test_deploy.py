@@ -27,12 +27,11 @@ def test_exports_equal_eager_pytorch_for_every_generator_family(family, fmt, tmp
     path = tmp_path / ("g.onnx" if fmt == "onnx" else "g.pt2")
     report = export_generator(G, path, fmt, size=32)
     assert path.exists() and report["max_abs_diff"] <= report["tolerance"] == 1e-4
-    x = torch.rand(2, 3, 32, 32) * 2 - 1                      # another input, and a batch of 2
     run = load_runner(path)
-    with torch.no_grad():
-        want = G(x)
-        got = run(x) if fmt == "onnx" else torch.cat([run(x[:1]), run(x[1:])])
-    assert (got - want).abs().max() <= 1e-4
+    for batch in (1, 3):                                       # other inputs, other batch sizes
+        x = torch.rand(batch, 3, 32, 32) * 2 - 1
+        with torch.no_grad():
+            assert (run(x) - G(x)).abs().max() <= 1e-4
     assert all(torch.equal(before[k], v) for k, v in G.state_dict().items())   # caller's net untouched
 
 
@@ -73,9 +72,24 @@ def test_the_benchmark_runs_end_to_end_and_reports_missing_runtimes(monkeypatch)
         assert by[b]["q1_ms"] <= by[b]["median_ms"] <= by[b]["q3_ms"]
     assert by["openvino"]["status"].startswith("skipped: openvino is not installed")
     assert all(r["peak_activation_mb"] > 0 and r["weights_mb"] > 0 for r in rows)
+    assert by["eager"]["max_abs_diff"] == 0 and by["onnxruntime"]["max_abs_diff"] <= 1e-4
     json.dumps(rows)                                           # well-formed JSON
     with pytest.raises(GancompError, match="unknown backend"):
         benchmark({"tiny": build_generator("mobile_resnet", ngf=2)}, ("tensorrt",), progress=False)
+
+
+def test_openvino_runs_the_onnx_export_in_float32_and_wrong_outputs_are_not_timed():
+    rows = benchmark({"tiny": build_generator("mobile_resnet", ngf=4)}, ("eager", "openvino"),
+                     size=32, threads=1, repeats=2, warmup=1, progress=False, memory=False)
+    ov = rows[1]
+    assert ov["backend"] == "openvino" and ov["status"] == "ok", ov
+    assert ov["max_abs_diff"] <= 1e-4 and ov["median_ms"] > 0      # float32, not bfloat16
+    # an impossible tolerance: every backend's output "differs", none is timed
+    rows = benchmark({"tiny": build_generator("mobile_resnet", ngf=4)}, ("eager", "openvino"),
+                     size=32, threads=1, repeats=2, warmup=1, progress=False, memory=False,
+                     tolerance=-1.0)
+    assert all(r["status"].startswith("failed: output differs from eager") for r in rows)
+    assert not any("median_ms" in r for r in rows)
 
 
 def test_peak_memory_grows_with_width_and_image_size():
@@ -126,4 +140,8 @@ def test_export_and_bench_from_the_command_line(tmp_path, capsys):
     assert "invalid choice" in capsys.readouterr().err
     assert main(["bench", "--random", "resnet:x"]) == 2
     assert "ARCH:NGF" in _one_error(capsys)
+    assert main(["bench", "--random", "cat:big"]) == 2
+    assert "cat:GMACS" in _one_error(capsys)
+    assert main(["bench", "--random", "cat:100"]) == 2          # above the teacher's own cost
+    assert "reachable are" in _one_error(capsys)
     assert not (tmp_path / "f.onnx").exists()

@@ -197,6 +197,32 @@ def one_step_prune(teacher: InceptionGenerator, target_macs: float, size: int = 
     return student, report
 
 
+def prune_untrained(target_macs: float, ngf: int = 64, seed: int = 0, size: int = 256,
+                    convention: str = "cat", **teacher_kw) -> tuple[InceptionGenerator, PruneReport]:
+    """A stand-in for CAT's pruned student where no trained teacher exists:
+    :func:`one_step_prune` of a fresh ``ngf`` inception teacher whose scored
+    scales are i.i.d. uniform draws (seed ``seed``).
+
+    Only the ranks of the scores matter to the global threshold, so with
+    i.i.d. scores every channel is equally likely to survive and the
+    architecture is a uniformly random one at the budget.  A trained
+    teacher's scales are not i.i.d. (CAT removes whole branches and keeps
+    others nearly whole), so this network has CAT's MAC count, not CAT's
+    released layout: it is for timing (latency depends on the shapes, not on
+    the weights), never for quality.  Explained in chapter ``nb/10_latency``."""
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        teacher = InceptionGenerator(ngf=ngf, **teacher_kw)
+        g = torch.Generator().manual_seed(seed)
+        with torch.no_grad():
+            norms = [teacher.get_submodule(n) for n in teacher.SCORED_DOWN + teacher.SCORED_UP]
+            norms += [_first_norm(branch) for block in teacher.features
+                      for _, branch in _branch_slots(block) if branch is not None]
+            for norm in norms:
+                norm.weight.copy_(torch.rand(norm.weight.shape, generator=g) + 1e-3)
+        return one_step_prune(teacher, target_macs, size=size, convention=convention)
+
+
 def inherit_weights(teacher: InceptionGenerator, report: PruneReport) -> InceptionGenerator:
     """The network ``report`` describes, holding ``teacher``'s weights of the
     channels its threshold kept (no new search: the threshold and floor are in

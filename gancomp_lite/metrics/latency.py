@@ -96,6 +96,20 @@ class BackendUnavailable(Exception):
     """A runtime that is not installed here (reported as skipped)."""
 
 
+def _as_tensor(out) -> torch.Tensor:
+    """The first output of a runtime's call as a tensor (ONNX Runtime: a list of
+    arrays; OpenVINO: a result dictionary; PyTorch: a tensor)."""
+    if isinstance(out, torch.Tensor):
+        return out.contiguous()
+    if isinstance(out, (list, tuple)):
+        return _as_tensor(out[0])
+    if hasattr(out, "to_tuple"):            # OpenVINO's OVDict
+        return _as_tensor(out.to_tuple()[0])
+    import numpy as np
+
+    return torch.from_numpy(np.asarray(out))
+
+
 def _runner(net: nn.Module, backend: str, size: int, batch_size: int, threads: int, workdir):
     """``(run, x)``: a callable for one forward pass of ``net`` on ``backend`` and its input."""
     import copy
@@ -130,16 +144,30 @@ def _runner(net: nn.Module, backend: str, size: int, batch_size: int, threads: i
             import openvino as ov
         except ImportError as err:
             raise BackendUnavailable("openvino is not installed (pip install openvino)") from err
-        core = ov.Core()
-        compiled = core.compile_model(core.read_model(str(path)), "CPU",
-                                      {"INFERENCE_NUM_THREADS": int(threads)})
+        compiled = openvino_model(path, threads)
         xn = x.numpy()
         return (lambda: compiled([xn])), x
     from ..errors import GancompError
     raise GancompError(f"unknown backend {backend!r}: expected one of {', '.join(BACKENDS)}")
 
 
-@torch.inference_mode()
+def openvino_model(path, threads: int | None = None, precision: str = "f32"):
+    """The ONNX file at ``path`` compiled by OpenVINO for the CPU.
+
+    ``precision`` is OpenVINO's inference precision hint.  The default is
+    ``f32``, the precision every other backend here computes in: left to
+    itself, OpenVINO computes in bfloat16 on CPUs that support it (AVX512_BF16
+    or AMX), faster but with errors of about 1e-2, so its time would not be
+    the same computation's.  ``threads``: OpenVINO's inference threads."""
+    import openvino as ov
+
+    config = {"INFERENCE_PRECISION_HINT": precision}
+    if threads:
+        config["INFERENCE_NUM_THREADS"] = int(threads)
+    core = ov.Core()
+    return core.compile_model(core.read_model(str(path)), "CPU", config)
+
+
 def peak_memory(model: nn.Module, size: int = 256, batch_size: int = 1) -> dict:
     """Memory of one eager forward pass on the CPU: ``weights_mb`` (parameters
     and buffers) and ``peak_activation_mb``, the peak of tensor memory alive
@@ -168,7 +196,7 @@ def peak_memory(model: nn.Module, size: int = 256, batch_size: int = 1) -> dict:
 
 def benchmark(models: dict, backends=("eager", "onnxruntime"), size: int = 256, batch_size: int = 1,
               threads: int = 2, repeats: int = 7, warmup: int = 2, progress: bool = True,
-              memory: bool = True) -> list[dict]:
+              memory: bool = True, tolerance: float = 1e-4) -> list[dict]:
     """Latency of every model (``name -> generator``) on every backend, on the CPU.
 
     Each (model, backend) is prepared and warmed up ``warmup`` times; then
@@ -178,8 +206,13 @@ def benchmark(models: dict, backends=("eager", "onnxruntime"), size: int = 256, 
     run and restored after.  One row per pair: median, minimum, maximum and
     quartiles in milliseconds, or a ``status`` saying why it was skipped (a
     runtime not installed) or failed (an export or compile error), never a
-    crash.  With ``memory``, every row also has its model's :func:`peak_memory`
-    (eager PyTorch).  A benchmark: it reports, nothing asserts a time."""
+    crash.  Every row has ``max_abs_diff``, the largest absolute difference
+    between the backend's output and eager PyTorch's on the timed input; a
+    backend that differs by more than ``tolerance`` is ``failed`` and not
+    timed (a fast wrong answer is not a result).  With ``memory``, every row
+    also has its model's :func:`peak_memory` (eager PyTorch).  A benchmark: it
+    reports, nothing asserts a time."""
+    import copy
     import tempfile
 
     from ..errors import GancompError
@@ -197,14 +230,21 @@ def benchmark(models: dict, backends=("eager", "onnxruntime"), size: int = 256, 
         with tempfile.TemporaryDirectory() as workdir, torch.inference_mode():
             for name, net in models.items():
                 mem = peak_memory(net, size, batch_size) if memory else {}
+                eager = copy.deepcopy(net).float().cpu().eval()
                 for backend in backends:
                     row = {"model": name, "backend": backend, "size": size, "batch_size": batch_size,
                            "threads": threads, "repeats": repeats, **mem}
                     rows.append(row)
                     try:
-                        run, _ = _runner(net, backend, size, batch_size, threads, workdir)
+                        run, x = _runner(net, backend, size, batch_size, threads, workdir)
                         for _ in range(warmup):
                             run()
+                        diff = float((_as_tensor(run()) - eager(x)).abs().max())
+                        row["max_abs_diff"] = diff
+                        if not diff <= tolerance:
+                            row["status"] = (f"failed: output differs from eager PyTorch by "
+                                             f"{diff:.2g} (tolerance {tolerance:g})")
+                            continue
                     except BackendUnavailable as err:
                         row["status"] = f"skipped: {err}"
                         continue
