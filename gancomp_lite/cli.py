@@ -604,6 +604,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     from .metrics.latency import benchmark
     from .viz import Table
 
+    if args.json and Path(args.json).exists() and not args.force:   # before minutes of timing
+        raise GancompError(f"{args.json} exists: pass --force to replace it")
     models = {Path(c).stem: _generator_of(c) for c in args.checkpoints}
     models.update({spec: _random_model(spec) for spec in args.random or []})
     if not models:
@@ -636,10 +638,12 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     print(f"{machine['cpu']}, {args.threads} threads, batch {args.batch_size}, "
           f"{args.size}x{args.size}, median of {args.repeats} interleaved repeats")
     print(Table([{k: r.get(k) for k in ("model", "backend", "gmacs_in_counted", "median_ms", "min_ms",
-                                        "max_ms", "weights_mb", "peak_activation_mb", "status")}
+                                        "max_ms", "max_abs_diff", "weights_mb", "peak_activation_mb",
+                                        "status")}
                  for r in rows],
                 formats={"gmacs_in_counted": ".3f", "median_ms": ".1f", "min_ms": ".1f",
-                         "max_ms": ".1f", "weights_mb": ".2f", "peak_activation_mb": ".1f"}))
+                         "max_ms": ".1f", "max_abs_diff": ".1e", "weights_mb": ".2f",
+                         "peak_activation_mb": ".1f"}))
     return 0
 
 

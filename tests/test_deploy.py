@@ -126,6 +126,10 @@ def test_export_and_bench_from_the_command_line(tmp_path, capsys):
     assert {r["model"] for r in data["rows"]} == {student.stem, "sub:4_4_4_4_4_4_2_2"}
     assert data["settings"]["threads"] == 1 and "cpu" in data["machine"]
     assert all(r["status"] == "ok" and r["median_ms"] > 0 for r in data["rows"])
+    assert all(r["max_abs_diff"] <= 1e-4 for r in data["rows"])
+    kept = report.read_text()
+    assert main(["bench", "--random", "resnet:4", "--json", str(report)]) == 2   # refused before timing
+    assert "exists" in _one_error(capsys) and report.read_text() == kept
     # bad input: one clear error each
     assert main(["export", str(DATA_DIR / "features" / "synthetic-features.pt"), "--format", "onnx",
                  "--out", str(tmp_path / "f.onnx")]) == 2
