@@ -612,7 +612,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         raise GancompError("nothing to benchmark: give generator files and/or --random ARCH:NGF")
     rows = benchmark(models, tuple(args.backends), size=args.size, batch_size=args.batch_size,
                      threads=args.threads, repeats=args.repeats, warmup=args.warmup,
-                     progress=not args.no_progress)
+                     progress=not args.no_progress, process=args.process_memory)
     gmacs = {n: profile_macs(m, args.size, "in-counted") / 1e9 for n, m in models.items()}
     for r in rows:
         r["gmacs_in_counted"] = gmacs[r["model"]]
@@ -639,11 +639,11 @@ def _cmd_bench(args: argparse.Namespace) -> int:
           f"{args.size}x{args.size}, median of {args.repeats} interleaved repeats")
     print(Table([{k: r.get(k) for k in ("model", "backend", "gmacs_in_counted", "median_ms", "min_ms",
                                         "max_ms", "max_abs_diff", "weights_mb", "peak_activation_mb",
-                                        "status")}
+                                        "process_peak_mb", "status")}
                  for r in rows],
                 formats={"gmacs_in_counted": ".3f", "median_ms": ".1f", "min_ms": ".1f",
                          "max_ms": ".1f", "max_abs_diff": ".1e", "weights_mb": ".2f",
-                         "peak_activation_mb": ".1f"}))
+                         "peak_activation_mb": ".1f", "process_peak_mb": ".0f"}))
     return 0
 
 
@@ -988,6 +988,9 @@ def build_parser() -> argparse.ArgumentParser:
     bn.add_argument("--threads", type=_positive, default=2)
     bn.add_argument("--repeats", type=_positive, default=7, help="interleaved timed rounds")
     bn.add_argument("--warmup", type=_non_negative, default=2)
+    bn.add_argument("--process-memory", action="store_true",
+                    help="also measure each runtime's peak resident memory in a fresh process "
+                         "(Linux; about 5 s per model and runtime)")
     bn.add_argument("--json", default=None, help="also write the table as JSON here")
     bn.add_argument("--force", action="store_true", help="replace an existing --json file")
     bn.add_argument("--no-progress", action="store_true")

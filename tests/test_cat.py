@@ -177,15 +177,16 @@ def test_an_untrained_stand_in_is_pruned_to_the_budget_deterministically_per_see
     from gancomp_lite.compression.one_step import prune_untrained
     from gancomp_lite.errors import BudgetError
 
-    full = profile_macs(InceptionGenerator(ngf=8), 32, "cat")
-    a, ra = prune_untrained(0.4 * full, ngf=8, seed=0, size=32)
-    b, rb = prune_untrained(0.4 * full, ngf=8, seed=0, size=32)
-    c, rc = prune_untrained(0.4 * full, ngf=8, seed=1, size=32)
-    assert 0.3 * full < ra.macs <= 0.4 * full and profile_macs(a, 32, "cat") == ra.macs
+    kw = dict(ngf=8, n_blocks=3, size=16)
+    full = profile_macs(InceptionGenerator(ngf=8, n_blocks=3), 16, "cat")
+    a, ra = prune_untrained(0.4 * full, seed=0, **kw)
+    b, rb = prune_untrained(0.4 * full, seed=0, **kw)
+    c, rc = prune_untrained(0.4 * full, seed=1, **kw)
+    assert 0.3 * full < ra.macs <= 0.4 * full and profile_macs(a, 16, "cat") == ra.macs
     assert ra.config == rb.config and ra.config != rc.config      # the seed picks the layout
-    assert a(torch.randn(1, 3, 32, 32)).shape == (1, 3, 32, 32)
+    assert a(torch.randn(1, 3, 16, 16)).shape == (1, 3, 16, 16)
     with pytest.raises(BudgetError, match="reachable are"):
-        prune_untrained(2 * full, ngf=8, size=32)
+        prune_untrained(2 * full, **kw)
 
 
 def test_inherited_weights_compute_the_teachers_function_when_pruned_channels_were_silent():

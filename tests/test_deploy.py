@@ -1,5 +1,6 @@
 """Deployment: exports to ONNX and torch.export match eager PyTorch; the benchmark reports."""
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -90,6 +91,23 @@ def test_openvino_runs_the_onnx_export_in_float32_and_wrong_outputs_are_not_time
                      tolerance=-1.0)
     assert all(r["status"].startswith("failed: output differs from eager") for r in rows)
     assert not any("median_ms" in r for r in rows)
+
+
+@pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="needs Linux's /proc peak counter")
+def test_process_memory_sees_the_weights_as_each_runtime_holds_them():
+    from gancomp_lite.metrics.latency import process_memory
+
+    narrow = process_memory(build_generator("resnet", ngf=4), ("eager", "onnxruntime"), size=32, threads=1)
+    wide = process_memory(build_generator("resnet", ngf=48), ("eager", "onnxruntime"), size=32, threads=1)
+    weights = sum(p.numel() for p in build_generator("resnet", ngf=48).parameters()) * 4 / 2**20
+    assert weights > 20                                        # 24 MB of float32 weights
+    for b in ("eager", "onnxruntime"):
+        assert narrow[b] >= 0 and wide[b] - narrow[b] > 0.8 * weights, (b, narrow, wide)
+    with pytest.raises(GancompError, match="unknown backend"):
+        process_memory(build_generator("resnet", ngf=4), ("tensorrt",))
+    rows = benchmark({"tiny": build_generator("resnet", ngf=4)}, ("eager",), size=16, threads=1,
+                     repeats=1, warmup=0, progress=False, memory=False, process=True)
+    assert rows[0]["process_peak_mb"] >= 0
 
 
 def test_peak_memory_grows_with_width_and_image_size():

@@ -39,7 +39,7 @@ from ..compression.ofa import (evolution_search, exhaustive_search, export_subne
 from ..metrics.cost import count_params
 from ..metrics.quality import HIGHER_IS_BETTER, evaluate, test_set
 from ..models.dynamic import SubnetView, format_config
-from ..training.supernet import score_table_of, supernet_name
+from ..training.supernet import score_table_of, supernet_name, supernet_recipe
 from . import results
 
 CONVENTION = "in-counted"   # GAN Compression's README convention
@@ -138,10 +138,8 @@ def run_supernets(task: str = "edges2shapes", seeds=(0,), steps: int = 1200, siz
             name = supernet_name(task, space, sampling, seed)
             path = ship / f"{name}.pt"
             save_supernet(net.cpu().eval(), path, {
-                "recipe": {"task": task, "space": sp.as_dict(), "sampling": sampling, "steps": steps,
-                           "batch_size": batch_size, "seed": seed, "n_train": n_train,
-                           "n_val": n_val, "image_size": size, "preset": "pix2pix",
-                           "data": f"synthetic:{task}"},
+                "recipe": supernet_recipe(task, sp, sampling, steps, batch_size, seed, n_train,
+                                          n_val, size, preset="pix2pix"),
                 "commands": [command], "code_version": record.data["code_version"] if record else None,
                 "train_seconds": train_seconds}, force=force)
             shipped, _ = load_supernet(path)   # every number below is of the shipped weights

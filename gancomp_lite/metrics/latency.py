@@ -115,14 +115,40 @@ def _as_tensor(out) -> torch.Tensor:
     return torch.from_numpy(np.asarray(out))
 
 
+def _onnx_runner(path, backend: str, x: torch.Tensor, threads: int):
+    """A callable running the ONNX file at ``path`` on ``x`` in ONNX Runtime or OpenVINO."""
+    xn = x.numpy()
+    if backend == "onnxruntime":
+        try:
+            from ..deploy import onnx_session
+
+            session = onnx_session(path, threads)
+        except ImportError as err:
+            raise BackendUnavailable("onnxruntime is not installed") from err
+        name = session.get_inputs()[0].name
+        return lambda: session.run(None, {name: xn})
+    try:
+        import openvino  # noqa: F401
+    except ImportError as err:
+        raise BackendUnavailable("openvino is not installed (pip install openvino)") from err
+    compiled = openvino_model(path, threads)
+    return lambda: compiled([xn])
+
+
+def _input(net: nn.Module, size: int, batch_size: int) -> torch.Tensor:
+    c = getattr(net, "config", {}).get("input_nc", 3)
+    return torch.randn(batch_size, c, size, size)
+
+
 def _runner(net: nn.Module, backend: str, size: int, batch_size: int, threads: int, workdir):
-    """``(run, x)``: a callable for one forward pass of ``net`` on ``backend`` and its input."""
+    """``(run, x)``: a callable for one forward pass of ``net`` on ``backend`` and its input
+    (``net`` is copied; the ONNX runtimes read the export ``workdir/onnx_name(net, size)``,
+    written here if it is not there yet)."""
     import copy
     from pathlib import Path
 
     model = copy.deepcopy(net).float().cpu().eval()
-    c = getattr(model, "config", {}).get("input_nc", 3)
-    x = torch.randn(batch_size, c, size, size)
+    x = _input(model, size, batch_size)
     if backend == "eager":
         return (lambda: model(x)), x
     if backend == "channels-last":
@@ -133,27 +159,137 @@ def _runner(net: nn.Module, backend: str, size: int, batch_size: int, threads: i
         compiled = torch.compile(model)
         return (lambda: compiled(x)), x
     if backend in ("onnxruntime", "openvino"):
-        from ..deploy import export_generator, onnx_session
+        from ..deploy import export_generator
 
-        path = Path(workdir) / f"{id(net)}-{size}.onnx"
+        path = Path(workdir) / _onnx_name(net, size)
         if not path.exists():
             export_generator(model, path, "onnx", size=size)
-        if backend == "onnxruntime":
-            try:
-                session = onnx_session(path, threads)
-            except ImportError as err:
-                raise BackendUnavailable("onnxruntime is not installed") from err
-            name, xn = session.get_inputs()[0].name, x.numpy()
-            return (lambda: session.run(None, {name: xn})), x
-        try:
-            import openvino as ov
-        except ImportError as err:
-            raise BackendUnavailable("openvino is not installed (pip install openvino)") from err
-        compiled = openvino_model(path, threads)
-        xn = x.numpy()
-        return (lambda: compiled([xn])), x
+        return _onnx_runner(path, backend, x, threads), x
     from ..errors import GancompError
     raise GancompError(f"unknown backend {backend!r}: expected one of {', '.join(BACKENDS)}")
+
+
+def _onnx_name(net: nn.Module, size: int) -> str:
+    return f"{id(net)}-{size}.onnx"
+
+
+def _resident_mb(field: str) -> float | None:
+    """``VmRSS`` (resident now) or ``VmHWM`` (its peak) of this process in MB (Linux)."""
+    try:
+        with open("/proc/self/status") as f:
+            line = next(l for l in f if l.startswith(field + ":"))
+    except (OSError, StopIteration):
+        return None
+    return int(line.split()[1]) / 1024
+
+
+def _footprint_child(net_bytes: bytes | None, onnx_path: str | None, channels: int, backend: str,
+                     size: int, batch_size: int, threads: int, runs: int) -> float | None:
+    """In a fresh process: the peak resident memory that loading ``backend``'s
+    model and running it ``runs`` times adds to the process (MB)."""
+    import io
+
+    torch.set_num_threads(threads)
+    if backend == "onnxruntime":
+        import onnxruntime  # noqa: F401  (the library itself is not the model's memory)
+    elif backend == "openvino":
+        import openvino  # noqa: F401
+    else:
+        from .. import models  # noqa: F401  (the classes the pickled network needs)
+        from ..models import dynamic  # noqa: F401
+    before = _resident_mb("VmRSS")
+    try:
+        with open("/proc/self/clear_refs", "w") as f:   # reset the peak (VmHWM) to now
+            f.write("5")
+    except OSError:
+        return None
+    with torch.inference_mode():
+        if onnx_path is not None:
+            x = torch.randn(batch_size, channels, size, size)
+            run = _onnx_runner(onnx_path, backend, x, threads)
+        else:
+            model = torch.load(io.BytesIO(net_bytes), weights_only=False).float().eval()
+            x = _input(model, size, batch_size)
+            if backend == "channels-last":
+                model = model.to(memory_format=torch.channels_last)
+                x = x.contiguous(memory_format=torch.channels_last)
+            fn = torch.compile(model) if backend == "compile" else model
+            run = lambda: fn(x)   # noqa: E731
+        for _ in range(runs):
+            run()
+    peak = _resident_mb("VmHWM")
+    return None if peak is None or before is None else peak - before
+
+
+def process_memory(net: nn.Module, backends, size: int = 256, batch_size: int = 1, threads: int = 2,
+                   runs: int = 2, workdir=None) -> dict:
+    """``backend -> MB``: how much the peak resident memory of a fresh process
+    grows when it loads ``net`` on that runtime and runs ``runs`` forward passes.
+
+    Each backend is measured in its own process (``spawn``), after the
+    runtime's library is imported and with the kernel's peak counter reset
+    (Linux ``/proc/self/clear_refs``), so the number covers the weights as
+    the runtime holds them, its working buffers (ONNX Runtime's arena,
+    OpenVINO's compiled graph, PyTorch's activations) and, for
+    ``torch.compile``, the compilation itself.  Unlike :func:`peak_memory`
+    it also sees memory that runtimes allocate outside PyTorch.  ``None``
+    where the system cannot say (not Linux), or the backend is not installed."""
+    import io
+    import pickle
+    import subprocess
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    from ..deploy import export_generator
+    from ..errors import GancompError
+
+    unknown = [b for b in backends if b not in BACKENDS]
+    if unknown:
+        raise GancompError(f"unknown backend(s) {unknown}: expected {', '.join(BACKENDS)}")
+    model = copy_eval(net)
+    buf = io.BytesIO()
+    torch.save(model, buf)
+    channels = _input(model, 1, 1).shape[1]
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        onnx_path = Path(workdir or tmp) / _onnx_name(net, size)
+        for backend in backends:
+            onnx = backend in ("onnxruntime", "openvino")
+            if onnx and not onnx_path.exists():
+                export_generator(model, onnx_path, "onnx", size=size)
+            job = pickle.dumps((None if onnx else buf.getvalue(), str(onnx_path) if onnx else None,
+                                channels, backend, size, batch_size, threads, runs))
+            done = subprocess.run([sys.executable, "-c", "from gancomp_lite.metrics.latency import "
+                                   "_footprint_main; _footprint_main()"], input=job,
+                                  capture_output=True)
+            lines = done.stdout.decode().strip().splitlines()
+            if done.returncode != 0 or not lines:
+                raise GancompError(f"measuring the memory of {backend} failed: "
+                                   f"{done.stderr.decode().strip().splitlines()[-1:]}")
+            out[backend] = None if lines[-1] == "None" else float(lines[-1])
+    return out
+
+
+def _footprint_main() -> None:
+    """Entry point of :func:`process_memory`'s child: arguments pickled on stdin,
+    the result on the last line of stdout."""
+    import pickle
+    import sys
+
+    args = pickle.loads(sys.stdin.buffer.read())
+    try:
+        result = _footprint_child(*args)
+    except BackendUnavailable:
+        result = None
+    print(result)
+
+
+def copy_eval(net: nn.Module) -> nn.Module:
+    """A float32 eval-mode CPU copy of ``net`` (the caller's network is not touched)."""
+    import copy
+
+    return copy.deepcopy(net).float().cpu().eval()
 
 
 def openvino_model(path, threads: int | None = None, precision: str = "f32"):
@@ -186,9 +322,10 @@ def peak_memory(model: nn.Module, size: int = 256, batch_size: int = 1) -> dict:
     net = copy.deepcopy(model).float().cpu().eval()
     c = getattr(net, "config", {}).get("input_nc", 3)
     x = torch.randn(batch_size, c, size, size)
-    net(x)
-    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+    with torch.inference_mode():   # as deployed: no autograd graph keeps activations alive
         net(x)
+        with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+            net(x)
     events = sorted((e.time_range.start, e.cpu_memory_usage) for e in prof.events()
                     if e.cpu_memory_usage and not e.cpu_children)
     live = peak = 0
@@ -201,7 +338,8 @@ def peak_memory(model: nn.Module, size: int = 256, batch_size: int = 1) -> dict:
 
 def benchmark(models: dict, backends=("eager", "onnxruntime"), size: int = 256, batch_size: int = 1,
               threads: int = 2, repeats: int = 7, warmup: int = 2, progress: bool = True,
-              memory: bool = True, tolerance: float = RUNTIME_TOLERANCE) -> list[dict]:
+              memory: bool = True, tolerance: float = RUNTIME_TOLERANCE,
+              process: bool = False) -> list[dict]:
     """Latency of every model (``name -> generator``) on every backend, on the CPU.
 
     Each (model, backend) is prepared and warmed up ``warmup`` times; then
@@ -216,8 +354,10 @@ def benchmark(models: dict, backends=("eager", "onnxruntime"), size: int = 256, 
     backend that differs by more than ``tolerance`` (default
     :data:`RUNTIME_TOLERANCE`) is ``failed`` and not
     timed (a fast wrong answer is not a result).  With ``memory``, every row
-    also has its model's :func:`peak_memory` (eager PyTorch).  A benchmark: it
-    reports, nothing asserts a time."""
+    also has its model's :func:`peak_memory` (eager PyTorch); with ``process``,
+    ``process_peak_mb``, the growth of a fresh process's peak resident memory
+    on that runtime (:func:`process_memory`, one process per pair, before the
+    timed rounds).  A benchmark: it reports, nothing asserts a time."""
     import copy
     import tempfile
 
@@ -234,12 +374,17 @@ def benchmark(models: dict, backends=("eager", "onnxruntime"), size: int = 256, 
     rows, ready = [], []
     try:
         with tempfile.TemporaryDirectory() as workdir, torch.inference_mode():
-            for name, net in models.items():
+            for name, net in tqdm(models.items(), desc="preparing (export, compile, memory)",
+                                  disable=not progress, leave=False):
                 mem = peak_memory(net, size, batch_size) if memory else {}
+                resident = (process_memory(net, backends, size, batch_size, threads, workdir=workdir)
+                            if process else {})
                 eager = copy.deepcopy(net).float().cpu().eval()
                 for backend in backends:
                     row = {"model": name, "backend": backend, "size": size, "batch_size": batch_size,
                            "threads": threads, "repeats": repeats, **mem}
+                    if process:
+                        row["process_peak_mb"] = resident.get(backend)
                     rows.append(row)
                     try:
                         run, x = _runner(net, backend, size, batch_size, threads, workdir)

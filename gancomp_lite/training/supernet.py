@@ -198,10 +198,8 @@ def train_supernet(task: str, space: SearchSpace, out, steps: int, sampling: str
                                paired, preset, image_size, device=device, progress=progress)
     if resume:
         trainer.load(ckpt)
-    recipe = {"task": task, "space": space.as_dict(), "sampling": sampling, "steps": steps,
-              "batch_size": batch_size, "seed": seed, "n_train": n_train, "n_val": n_val,
-              "image_size": image_size, "preset": preset or ("pix2pix" if paired else "cyclegan"),
-              "data": str(data or f"synthetic:{task}")}
+    recipe = supernet_recipe(task, space, sampling, steps, batch_size, seed, n_train, n_val,
+                             image_size, preset, data)
     with run_folder(out):
         (out / "recipe.json").write_text(json.dumps({"recipe": recipe, "kind": "supernet",
                                                      "code_version": code_version(),
@@ -217,6 +215,22 @@ def train_supernet(task: str, space: SearchSpace, out, steps: int, sampling: str
 
 
 # -- shipped supernets -------------------------------------------------------------
+def supernet_recipe(task: str, space: SearchSpace, sampling: str, steps: int, batch_size: int,
+                    seed: int, n_train: int, n_val: int, image_size: int, preset: str | None = None,
+                    data=None) -> dict:
+    """The recipe a supernet file records (one place, so that training, the
+    shipped-file check and the recorded sweep describe a supernet alike):
+    ``preset`` defaults to pix2pix for a paired task and CycleGAN otherwise,
+    ``data`` to the synthetic task."""
+    from ..data import WORLDS
+
+    paired = WORLDS[task].aligned if task in WORLDS else True
+    return {"task": task, "space": space.as_dict(), "sampling": sampling, "steps": steps,
+            "batch_size": batch_size, "seed": seed, "n_train": n_train, "n_val": n_val,
+            "image_size": image_size, "preset": preset or ("pix2pix" if paired else "cyclegan"),
+            "data": str(data or f"synthetic:{task}")}
+
+
 def supernet_name(task: str, space: str, sampling: str, seed: int) -> str:
     """The file name (without ``.pt``) of a shipped supernet in ``data/supernets/``."""
     return f"{task}-{space}-{sampling}-seed{seed}"
@@ -274,9 +288,7 @@ def load_or_train_supernet(task: str, space: SearchSpace, sampling: str, seed: i
                                progress=progress)
     t0 = time.perf_counter()
     trainer.fit()
-    manifest = {"recipe": {"task": task, "space": space.as_dict(), "sampling": sampling, "steps": steps,
-                           "batch_size": batch_size, "seed": seed, "n_train": scale.n_train,
-                           "n_val": n_val, "image_size": scale.image_size,
-                           "data": f"synthetic:{task}"},
+    manifest = {"recipe": supernet_recipe(task, space, sampling, steps, batch_size, seed, scale.n_train,
+                                          n_val, scale.image_size),
                 "train_seconds": time.perf_counter() - t0}
     return trainer.objective.netG.eval(), manifest, None
