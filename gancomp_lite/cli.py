@@ -597,6 +597,7 @@ def _random_model(spec: str):
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
+    import os
     import platform
     from pathlib import Path
 
@@ -612,7 +613,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         raise GancompError("nothing to benchmark: give generator files and/or --random ARCH:NGF")
     rows = benchmark(models, tuple(args.backends), size=args.size, batch_size=args.batch_size,
                      threads=args.threads, repeats=args.repeats, warmup=args.warmup,
-                     progress=not args.no_progress, process=args.process_memory)
+                     progress=not args.no_progress, process=args.process_memory,
+                     process_samples=args.process_samples)
     gmacs = {n: profile_macs(m, args.size, "in-counted") / 1e9 for n, m in models.items()}
     for r in rows:
         r["gmacs_in_counted"] = gmacs[r["model"]]
@@ -621,7 +623,11 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     try:
         machine["cpu"] = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
                               if line.startswith("model name"))
-    except (OSError, StopIteration):
+        flags = next(line.split(":", 1)[1].split() for line in open("/proc/cpuinfo")
+                     if line.startswith("flags"))
+        machine["bfloat16_instructions"] = bool({"avx512_bf16", "amx_bf16"} & set(flags))
+        machine["cores"] = len(os.sched_getaffinity(0))
+    except (OSError, StopIteration, AttributeError):
         pass
     import shlex
 
@@ -629,7 +635,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
     out = {"command": "gancomp-lite " + shlex.join(args.argv), "code_version": code_version(),
            "settings": {"size": args.size, "batch_size": args.batch_size, "threads": args.threads,
-                        "repeats": args.repeats, "warmup": args.warmup, "backends": args.backends},
+                        "repeats": args.repeats, "warmup": args.warmup, "backends": args.backends,
+                        **({"process_samples": args.process_samples} if args.process_memory else {})},
            "machine": machine, "rows": rows}
     if args.json:
         if Path(args.json).exists() and not args.force:
@@ -990,7 +997,9 @@ def build_parser() -> argparse.ArgumentParser:
     bn.add_argument("--warmup", type=_non_negative, default=2)
     bn.add_argument("--process-memory", action="store_true",
                     help="also measure each runtime's peak resident memory in a fresh process "
-                         "(Linux; about 5 s per model and runtime)")
+                         "(Linux; about 5 s per model, runtime and sample)")
+    bn.add_argument("--process-samples", type=_positive, default=2,
+                    help="processes per model and runtime for --process-memory (median and range)")
     bn.add_argument("--json", default=None, help="also write the table as JSON here")
     bn.add_argument("--force", action="store_true", help="replace an existing --json file")
     bn.add_argument("--no-progress", action="store_true")

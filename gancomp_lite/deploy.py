@@ -96,11 +96,17 @@ def export_generator(net: nn.Module, path: str | Path, fmt: str = "onnx", size: 
         raise ExportError(f"exporting {type(net).__name__} to {fmt} failed: "
                           f"{type(err).__name__}: {str(err).splitlines()[0][:300]}") from err
     seconds = time.perf_counter() - t0
-    runner = load_runner(tmp, fmt)
-    diff = 0.0
-    with torch.no_grad():
-        for xb in (x[:1], x):
-            diff = max(diff, float((runner(xb) - model(xb)).abs().max()))
+    try:
+        runner = load_runner(tmp, fmt)
+        diff = 0.0
+        with torch.no_grad():
+            for xb in (x[:1], x):
+                diff = max(diff, float((runner(xb) - model(xb)).abs().max()))
+    except Exception as err:   # the check itself failed (a runtime missing, a broken program)
+        tmp.unlink(missing_ok=True)
+        raise ExportError(f"checking the {fmt} export of {type(net).__name__} against eager PyTorch "
+                          f"failed ({'ONNX Runtime runs the check' if fmt == 'onnx' else 'torch.export'}"
+                          f"): {type(err).__name__}: {str(err).splitlines()[0][:300]}") from err
     if not diff <= tolerance:
         tmp.unlink(missing_ok=True)
         raise ExportError(f"the {fmt} export of {type(net).__name__} differs from eager PyTorch by "

@@ -179,7 +179,9 @@ def test_an_untrained_stand_in_is_pruned_to_the_budget_deterministically_per_see
 
     kw = dict(ngf=8, n_blocks=3, size=16)
     full = profile_macs(InceptionGenerator(ngf=8, n_blocks=3), 16, "cat")
+    rng = torch.get_rng_state()
     a, ra = prune_untrained(0.4 * full, seed=0, **kw)
+    assert torch.equal(torch.get_rng_state(), rng)              # the caller's random stream untouched
     b, rb = prune_untrained(0.4 * full, seed=0, **kw)
     c, rc = prune_untrained(0.4 * full, seed=1, **kw)
     assert 0.3 * full < ra.macs <= 0.4 * full and profile_macs(a, 16, "cat") == ra.macs

@@ -79,12 +79,19 @@ def test_the_benchmark_runs_end_to_end_and_reports_missing_runtimes(monkeypatch)
         benchmark({"tiny": build_generator("mobile_resnet", ngf=2)}, ("tensorrt",), progress=False)
 
 
-def test_openvino_runs_the_onnx_export_in_float32_and_wrong_outputs_are_not_timed():
+def test_openvino_runs_the_onnx_export_in_float32_and_wrong_outputs_are_not_timed(tmp_path):
     rows = benchmark({"tiny": build_generator("mobile_resnet", ngf=4)}, ("eager", "openvino"),
                      size=32, threads=1, repeats=2, warmup=1, progress=False, memory=False)
     ov = rows[1]
     assert ov["backend"] == "openvino" and ov["status"] == "ok", ov
     assert ov["max_abs_diff"] <= 1e-4 and ov["median_ms"] > 0      # float32, not bfloat16
+    import openvino as ovr
+
+    from gancomp_lite.metrics.latency import openvino_model
+
+    path = export_generator(build_generator("mobile_resnet", ngf=4), Path(tmp_path) / "g.onnx", "onnx",
+                            size=32)["path"]
+    assert openvino_model(path, 1).get_property("INFERENCE_PRECISION_HINT") == ovr.Type.f32
     # an impossible tolerance: every backend's output "differs", none is timed
     rows = benchmark({"tiny": build_generator("mobile_resnet", ngf=4)}, ("eager", "openvino"),
                      size=32, threads=1, repeats=2, warmup=1, progress=False, memory=False,
@@ -94,20 +101,54 @@ def test_openvino_runs_the_onnx_export_in_float32_and_wrong_outputs_are_not_time
 
 
 @pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="needs Linux's /proc peak counter")
-def test_process_memory_sees_the_weights_as_each_runtime_holds_them():
+def test_process_memory_sees_the_weights_as_each_runtime_holds_them(tmp_path, monkeypatch):
+    import os
+
     from gancomp_lite.metrics.latency import process_memory
 
     narrow = process_memory(build_generator("resnet", ngf=4), ("eager", "onnxruntime"), size=32, threads=1)
-    wide = process_memory(build_generator("resnet", ngf=48), ("eager", "onnxruntime"), size=32, threads=1)
+    wide = process_memory(build_generator("resnet", ngf=48), ("eager", "onnxruntime"), size=32,
+                          threads=1, samples=2)
     weights = sum(p.numel() for p in build_generator("resnet", ngf=48).parameters()) * 4 / 2**20
     assert weights > 20                                        # 24 MB of float32 weights
     for b in ("eager", "onnxruntime"):
-        assert narrow[b] >= 0 and wide[b] - narrow[b] > 0.8 * weights, (b, narrow, wide)
+        assert narrow[b]["status"] == wide[b]["status"] == "ok"
+        assert narrow[b]["mb"] >= 0 and wide[b]["mb"] - narrow[b]["mb"] > 0.8 * weights, (b, narrow, wide)
+        assert 0 <= wide[b]["spread_mb"] < 0.5 * weights   # two processes agree
     with pytest.raises(GancompError, match="unknown backend"):
         process_memory(build_generator("resnet", ngf=4), ("tensorrt",))
-    rows = benchmark({"tiny": build_generator("resnet", ngf=4)}, ("eager",), size=16, threads=1,
-                     repeats=1, warmup=0, progress=False, memory=False, process=True)
-    assert rows[0]["process_peak_mb"] >= 0
+    # a runtime the child process cannot import is skipped, not a crash
+    fake = tmp_path / "site" / "openvino"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("raise ImportError('not installed here')\n")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(fake.parent),
+                                                                     os.environ.get("PYTHONPATH")])))
+    rows = benchmark({"tiny": build_generator("resnet", ngf=4)}, ("eager", "openvino"), size=16,
+                     threads=1, repeats=1, warmup=0, progress=False, memory=False, process=True,
+                     process_samples=1)
+    by = {r["backend"]: r for r in rows}
+    assert by["eager"]["process_status"] == "ok" and by["eager"]["process_peak_mb"] >= 0
+    assert by["eager"]["process_floor_mb"] >= 0
+    assert by["openvino"]["process_status"].startswith("skipped: openvino is not installed")
+    assert by["openvino"]["process_peak_mb"] is None
+
+
+def test_time_by_kind_splits_one_pass_and_counts_every_mac():
+    from gancomp_lite.metrics.cost import profile_macs
+    from gancomp_lite.metrics.latency import time_by_kind
+
+    G = build_generator("mobile_resnet", ngf=4)
+    threads = torch.get_num_threads()
+    rows = time_by_kind(G, size=32, runs=3, threads=1)
+    assert torch.get_num_threads() == threads
+    whole = rows[-1]
+    parts = rows[:-1]
+    assert whole["kind"] == "whole forward pass"
+    assert {"norm", "depthwise conv", "1x1 conv", "dense kxk conv"} <= {r["kind"] for r in parts}
+    assert sum(r["macs"] for r in parts) == whole["macs"] == profile_macs(G, 32, "in-counted")
+    assert abs(sum(r["mac_share"] for r in parts) - 1) < 1e-9
+    assert 0 < sum(r["time_share"] for r in parts) <= 1.05     # hooks time the leaves inside the pass
+    assert all(r["ms_range"] >= 0 and r["ms"] >= 0 for r in rows)
 
 
 def test_peak_memory_grows_with_width_and_image_size():

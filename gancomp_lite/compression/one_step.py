@@ -204,12 +204,13 @@ def prune_untrained(target_macs: float, ngf: int = 64, seed: int = 0, size: int 
     scales are i.i.d. uniform draws (seed ``seed``).
 
     Only the ranks of the scores matter to the global threshold, so with
-    i.i.d. scores every channel is equally likely to survive and the
-    architecture is a uniformly random one at the budget.  A trained
-    teacher's scales are not i.i.d. (CAT removes whole branches and keeps
-    others nearly whole), so this network has CAT's MAC count, not CAT's
-    released layout: it is for timing (latency depends on the shapes, not on
-    the weights), never for quality.  Explained in chapter ``nb/10_latency``."""
+    i.i.d. scores every layer keeps about the same fraction of its channels
+    (apart from the encoder and decoder floors): a near-proportional shrink
+    of the teacher to the budget.  A trained teacher's scales are not i.i.d.
+    (CAT's pruning removes whole branches and keeps others nearly whole), so
+    this network has CAT's MAC count, not CAT's released layout: it is for
+    timing (latency depends on the shapes, not on the weights), never for
+    quality.  Explained in chapter ``nb/10_latency``."""
     with torch.random.fork_rng():
         torch.manual_seed(seed)
         teacher = InceptionGenerator(ngf=ngf, **teacher_kw)

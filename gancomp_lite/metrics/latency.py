@@ -190,13 +190,16 @@ def _footprint_child(net_bytes: bytes | None, onnx_path: str | None, channels: i
     import io
 
     torch.set_num_threads(threads)
-    if backend == "onnxruntime":
-        import onnxruntime  # noqa: F401  (the library itself is not the model's memory)
-    elif backend == "openvino":
-        import openvino  # noqa: F401
-    else:
-        from .. import models  # noqa: F401  (the classes the pickled network needs)
-        from ..models import dynamic  # noqa: F401
+    try:   # the library is imported before the baseline: its code is not the model's memory
+        if backend == "onnxruntime":
+            import onnxruntime  # noqa: F401
+        elif backend == "openvino":
+            import openvino  # noqa: F401
+        else:
+            from .. import models  # noqa: F401  (the classes the pickled network needs)
+            from ..models import dynamic  # noqa: F401
+    except ImportError as err:
+        raise BackendUnavailable(f"{backend} is not installed") from err
     before = _resident_mb("VmRSS")
     try:
         with open("/proc/self/clear_refs", "w") as f:   # reset the peak (VmHWM) to now
@@ -222,20 +225,30 @@ def _footprint_child(net_bytes: bytes | None, onnx_path: str | None, channels: i
 
 
 def process_memory(net: nn.Module, backends, size: int = 256, batch_size: int = 1, threads: int = 2,
-                   runs: int = 2, workdir=None) -> dict:
-    """``backend -> MB``: how much the peak resident memory of a fresh process
-    grows when it loads ``net`` on that runtime and runs ``runs`` forward passes.
+                   runs: int = 2, samples: int = 1, workdir=None, timeout: float = 600) -> dict:
+    """``backend -> {"mb", "spread_mb", "status"}``: how much the peak resident
+    memory of a fresh process grows when it loads ``net`` on that runtime and
+    runs ``runs`` forward passes (median of ``samples`` processes, and their
+    range as the noise floor).
 
-    Each backend is measured in its own process (``spawn``), after the
-    runtime's library is imported and with the kernel's peak counter reset
-    (Linux ``/proc/self/clear_refs``), so the number covers the weights as
-    the runtime holds them, its working buffers (ONNX Runtime's arena,
-    OpenVINO's compiled graph, PyTorch's activations) and, for
-    ``torch.compile``, the compilation itself.  Unlike :func:`peak_memory`
-    it also sees memory that runtimes allocate outside PyTorch.  ``None``
-    where the system cannot say (not Linux), or the backend is not installed."""
+    Each measurement is its own Python process, started after the caller's
+    export (the ONNX runtimes read the same file), which imports the runtime's
+    library first and then resets the kernel's peak counter (Linux
+    ``/proc/self/clear_refs``).  The number covers the weights as the runtime
+    holds them, its working buffers (ONNX Runtime's arena, OpenVINO's
+    compiled graph, PyTorch's activations), library code the runtime loads
+    only on first use (OpenVINO's CPU plugin, oneDNN kernels) and, for
+    ``torch.compile``, the compiler in this process (not its worker
+    processes).  :func:`runtime_floor` measures the same for a network of one
+    1x1 convolution, so the difference is what the network itself costs.
+    ``status`` is ``ok``, ``skipped: ...`` (runtime not installed; ``mb`` is
+    None), ``failed: ...`` (export or child error) or ``unsupported`` (no
+    Linux peak counter).  Unlike :func:`peak_memory` it sees memory that
+    runtimes allocate outside PyTorch."""
     import io
+    import json
     import pickle
+    import statistics
     import subprocess
     import sys
     import tempfile
@@ -247,6 +260,8 @@ def process_memory(net: nn.Module, backends, size: int = 256, batch_size: int = 
     unknown = [b for b in backends if b not in BACKENDS]
     if unknown:
         raise GancompError(f"unknown backend(s) {unknown}: expected {', '.join(BACKENDS)}")
+    if samples < 1:
+        raise GancompError(f"need samples >= 1, got {samples}")
     model = copy_eval(net)
     buf = io.BytesIO()
     torch.save(model, buf)
@@ -256,33 +271,65 @@ def process_memory(net: nn.Module, backends, size: int = 256, batch_size: int = 
         onnx_path = Path(workdir or tmp) / _onnx_name(net, size)
         for backend in backends:
             onnx = backend in ("onnxruntime", "openvino")
-            if onnx and not onnx_path.exists():
-                export_generator(model, onnx_path, "onnx", size=size)
+            try:
+                if onnx and not onnx_path.exists():
+                    export_generator(model, onnx_path, "onnx", size=size)
+            except Exception as err:   # reported on the row, as the benchmark does
+                out[backend] = {"mb": None, "spread_mb": None,
+                                "status": f"failed: {type(err).__name__}: {str(err).splitlines()[0][:160]}"}
+                continue
             job = pickle.dumps((None if onnx else buf.getvalue(), str(onnx_path) if onnx else None,
                                 channels, backend, size, batch_size, threads, runs))
-            done = subprocess.run([sys.executable, "-c", "from gancomp_lite.metrics.latency import "
-                                   "_footprint_main; _footprint_main()"], input=job,
-                                  capture_output=True)
-            lines = done.stdout.decode().strip().splitlines()
-            if done.returncode != 0 or not lines:
-                raise GancompError(f"measuring the memory of {backend} failed: "
-                                   f"{done.stderr.decode().strip().splitlines()[-1:]}")
-            out[backend] = None if lines[-1] == "None" else float(lines[-1])
+            values, status = [], "ok"
+            for _ in range(samples):
+                try:
+                    done = subprocess.run(
+                        [sys.executable, "-c", "from gancomp_lite.metrics.latency import "
+                         "_footprint_main; _footprint_main()"], input=job, capture_output=True,
+                        timeout=timeout)
+                    lines = done.stdout.decode().strip().splitlines()
+                    answer = json.loads(lines[-1]) if done.returncode == 0 and lines else {
+                        "failed": (done.stderr.decode().strip().splitlines() or ["no output"])[-1][:160]}
+                except (subprocess.TimeoutExpired, ValueError) as err:
+                    answer = {"failed": f"{type(err).__name__}: {str(err)[:160]}"}
+                if "mb" not in answer:
+                    status = (f"skipped: {answer['skipped']}" if "skipped" in answer
+                              else f"failed: {answer['failed']}")
+                    break
+                if answer["mb"] is None:
+                    status = "unsupported: no Linux peak-memory counter"
+                    break
+                values.append(answer["mb"])
+            ok = status == "ok"
+            out[backend] = {"mb": statistics.median(values) if ok else None,
+                            "spread_mb": max(values) - min(values) if ok else None, "status": status}
     return out
+
+
+def runtime_floor(backends, size: int = 256, batch_size: int = 1, threads: int = 2,
+                  samples: int = 1) -> dict:
+    """:func:`process_memory` of a network of one 1x1 convolution (3 to 3
+    channels): each runtime's fixed cost at this image size, before any
+    real network."""
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        net = nn.Conv2d(3, 3, 1)
+    return process_memory(net, backends, size, batch_size, threads, samples=samples)
 
 
 def _footprint_main() -> None:
     """Entry point of :func:`process_memory`'s child: arguments pickled on stdin,
-    the result on the last line of stdout."""
+    a JSON answer on the last line of stdout."""
+    import json
     import pickle
     import sys
 
     args = pickle.loads(sys.stdin.buffer.read())
     try:
-        result = _footprint_child(*args)
-    except BackendUnavailable:
-        result = None
-    print(result)
+        answer = {"mb": _footprint_child(*args)}
+    except BackendUnavailable as err:
+        answer = {"skipped": str(err)}
+    print(json.dumps(answer))
 
 
 def copy_eval(net: nn.Module) -> nn.Module:
@@ -339,7 +386,7 @@ def peak_memory(model: nn.Module, size: int = 256, batch_size: int = 1) -> dict:
 def benchmark(models: dict, backends=("eager", "onnxruntime"), size: int = 256, batch_size: int = 1,
               threads: int = 2, repeats: int = 7, warmup: int = 2, progress: bool = True,
               memory: bool = True, tolerance: float = RUNTIME_TOLERANCE,
-              process: bool = False) -> list[dict]:
+              process: bool = False, process_samples: int = 2) -> list[dict]:
     """Latency of every model (``name -> generator``) on every backend, on the CPU.
 
     Each (model, backend) is prepared and warmed up ``warmup`` times; then
@@ -355,9 +402,12 @@ def benchmark(models: dict, backends=("eager", "onnxruntime"), size: int = 256, 
     :data:`RUNTIME_TOLERANCE`) is ``failed`` and not
     timed (a fast wrong answer is not a result).  With ``memory``, every row
     also has its model's :func:`peak_memory` (eager PyTorch); with ``process``,
-    ``process_peak_mb``, the growth of a fresh process's peak resident memory
-    on that runtime (:func:`process_memory`, one process per pair, before the
-    timed rounds).  A benchmark: it reports, nothing asserts a time."""
+    ``process_peak_mb`` and ``process_spread_mb``, the growth of a fresh
+    process's peak resident memory on that runtime (:func:`process_memory`,
+    median and range of ``process_samples`` processes per pair, before the
+    timed rounds), ``process_status``, and ``process_floor_mb``, the same
+    runtime's :func:`runtime_floor`.  A benchmark: it reports, nothing
+    asserts a time."""
     import copy
     import tempfile
 
@@ -369,6 +419,7 @@ def benchmark(models: dict, backends=("eager", "onnxruntime"), size: int = 256, 
     if repeats < 1 or warmup < 0 or threads < 1:
         raise GancompError(f"need repeats >= 1, warmup >= 0 and threads >= 1, got {repeats}, "
                            f"{warmup}, {threads}")
+    floor = runtime_floor(backends, size, batch_size, threads, process_samples) if process else {}
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
     rows, ready = [], []
@@ -377,14 +428,18 @@ def benchmark(models: dict, backends=("eager", "onnxruntime"), size: int = 256, 
             for name, net in tqdm(models.items(), desc="preparing (export, compile, memory)",
                                   disable=not progress, leave=False):
                 mem = peak_memory(net, size, batch_size) if memory else {}
-                resident = (process_memory(net, backends, size, batch_size, threads, workdir=workdir)
+                resident = (process_memory(net, backends, size, batch_size, threads,
+                                           samples=process_samples, workdir=workdir)
                             if process else {})
                 eager = copy.deepcopy(net).float().cpu().eval()
                 for backend in backends:
                     row = {"model": name, "backend": backend, "size": size, "batch_size": batch_size,
                            "threads": threads, "repeats": repeats, **mem}
                     if process:
-                        row["process_peak_mb"] = resident.get(backend)
+                        row.update(process_peak_mb=resident[backend]["mb"],
+                                   process_spread_mb=resident[backend]["spread_mb"],
+                                   process_status=resident[backend]["status"],
+                                   process_floor_mb=floor[backend]["mb"])
                     rows.append(row)
                     try:
                         run, x = _runner(net, backend, size, batch_size, threads, workdir)
@@ -444,7 +499,9 @@ def time_by_kind(model: nn.Module, size: int = 256, runs: int = 5, threads: int 
     ``runs`` passes after one warm-up) summed per :func:`layer_kind`, beside
     the MACs of those layers in ``convention``.  Layers that move memory but
     cost no MACs (norms, padding, activations) show up here and not in a MAC
-    count.  A benchmark: it reports."""
+    count.  ``ms_range`` is the spread (largest minus smallest) of a kind's
+    summed time over the ``runs`` passes: the noise floor of ``ms``.  A
+    benchmark: it reports."""
     import copy
 
     from .cost import _module_macs
@@ -476,25 +533,35 @@ def time_by_kind(model: nn.Module, size: int = 256, runs: int = 5, threads: int 
         record["macs"] = False
         for m in times:
             times[m].clear()
-        t0 = time.perf_counter()
+        passes = []
         for _ in range(runs):
+            t0 = time.perf_counter()
             net(x)
-        total = (time.perf_counter() - t0) / runs
+            passes.append(time.perf_counter() - t0)
+        total = sum(passes) / runs
     finally:
         for h in handles:
             h.remove()
         torch.set_num_threads(before)
     kinds: dict[str, dict] = {}
+    per_pass: dict[str, list[float]] = {}
     for m, kind in leaves.items():
         k = kinds.setdefault(kind, {"kind": kind, "layers": 0, "ms": 0.0, "macs": 0})
         k["layers"] += 1
         k["ms"] += statistics.median(times[m]) * 1e3 if times[m] else 0.0
         k["macs"] += macs[m]
+        calls = len(times[m]) // runs            # calls of this layer per pass
+        sums = per_pass.setdefault(kind, [0.0] * runs)
+        for i in range(runs):
+            sums[i] += sum(times[m][i * calls:(i + 1) * calls]) * 1e3
+    for kind, k in kinds.items():
+        k["ms_range"] = max(per_pass[kind]) - min(per_pass[kind])
     all_macs = sum(k["macs"] for k in kinds.values()) or 1
     rows = sorted(kinds.values(), key=lambda k: -k["ms"])
     for k in rows:
         k["time_share"] = k["ms"] / (total * 1e3)
         k["mac_share"] = k["macs"] / all_macs
     rows.append({"kind": "whole forward pass", "layers": len(leaves), "ms": total * 1e3,
+                 "ms_range": (max(passes) - min(passes)) * 1e3,
                  "macs": all_macs, "time_share": 1.0, "mac_share": 1.0})
     return rows
