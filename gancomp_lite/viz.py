@@ -149,25 +149,40 @@ def comparison_panel(inputs, outputs: dict, target=None, target_name: str = "tar
 
 
 def cost_quality_table(models: dict, quality: dict, size: int = 256, latency_runs: int = 3,
-                       metrics: Sequence[str] | None = None, convention: str = "in-excluded") -> Table:
+                       metrics: Sequence[str] | None = None, convention: str = "in-excluded",
+                       noise: dict | None = None) -> Table:
     """The book's standard table: for each model, MACs (at ``size``), params,
-    CPU latency (median of ``latency_runs``, batch 1, at ``size``) and the
-    quality numbers in ``quality[name]`` (``metrics`` picks and orders them)."""
+    CPU latency (median of ``latency_runs``, batch 1, at ``size``, and the
+    range of those runs) and the quality numbers in ``quality[name]``
+    (``metrics`` picks and orders them).
+
+    ``noise`` (``label -> metrics``, typically ``{"noise floor (test sample)":
+    metrics.quality.noise_floor(...)}`` on the same test sample) adds one row
+    per label under the quality columns (keys matched ignoring case): two
+    models closer than that row are within the noise of the test sample.  The
+    latency range is the latency's own noise floor."""
     from .metrics.cost import profile
     from .metrics.latency import measure_latency
 
     rows = []
+    ms = f"CPU ms ({size}px)"
     for name, model in models.items():
         cost = profile(model, size, convention)
         lat = measure_latency(model, size=size, runs=latency_runs, warmup=1, device="cpu")
         row = {"model": name, f"GMACs ({convention}, {size}px)": cost.gmacs,
-               "M params": cost.mparams, f"CPU ms ({size}px)": lat.median_s * 1e3}
+               "M params": cost.mparams, ms: lat.median_s * 1e3,
+               "CPU ms range": (lat.max_s - lat.min_s) * 1e3}
         q = quality.get(name, {})
         for key in (metrics or list(q)):
             row[key] = q.get(key)
         rows.append(row)
+    quality_cols = [c for c in (rows[0] if rows else {}) if c not in
+                    ("model", f"GMACs ({convention}, {size}px)", "M params", ms, "CPU ms range")]
+    for label, values in (noise or {}).items():
+        lower = {str(k).lower(): v for k, v in values.items()}
+        rows.append({"model": label, **{c: values.get(c, lower.get(c.lower())) for c in quality_cols}})
     fmt = {k: ".3f" for k in rows[0]} if rows else {}
-    fmt[f"CPU ms ({size}px)"] = ".1f"
+    fmt[ms] = fmt["CPU ms range"] = ".1f"
     fmt.pop("model", None)
     return Table(rows, formats=fmt)
 

@@ -83,3 +83,20 @@ def test_affine_norm_counted_in_every_torchprofile_convention():
     assert a == b  # affine norms are counted either way; nothing left to add
     plain = profile_macs(build_generator("resnet", ngf=4), 64, "in-excluded")
     assert a > plain
+
+
+def test_the_standard_cost_quality_table_shows_a_noise_floor_row():
+    from gancomp_lite.models import build_generator
+    from gancomp_lite.viz import cost_quality_table
+
+    models = {"a": build_generator("mobile_resnet", ngf=4), "b": build_generator("mobile_resnet", ngf=8)}
+    quality = {"a": {"L1": 0.2, "fid": 3.0}, "b": {"L1": 0.1, "fid": 2.0}}
+    table = cost_quality_table(models, quality, size=32, latency_runs=2,
+                               noise={"noise floor (test sample)": {"l1": 0.01, "fid": 0.5, "kid": 9}})
+    rows = {r["model"]: r for r in table.rows}
+    assert rows["b"]["GMACs (in-excluded, 32px)"] > rows["a"]["GMACs (in-excluded, 32px)"] > 0
+    assert all(rows[m]["CPU ms range"] >= 0 for m in "ab")
+    floor = rows["noise floor (test sample)"]
+    assert floor["L1"] == 0.01 and floor["fid"] == 0.5 and "kid" not in floor   # same columns, any case
+    assert floor.get("M params") is None
+    assert "noise floor (test sample)" in table.to_markdown()
