@@ -79,6 +79,17 @@ def test_chapters_do_not_redefine_package_code(chapter):
         assert not (defined & public), f"{chapter.name} redefines {defined & public}"
 
 
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.stem)
+def test_every_comparison_table_shows_a_noise_floor(chapter):
+    """Every results table shows a noise floor: the standard cost/quality table gets its rows."""
+    for cell in jupytext.read(chapter).cells:
+        if cell.cell_type != "code" or cell.source.startswith("%"):
+            continue
+        for node in ast.walk(ast.parse(cell.source)):
+            if (isinstance(node, ast.Call) and getattr(node.func, "id", None) == "cost_quality_table"):
+                assert "noise" in {k.arg for k in node.keywords}, f"{chapter.name}: a table without noise="
+
+
 def test_config_points_at_the_same_repository_and_bibliography():
     config = (ROOT / "_config.yml").read_text()
     assert f"url: {REPOSITORY_URL}" in config
