@@ -49,10 +49,22 @@ def _check_format(fmt: str) -> str:
     return fmt
 
 
+def copy_eval(net: nn.Module) -> nn.Module:
+    """A float32 eval-mode CPU copy of ``net`` (what is exported and timed; the
+    caller's network is not touched)."""
+    import copy
+
+    return copy.deepcopy(net).float().cpu().eval()
+
+
+def input_channels(net: nn.Module) -> int:
+    """The image channels a generator takes (its ``config``; 3 by default)."""
+    return getattr(net, "config", {}).get("input_nc", 3)
+
+
 def _example(net: nn.Module, size: int, batch: int = 1, seed: int = 0) -> torch.Tensor:
     g = torch.Generator().manual_seed(seed)
-    c = getattr(net, "config", {}).get("input_nc", 3)
-    return torch.rand(batch, c, size, size, generator=g) * 2 - 1
+    return torch.rand(batch, input_channels(net), size, size, generator=g) * 2 - 1
 
 
 def export_generator(net: nn.Module, path: str | Path, fmt: str = "onnx", size: int = 256,
@@ -62,15 +74,13 @@ def export_generator(net: nn.Module, path: str | Path, fmt: str = "onnx", size: 
     images (any batch size), check it against eager PyTorch at batch 1 and
     batch 2 and return a report: format, path, size, the largest absolute
     difference, the tolerance and the export's seconds."""
-    import copy
-
     _check_format(fmt)
     path = Path(path)
     if path.suffix != FORMATS[fmt]:
         raise GancompError(f"a {fmt} export is written to a {FORMATS[fmt]} file, got {path}")
     if path.exists() and not force:
         raise OutputExistsError(f"{path} exists: pass --force (force=True) to replace it")
-    model = copy.deepcopy(net).float().cpu().eval()
+    model = copy_eval(net)
     # a batch-2 example: torch.export specialises a dimension whose example is 1
     x = _example(model, size, batch=2)
     batch = torch.export.Dim("batch")

@@ -71,6 +71,7 @@ def test_the_benchmark_runs_end_to_end_and_reports_missing_runtimes(monkeypatch)
     for b in ("eager", "channels-last", "onnxruntime"):
         assert by[b]["status"] == "ok" and by[b]["min_ms"] <= by[b]["median_ms"] <= by[b]["max_ms"]
         assert by[b]["q1_ms"] <= by[b]["median_ms"] <= by[b]["q3_ms"]
+        assert len(by[b]["times_ms"]) == 3 and min(by[b]["times_ms"]) == by[b]["min_ms"]
     assert by["openvino"]["status"].startswith("skipped: openvino is not installed")
     assert all(r["peak_activation_mb"] > 0 and r["weights_mb"] > 0 for r in rows)
     assert by["eager"]["max_abs_diff"] == 0 and by["onnxruntime"]["max_abs_diff"] <= 1e-4
@@ -115,6 +116,7 @@ def test_process_memory_sees_the_weights_as_each_runtime_holds_them(tmp_path, mo
         assert narrow[b]["status"] == wide[b]["status"] == "ok"
         assert narrow[b]["mb"] >= 0 and wide[b]["mb"] - narrow[b]["mb"] > 0.8 * weights, (b, narrow, wide)
         assert 0 <= wide[b]["spread_mb"] < 0.5 * weights   # two processes agree
+        assert len(wide[b]["samples_mb"]) == 2 and min(wide[b]["samples_mb"]) <= wide[b]["mb"]
     with pytest.raises(GancompError, match="unknown backend"):
         process_memory(build_generator("resnet", ngf=4), ("tensorrt",))
     # a runtime the child process cannot import is skipped, not a crash

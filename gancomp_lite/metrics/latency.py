@@ -101,6 +101,14 @@ class BackendUnavailable(Exception):
     """A runtime that is not installed here (reported as skipped)."""
 
 
+def _check_backends(backends) -> None:
+    from ..errors import GancompError
+
+    unknown = [b for b in backends if b not in BACKENDS]
+    if unknown:
+        raise GancompError(f"unknown backend(s) {unknown}: expected {', '.join(BACKENDS)}")
+
+
 def _as_tensor(out) -> torch.Tensor:
     """The first output of a runtime's call as a tensor (ONNX Runtime: a list of
     arrays; OpenVINO: a result dictionary; PyTorch: a tensor)."""
@@ -136,37 +144,37 @@ def _onnx_runner(path, backend: str, x: torch.Tensor, threads: int):
 
 
 def _input(net: nn.Module, size: int, batch_size: int) -> torch.Tensor:
-    c = getattr(net, "config", {}).get("input_nc", 3)
-    return torch.randn(batch_size, c, size, size)
+    from ..deploy import input_channels
+
+    return torch.randn(batch_size, input_channels(net), size, size)
+
+
+def _torch_runner(model: nn.Module, backend: str, x: torch.Tensor):
+    """A callable for one forward pass of ``model`` (used as it is) on a PyTorch backend."""
+    if backend == "channels-last":
+        model = model.to(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
+    fn = torch.compile(model) if backend == "compile" else model
+    return lambda: fn(x)
 
 
 def _runner(net: nn.Module, backend: str, size: int, batch_size: int, threads: int, workdir):
     """``(run, x)``: a callable for one forward pass of ``net`` on ``backend`` and its input
-    (``net`` is copied; the ONNX runtimes read the export ``workdir/onnx_name(net, size)``,
+    (``net`` is copied; the ONNX runtimes read the export ``workdir/_onnx_name(net, size)``,
     written here if it is not there yet)."""
-    import copy
     from pathlib import Path
 
-    model = copy.deepcopy(net).float().cpu().eval()
-    x = _input(model, size, batch_size)
-    if backend == "eager":
-        return (lambda: model(x)), x
-    if backend == "channels-last":
-        model = model.to(memory_format=torch.channels_last)
-        xc = x.contiguous(memory_format=torch.channels_last)
-        return (lambda: model(xc)), x
-    if backend == "compile":
-        compiled = torch.compile(model)
-        return (lambda: compiled(x)), x
-    if backend in ("onnxruntime", "openvino"):
-        from ..deploy import export_generator
+    from ..deploy import copy_eval, export_generator
 
+    _check_backends([backend])
+    model = copy_eval(net)
+    x = _input(model, size, batch_size)
+    if backend in ("onnxruntime", "openvino"):
         path = Path(workdir) / _onnx_name(net, size)
         if not path.exists():
             export_generator(model, path, "onnx", size=size)
         return _onnx_runner(path, backend, x, threads), x
-    from ..errors import GancompError
-    raise GancompError(f"unknown backend {backend!r}: expected one of {', '.join(BACKENDS)}")
+    return _torch_runner(model, backend, x), x
 
 
 def _onnx_name(net: nn.Module, size: int) -> str:
@@ -212,12 +220,7 @@ def _footprint_child(net_bytes: bytes | None, onnx_path: str | None, channels: i
             run = _onnx_runner(onnx_path, backend, x, threads)
         else:
             model = torch.load(io.BytesIO(net_bytes), weights_only=False).float().eval()
-            x = _input(model, size, batch_size)
-            if backend == "channels-last":
-                model = model.to(memory_format=torch.channels_last)
-                x = x.contiguous(memory_format=torch.channels_last)
-            fn = torch.compile(model) if backend == "compile" else model
-            run = lambda: fn(x)   # noqa: E731
+            run = _torch_runner(model, backend, _input(model, size, batch_size))
         for _ in range(runs):
             run()
     peak = _resident_mb("VmHWM")
@@ -241,6 +244,8 @@ def process_memory(net: nn.Module, backends, size: int = 256, batch_size: int = 
     ``torch.compile``, the compiler in this process (not its worker
     processes).  :func:`runtime_floor` measures the same for a network of one
     1x1 convolution, so the difference is what the network itself costs.
+    ``samples_mb`` holds every sample (for the book's rule,
+    :func:`gancomp_lite.experiments.results.compare_values`).
     ``status`` is ``ok``, ``skipped: ...`` (runtime not installed; ``mb`` is
     None), ``failed: ...`` (export or child error) or ``unsupported`` (no
     Linux peak counter).  Unlike :func:`peak_memory` it sees memory that
@@ -254,12 +259,10 @@ def process_memory(net: nn.Module, backends, size: int = 256, batch_size: int = 
     import tempfile
     from pathlib import Path
 
-    from ..deploy import export_generator
+    from ..deploy import copy_eval, export_generator
     from ..errors import GancompError
 
-    unknown = [b for b in backends if b not in BACKENDS]
-    if unknown:
-        raise GancompError(f"unknown backend(s) {unknown}: expected {', '.join(BACKENDS)}")
+    _check_backends(backends)
     if samples < 1:
         raise GancompError(f"need samples >= 1, got {samples}")
     model = copy_eval(net)
@@ -302,7 +305,8 @@ def process_memory(net: nn.Module, backends, size: int = 256, batch_size: int = 
                 values.append(answer["mb"])
             ok = status == "ok"
             out[backend] = {"mb": statistics.median(values) if ok else None,
-                            "spread_mb": max(values) - min(values) if ok else None, "status": status}
+                            "spread_mb": max(values) - min(values) if ok else None,
+                            "samples_mb": values if ok else [], "status": status}
     return out
 
 
@@ -332,13 +336,6 @@ def _footprint_main() -> None:
     print(json.dumps(answer))
 
 
-def copy_eval(net: nn.Module) -> nn.Module:
-    """A float32 eval-mode CPU copy of ``net`` (the caller's network is not touched)."""
-    import copy
-
-    return copy.deepcopy(net).float().cpu().eval()
-
-
 def openvino_model(path, threads: int | None = None, precision: str = "f32"):
     """The ONNX file at ``path`` compiled by OpenVINO for the CPU.
 
@@ -362,13 +359,12 @@ def peak_memory(model: nn.Module, size: int = 256, batch_size: int = 1) -> dict:
     during the pass, from the allocations and frees of the leaf operators as
     ``torch.profiler`` records them (``profile_memory=True``).  Runtimes with
     their own allocators (ONNX Runtime's arena) are not measured this way."""
-    import copy
-
     from torch.profiler import ProfilerActivity, profile
 
-    net = copy.deepcopy(model).float().cpu().eval()
-    c = getattr(net, "config", {}).get("input_nc", 3)
-    x = torch.randn(batch_size, c, size, size)
+    from ..deploy import copy_eval
+
+    net = copy_eval(model)
+    x = _input(net, size, batch_size)
     with torch.inference_mode():   # as deployed: no autograd graph keeps activations alive
         net(x)
         with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
@@ -394,7 +390,8 @@ def benchmark(models: dict, backends=("eager", "onnxruntime"), size: int = 256, 
     drift of the machine (other load, frequency) hits all of them alike.
     ``threads`` is set for PyTorch (and ONNX Runtime / OpenVINO) during the
     run and restored after.  One row per pair: median, minimum, maximum and
-    quartiles in milliseconds, or a ``status`` saying why it was skipped (a
+    quartiles in milliseconds and every round's time (``times_ms``, in round
+    order: what the book's rule compares), or a ``status`` saying why it was skipped (a
     runtime not installed) or failed (an export or compile error), never a
     crash.  Every row has ``max_abs_diff``, the largest absolute difference
     between the backend's output and eager PyTorch's on the timed input; a
@@ -408,14 +405,12 @@ def benchmark(models: dict, backends=("eager", "onnxruntime"), size: int = 256, 
     timed rounds), ``process_status``, and ``process_floor_mb``, the same
     runtime's :func:`runtime_floor`.  A benchmark: it reports, nothing
     asserts a time."""
-    import copy
     import tempfile
 
+    from ..deploy import copy_eval
     from ..errors import GancompError
 
-    unknown = [b for b in backends if b not in BACKENDS]
-    if unknown:
-        raise GancompError(f"unknown backend(s) {unknown}: expected {', '.join(BACKENDS)}")
+    _check_backends(backends)
     if repeats < 1 or warmup < 0 or threads < 1:
         raise GancompError(f"need repeats >= 1, warmup >= 0 and threads >= 1, got {repeats}, "
                            f"{warmup}, {threads}")
@@ -431,13 +426,14 @@ def benchmark(models: dict, backends=("eager", "onnxruntime"), size: int = 256, 
                 resident = (process_memory(net, backends, size, batch_size, threads,
                                            samples=process_samples, workdir=workdir)
                             if process else {})
-                eager = copy.deepcopy(net).float().cpu().eval()
+                eager = copy_eval(net)
                 for backend in backends:
                     row = {"model": name, "backend": backend, "size": size, "batch_size": batch_size,
                            "threads": threads, "repeats": repeats, **mem}
                     if process:
                         row.update(process_peak_mb=resident[backend]["mb"],
                                    process_spread_mb=resident[backend]["spread_mb"],
+                                   process_samples_mb=resident[backend]["samples_mb"],
                                    process_status=resident[backend]["status"],
                                    process_floor_mb=floor[backend]["mb"])
                     rows.append(row)
@@ -468,7 +464,7 @@ def benchmark(models: dict, backends=("eager", "onnxruntime"), size: int = 256, 
                 ms = sorted(t * 1e3 for t in times)
                 q = statistics.quantiles(ms, n=4) if len(ms) > 1 else [ms[0]] * 3
                 row.update(median_ms=statistics.median(ms), min_ms=ms[0], max_ms=ms[-1],
-                           q1_ms=q[0], q3_ms=q[2])
+                           q1_ms=q[0], q3_ms=q[2], times_ms=[t * 1e3 for t in times])
     finally:
         torch.set_num_threads(before)
     return rows
@@ -502,11 +498,10 @@ def time_by_kind(model: nn.Module, size: int = 256, runs: int = 5, threads: int 
     count.  ``ms_range`` is the spread (largest minus smallest) of a kind's
     summed time over the ``runs`` passes: the noise floor of ``ms``.  A
     benchmark: it reports."""
-    import copy
-
+    from ..deploy import copy_eval
     from .cost import _module_macs
 
-    net = copy.deepcopy(model).float().cpu().eval()
+    net = copy_eval(model)
     before = torch.get_num_threads()
     if threads:
         torch.set_num_threads(threads)
@@ -525,8 +520,7 @@ def time_by_kind(model: nn.Module, size: int = 256, runs: int = 5, threads: int 
             macs[module] += _module_macs(module, inputs, output, convention)
 
     handles = [h for m in leaves for h in (m.register_forward_pre_hook(pre), m.register_forward_hook(post))]
-    c = getattr(net, "config", {}).get("input_nc", 3)
-    x = torch.randn(1, c, size, size)
+    x = _input(net, size, 1)
     try:
         record["macs"] = True
         net(x)                                   # warm-up, and the MACs once
