@@ -14,7 +14,8 @@ Sub-commands:
   ``bench``: latency on the CPU runtimes (a benchmark);
 * ``prune TEACHER``: CAT's one-step pruning of an inception teacher to a MAC budget;
 * ``train-supernet TASK``, ``search SUPERNET``, ``export-subnet SUPERNET``: GAN
-  Compression's once-for-all pipeline;
+  Compression's once-for-all pipeline; ``score-table SUPERNET``: every subnet's
+  held-out score, the table chapter 09 searches;
 * ``download NAME``: a real dataset or pretrained weights, checksummed;
 * ``info``: the scale, device and versions in use.
 
@@ -513,6 +514,32 @@ def _cmd_search(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_score_table(args: argparse.Namespace) -> int:
+    import shlex
+    from pathlib import Path
+
+    from .compression.ofa import make_score_table
+    from .errors import OutputExistsError
+    from .experiments.results import machine
+    from .provenance import require_clean
+    from .training.supernet import score_table_of
+
+    out = Path(args.out) if args.out else score_table_of(args.supernet)
+    if out.exists() and not args.force:
+        raise OutputExistsError(f"{out} exists; pass --force to make it anew")
+    version = require_clean(args.allow_dirty, what="make a score table")
+    supernet, manifest, space, data = _supernet_and_split(args.supernet)
+    record = {"command": "gancomp-lite " + shlex.join(args.argv), "code_version": version,
+              "supernet": Path(args.supernet).name, "supernet_sha256": manifest.get("sha256"),
+              "machine": machine(), **({"allow_dirty": True} if args.allow_dirty else {})}
+    table = make_score_table(supernet, space, data, out, record, force=args.force,
+                             progress=not args.no_progress)
+    best = min(table.scores, key=table.scores.get)
+    print(f"scored all {len(table.scores)} subnets of {space.name} in {table.record['seconds']:.0f} s "
+          f"into {out} (data {table.key['data']}); lowest held-out L1 {table.scores[best]:.4f} ({best})")
+    return 0
+
+
 def _cmd_export_subnet(args: argparse.Namespace) -> int:
     import shlex
 
@@ -943,6 +970,17 @@ def build_parser() -> argparse.ArgumentParser:
     se.add_argument("--json", action="store_true")
     se.add_argument("--no-progress", action="store_true")
     se.set_defaults(func=_cmd_search)
+
+    st = sub.add_parser("score-table", help="score every subnet of a supernet on its held-out split "
+                                            "(the table a chapter searches in seconds)")
+    st.add_argument("supernet", help="a supernet file written by train-supernet or sweep-ofa")
+    st.add_argument("--out", default=None,
+                    help="the table (JSON; default: SUPERNET.scores.json beside the supernet)")
+    st.add_argument("--force", action="store_true", help="make an existing table anew")
+    st.add_argument("--allow-dirty", action="store_true",
+                    help="make it from a package tree with uncommitted changes (the table records it)")
+    st.add_argument("--no-progress", action="store_true")
+    st.set_defaults(func=_cmd_score_table)
 
     ex = sub.add_parser("export-subnet", help="a subnet of a supernet as a plain generator file")
     ex.add_argument("supernet", help="a supernet file written by train-supernet")

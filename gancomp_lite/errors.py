@@ -45,3 +45,9 @@ class CorruptImageError(GancompError, ValueError):
 class DataChangeWarning(UserWarning):
     """A dataset's images are changed on the way in (converted to RGB, resized
     out of their aspect ratio): said once per dataset, with the counts."""
+
+
+class ScoreTableWarning(UserWarning):
+    """A shipped score table does not match the supernet or evaluation set it
+    is read for: said in one line, with what is done instead (its scores used
+    after a live check, or subnets scored live)."""

@@ -22,7 +22,9 @@ evaluations, no training.  This module holds
   ``score(config)`` and return the best subnet and a trace of the best score
   found against the number of subnets evaluated;
 * :class:`ScoreCache`: scores on disk, keyed by the supernet's weights and
-  the evaluation data, so a repeated search is instant;
+  the evaluation data's recipe (the same on every CPU), so a repeated search
+  is instant; :func:`shipped_score_table` reads a shipped one and checks some
+  of its scores live;
 * :func:`held_out_split`, :func:`subnet_scorer`: the evaluation the searches
   use here, L1 to the target on a held-out slice of the *training* data
   (never the test split);
@@ -223,14 +225,32 @@ def search_split(dataset, n_val: int):
     return _TrainPart(dataset, range(n - n_val)), {"A": batch["A"], "B": batch["B"]}
 
 
-def held_out_split(task: str, n_train: int, n_val: int, size: int) -> dict[str, torch.Tensor]:
+class EvalSet(dict):
+    """The tensors ``A`` and ``B`` of an evaluation set, with the ``recipe``
+    that determines them (``None`` for tensors of unknown origin).
+
+    A score table is keyed by the recipe, not by the tensors' float bits: the
+    synthetic worlds draw with NumPy, whose vectorised ``cos``, ``arctan2`` and
+    ``power`` round differently on AVX-512, AVX2 and ARM, so the same recipe
+    gives images that differ in a few pixels by one grey level from one CPU
+    to another (measured in ``tests/test_cpu_independence.py``)."""
+
+    def __init__(self, tensors: dict[str, torch.Tensor], recipe: dict | None = None):
+        super().__init__(tensors)
+        self.recipe = dict(recipe) if recipe is not None else None
+
+
+def held_out_split(task: str, n_train: int, n_val: int, size: int) -> EvalSet:
     """The held-out part of :func:`search_split` for a synthetic ``task``
     trained on ``n_train`` items (training-phase items ``n_train ..
-    n_train + n_val - 1``)."""
+    n_train + n_val - 1``), with its recipe (see :class:`EvalSet`)."""
     from ..data import open_dataset
+    from ..data.synthetic import WORLD_VERSION
 
-    return search_split(open_dataset(task, phase="train", n=n_train + n_val, size=size, seed=0),
+    data = search_split(open_dataset(task, phase="train", n=n_train + n_val, size=size, seed=0),
                         n_val)[1]
+    return EvalSet(data, {"task": task, "phase": "train", "items": [n_train, n_train + n_val],
+                          "size": size, "seed": 0, "world_version": WORLD_VERSION})
 
 
 def subnet_scorer(supernet: SuperMobileResnetGenerator, data: dict[str, torch.Tensor],
@@ -264,6 +284,9 @@ def weights_digest(net: nn.Module) -> str:
 
 
 def data_digest(data: dict[str, torch.Tensor]) -> str:
+    """A short SHA-256 of the float bytes of ``data``'s tensors.  Tied to the
+    last bit of every value, so it names data of unknown origin only: an
+    :class:`EvalSet` is keyed by its recipe instead (:func:`data_key`)."""
     h = hashlib.sha256()
     for key in sorted(data):
         h.update(key.encode())
@@ -271,36 +294,98 @@ def data_digest(data: dict[str, torch.Tensor]) -> str:
     return h.hexdigest()[:16]
 
 
+def data_key(data: dict[str, torch.Tensor]) -> str:
+    """What a score table says its evaluation data are: the recipe of an
+    :class:`EvalSet` (task, phase, items, size, seed and the synthetic worlds'
+    drawing version), the same on every CPU; for other tensors their
+    :func:`data_digest`, prefixed ``sha256:``."""
+    recipe = getattr(data, "recipe", None)
+    if recipe is None:
+        return "sha256:" + data_digest(data)
+    r = recipe
+    return (f"synthetic:{r['task']}:{r['phase']}[{r['items'][0]}:{r['items'][1]}]:"
+            f"size{r['size']}:seed{r['seed']}:world-v{r['world_version']}")
+
+
+#: the largest difference allowed between a subnet's score in a shipped table
+#: and the same subnet scored here.  The same shipped supernet scored on the
+#: same recipe differs by at most 4e-8 between this book's recording machine
+#: (AVX-512) and the same CPU limited to AVX2 or to SSE4.1 kernels (NumPy,
+#: oneDNN, MKL, ATen and glibc all limited): a 25-fold margin.
+SCORE_TOLERANCE = 1e-6
+
+
+class ScoreTableMismatch(GancompError):
+    """A score table's live check failed: its scores are not those of this
+    supernet on this evaluation set."""
+
+
+def _key_difference(stored: dict | None, key: dict) -> str:
+    """``field: stored X, here Y`` for each field in which two keys differ."""
+    stored = stored if isinstance(stored, dict) else {}
+    fields = [k for k in sorted(set(stored) | set(key)) if stored.get(k) != key.get(k)]
+    return "; ".join(f"{k}: stored {stored.get(k)!r}, here {key.get(k)!r}" for k in fields)
+
+
 class ScoreCache:
     """Scores of subnets on disk (JSON), so a repeated search is instant.
 
     ``key`` identifies what the scores depend on (the supernet's weights, the
-    evaluation data, the metric); a file made for another key is a
-    :class:`~gancomp_lite.errors.OutputExistsError` (never silently mixed or
-    replaced) unless ``force``.  :meth:`wrap` turns a ``score(config)`` into a
-    cached one; :meth:`save` writes the file (atomically) when scores were added,
-    unless ``read_only`` (new scores then stay in memory).
+    evaluation data by :func:`data_key`, the metric, the space); a file made
+    for another key is a :class:`~gancomp_lite.errors.OutputExistsError`
+    naming the fields that differ (never silently mixed or replaced) unless
+    ``force``.  A ``read_only`` cache (a shipped table read by a chapter)
+    never raises on another key: it warns in one line
+    (:class:`~gancomp_lite.errors.ScoreTableWarning`, also kept in
+    :attr:`mismatch`) and keeps the stored scores only when the weights,
+    metric and space match, for :meth:`verify` to check live.  :meth:`wrap`
+    turns a ``score(config)`` into a cached one; :meth:`save` writes the file
+    (atomically, with ``record``: the command and code version that made it)
+    when scores were added, unless ``read_only`` (new scores then stay in
+    memory).
     """
 
     def __init__(self, path: str | Path | None, key: dict, force: bool = False,
-                 read_only: bool = False):
+                 read_only: bool = False, record: dict | None = None):
+        import warnings
+
+        from ..errors import ScoreTableWarning
+
         self.path = Path(path) if path is not None else None
         self.key = dict(key)
+        self.record = dict(record or {})
+        self.stored_record: dict = {}
         self.scores: dict[str, float] = {}
         self.hits = 0
         self.read_only = read_only
+        self.mismatch: str | None = None
+        self.checked: dict | None = None     # the last :meth:`verify`'s outcome
         self._added = False
         if self.path is not None and self.path.exists():
             try:
                 stored = json.loads(self.path.read_text())
-            except (OSError, json.JSONDecodeError) as e:
+                scores = {k: float(v) for k, v in stored.get("scores", {}).items()}
+            except (OSError, json.JSONDecodeError, AttributeError, TypeError, ValueError) as e:
                 raise GancompError(f"{self.path} is not a score cache ({e})") from None
+            self.stored_record = {k: v for k, v in stored.items() if k not in ("key", "scores")}
             if stored.get("key") == self.key:
-                self.scores = {k: float(v) for k, v in stored.get("scores", {}).items()}
+                self.scores = scores
+            elif read_only:
+                self.mismatch = _key_difference(stored.get("key"), self.key)
+                same_net = all(stored.get("key", {}).get(k) == self.key.get(k)
+                               for k in ("weights", "metric", "space"))
+                if same_net:
+                    self.scores = scores
+                warnings.warn(f"{self.path.name} was made for another key ({self.mismatch}): "
+                              + ("its scores are used only if a live check of some of them "
+                                 "agrees" if same_net else
+                                 "its scores are of another supernet, so subnets are scored here"),
+                              ScoreTableWarning, stacklevel=2)
             elif not force:
                 raise OutputExistsError(
                     f"{self.path} holds scores of another supernet or evaluation set "
-                    f"({stored.get('key')}); pass another cache file, or --force to replace it")
+                    f"({_key_difference(stored.get('key'), self.key)}); pass another cache file, "
+                    f"or --force to replace it")
 
     def wrap(self, score: Callable[[Sequence[int]], float]) -> Callable[[Sequence[int]], float]:
         def cached(config) -> float:
@@ -314,6 +399,38 @@ class ScoreCache:
             return value
         return cached
 
+    def verify(self, score: Callable[[Sequence[int]], float], configs: Sequence[Config],
+               tolerance: float = SCORE_TOLERANCE) -> float:
+        """Score ``configs`` live with ``score`` and compare them with the
+        table: returns the largest absolute difference (0 for configs the
+        table does not hold).  Beyond ``tolerance`` a ``read_only`` cache
+        drops its scores with a :class:`~gancomp_lite.errors.ScoreTableWarning`
+        (subnets are then scored live); any other cache raises
+        :class:`ScoreTableMismatch`."""
+        import warnings
+
+        from ..errors import ScoreTableWarning
+
+        worst, where = 0.0, None
+        for config in configs:
+            k = format_config(config)
+            if k in self.scores:
+                diff = abs(float(score(config)) - self.scores[k])
+                if diff >= worst:
+                    worst, where = diff, k
+        self.checked = {"configs": [format_config(c) for c in configs], "max_abs_diff": worst,
+                        "tolerance": tolerance}
+        if worst > tolerance:
+            message = (f"{self.path.name if self.path else 'the score table'}: subnet {where} "
+                       f"scores {worst:.3g} away from its stored score (tolerance {tolerance:g})")
+            if not self.read_only:
+                raise ScoreTableMismatch(message + "; re-make the table with --force")
+            warnings.warn(message + ": its scores are not used, subnets are scored here",
+                          ScoreTableWarning, stacklevel=2)
+            self.scores = {}
+            self.mismatch = (self.mismatch + "; " if self.mismatch else "") + "failed its live check"
+        return worst
+
     def save(self) -> None:
         """Write the file if scores were added (never for a ``read_only`` cache,
         such as a shipped table read by a chapter)."""
@@ -321,7 +438,8 @@ class ScoreCache:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(self.path.suffix + ".tmp")
-        tmp.write_text(json.dumps({"key": self.key, "scores": self.scores}, indent=0) + "\n")
+        tmp.write_text(json.dumps({"key": self.key, **self.record, "scores": self.scores},
+                                  indent=0) + "\n")
         tmp.replace(self.path)
 
 
@@ -479,9 +597,59 @@ def search(supernet: SuperMobileResnetGenerator, space: SearchSpace, budget: flo
 
 def score_cache(supernet: SuperMobileResnetGenerator, space: SearchSpace, data: dict[str, torch.Tensor],
                 path: str | Path | None = None, force: bool = False,
-                read_only: bool = False) -> ScoreCache:
+                read_only: bool = False, record: dict | None = None) -> ScoreCache:
     """The :class:`ScoreCache` of ``supernet``'s held-out L1 scores on ``data``
-    (in memory, or in the file ``path``): keyed by the weights, the data, the
-    metric and the space, so it is never mixed with another supernet's."""
-    return ScoreCache(path, {"weights": weights_digest(supernet), "data": data_digest(data),
-                             "metric": "l1", "space": space.name}, force=force, read_only=read_only)
+    (in memory, or in the file ``path``): keyed by the weights, the data (by
+    :func:`data_key`: its recipe, the same on every CPU), the metric and the
+    space, so it is never mixed with another supernet's."""
+    return ScoreCache(path, {"weights": weights_digest(supernet), "data": data_key(data),
+                             "metric": "l1", "space": space.name}, force=force,
+                      read_only=read_only, record=record)
+
+
+def probe_configs(space: SearchSpace, n: int = 4, seed: int = 0) -> list[Config]:
+    """The subnets a shipped table is checked on: the largest, the smallest
+    and ``n - 2`` drawn with ``seed``."""
+    rng = random.Random(seed)
+    return [space.largest(), space.smallest()] + [space.sample(rng) for _ in range(max(n - 2, 0))]
+
+
+def shipped_score_table(supernet: SuperMobileResnetGenerator, space: SearchSpace,
+                        data: dict[str, torch.Tensor], path: str | Path | None,
+                        probes: int = 4) -> ScoreCache:
+    """A shipped score table, read-only and checked: ``probes`` of its subnets
+    (:func:`probe_configs`) are scored here and must agree with it within
+    :data:`SCORE_TOLERANCE`.  Never raises on a mismatch: a table of another
+    key or one failing the check is said in one line
+    (:class:`~gancomp_lite.errors.ScoreTableWarning`) and, if its scores
+    cannot be trusted, left empty so that subnets are scored here.  ``path``
+    ``None``: an empty in-memory table.  The result's ``checked`` holds the
+    check's largest difference."""
+    table = score_cache(supernet, space, data, path, read_only=True)
+    if table.scores:
+        table.verify(subnet_scorer(supernet, data), probe_configs(space, probes))
+    return table
+
+
+def make_score_table(supernet: SuperMobileResnetGenerator, space: SearchSpace,
+                     data: dict[str, torch.Tensor], path: str | Path, record: dict | None = None,
+                     force: bool = False, progress: bool = False) -> ScoreCache:
+    """Score every subnet of ``space`` on ``data`` and write the table to
+    ``path`` with ``record`` (the command and code version that made it) and
+    the wall seconds it took: the file a chapter reads with
+    :func:`shipped_score_table`.  An existing ``path`` is refused unless
+    ``force`` (it is then made anew, not merged).  ``supernet`` is not changed."""
+    from tqdm.auto import tqdm
+
+    path = Path(path)
+    if path.exists() and not force:
+        raise OutputExistsError(f"{path} exists; pass --force to make it anew")
+    table = score_cache(supernet, space, data, None, record=record)
+    score = table.wrap(subnet_scorer(supernet, data))
+    t0 = time.perf_counter()
+    for config in tqdm(space, total=space.size(), desc="scoring subnets", disable=not progress):
+        score(config)
+    table.record["seconds"] = time.perf_counter() - t0
+    table.path = path
+    table.save()
+    return table

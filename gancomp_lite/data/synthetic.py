@@ -47,6 +47,7 @@ __all__ = [
     "SPLITS",
     "DOMAINS",
     "MIN_SIZE",
+    "WORLD_VERSION",
 ]
 
 #: split name -> the ``split_id`` mixed into every sample's seed ("val" = "test")
@@ -55,6 +56,14 @@ SPLITS: Dict[str, int] = {"train": 0, "test": 1, "val": 1}
 DOMAINS: Dict[str, int] = {"A": 0, "B": 1}
 #: smallest image side the worlds draw
 MIN_SIZE = 16
+#: the version of the drawing code.  What a world draws is fixed by
+#: ``(task, seed, split, domain, index, size)`` and this number, which files
+#: keyed by their data (score tables) record instead of the images' bits:
+#: NumPy's vectorised ``cos``, ``arctan2`` and ``power`` round differently on
+#: AVX-512, AVX2 and ARM, so one recipe's uint8 images differ between CPUs in
+#: a few pixels by one grey level.  Raise it with any change that alters an
+#: image (``tests/test_cpu_independence.py`` pins a summary of each world).
+WORLD_VERSION = 1
 
 Array = np.ndarray
 Scene = Dict[str, Any]

@@ -154,7 +154,9 @@ def run_supernets(task: str = "edges2shapes", seeds=(0,), steps: int = 1200, siz
                 continue
             score = subnet_scorer(shipped, held)
             if seed == exhaustive_seed:
-                table = score_cache(shipped, sp, held, score_table_of(path), force=force)
+                table = score_cache(shipped, sp, held, score_table_of(path), force=force,
+                                    record={"command": command, "code_version":
+                                            record.data["code_version"] if record else None})
                 full = exhaustive_search(sp, cost(sp.largest()), table.wrap(score), cost,
                                          progress=progress)
                 table.save()

@@ -140,7 +140,7 @@ def machine() -> dict:
 
     return {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
             "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-            "torch": torch.__version__,
+            "torch": torch.__version__, "cpu_capability": torch.backends.cpu.get_cpu_capability(),
             "device": torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu"}
 
 
