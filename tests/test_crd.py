@@ -289,18 +289,47 @@ def test_omgd_channel_distillation_hooks_the_online_teacher(data):
     assert any("_cd" in n for n in obj.group_modules["S"])   # the connectors train with the student
 
 
-def test_presets_are_the_official_weights():
-    crd = PRESETS["crd-cyclegan"]
-    assert (crd.relations, crd.relation_weight, crd.w_distance, crd.w_angle) == (
-        ("rows", "columns", "patches"), 25.0, 1.0, 2.0)
-    assert (crd.perceptual.style, crd.perceptual.feature, crd.gan) == (1e4, 10.0, 1.0)
-    p2p = PRESETS["crd-pix2pix"]
-    assert (p2p.relation_weight, p2p.reduction, p2p.gan) == (2.5, "sum", 0.0)
-    omgd = PRESETS["omgd-pix2pix"]
-    assert omgd.perceptual.as_dict() == {"ssim": 10.0, "style": 1e4, "feature": 10.0, "tv": 1e-5}
-    assert omgd.relations == () and omgd.channel == 100.0 and PRESETS["omgd-cyclegan"].channel == 500.0
+#: the official students' effective weights, field by field (official-implementations
+#: §4.3-4.4): CRD's pix2pix code multiplies 2 by the script's --AGD_weights (style 1e4,
+#: feature 10); OMGD's scripts use SSIM 10, style 1e4, feature 10, TV 1e-5 everywhere
+_RKD = {"w_distance": 1.0, "w_angle": 2.0, "patch_size": None}
+OFFICIAL = {
+    "crd-cyclegan": {**_RKD, "relations": ["rows", "columns", "patches"], "relation_weight": 25.0,
+                     "reduction": "mean", "channel": 0.0, "gan": 1.0,
+                     "perceptual": {"ssim": 0.0, "style": 1e4, "feature": 10.0, "tv": 0.0}},
+    "crd-pix2pix": {**_RKD, "relations": ["rows", "columns", "patches"], "relation_weight": 2.5,
+                    "reduction": "sum", "channel": 0.0, "gan": 0.0,
+                    "perceptual": {"ssim": 0.0, "style": 2e4, "feature": 20.0, "tv": 0.0}},
+    "omgd-cyclegan": {**_RKD, "relations": [], "relation_weight": 25.0, "reduction": "mean",
+                      "channel": 500.0, "gan": 0.0,
+                      "perceptual": {"ssim": 10.0, "style": 1e4, "feature": 10.0, "tv": 1e-5}},
+    "omgd-pix2pix": {**_RKD, "relations": [], "relation_weight": 25.0, "reduction": "mean",
+                     "channel": 100.0, "gan": 0.0,
+                     "perceptual": {"ssim": 10.0, "style": 1e4, "feature": 10.0, "tv": 1e-5}},
+}
+
+
+@pytest.mark.parametrize("name", sorted(OFFICIAL))
+def test_presets_are_the_official_effective_weights(name):
+    assert set(PRESETS) == set(OFFICIAL)
+    assert PRESETS[name].as_dict() == OFFICIAL[name]
     with pytest.raises(GancompError, match="unknown online-distillation preset"):
         preset("crd-gaugan")
+
+
+def test_vgg16_stages_end_at_the_relus_at_full_resolution():
+    from torchvision.models import vgg16
+
+    from gancomp_lite.losses.perceptual import VGG16_CUTS, vgg16_stages
+
+    net = vgg16(weights=None)
+    assert [type(net.features[i]).__name__ for i in VGG16_CUTS.values()] == ["ReLU"] * 4
+    backbone = vgg16_stages(net)
+    shapes = [tuple(f.shape) for f in backbone(torch.zeros(1, 3, 64, 64))]
+    # relu1_2, relu2_2, relu3_3, relu4_3 (OMGD's slices): 64x64, 32x32, 16x16, 8x8
+    assert shapes == [(1, 64, 64, 64), (1, 128, 32, 32), (1, 256, 16, 16), (1, 512, 8, 8)]
+    assert not any(isinstance(m, torch.nn.MaxPool2d) for m in backbone.stages[0])
+    assert all(isinstance(stage[0], torch.nn.MaxPool2d) for stage in backbone.stages[1:])
 
 
 def test_online_training_resumes_exactly(tmp_path, data):

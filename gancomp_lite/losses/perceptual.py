@@ -47,8 +47,10 @@ from ..errors import GancompError
 #: OMGD's AGD weights in all its scripts
 OMGD_WEIGHTS = {"ssim": 10.0, "style": 1e4, "feature": 10.0, "tv": 1e-5}
 BACKBONES = ("vgg16", "synthetic")
-#: the end of each VGG16 stage used (indices into torchvision's ``features``)
-VGG16_CUTS = {"relu1_2": 4, "relu2_2": 9, "relu3_3": 16, "relu4_3": 23}
+#: the last layer of each VGG16 stage used (indices into torchvision's
+#: ``features``: the ReLU itself, so a stage ends at full resolution before the
+#: max-pool that follows it, as OMGD's and CRD's ``utils/vgg.py`` slices do)
+VGG16_CUTS = {"relu1_2": 3, "relu2_2": 8, "relu3_3": 15, "relu4_3": 22}
 
 
 class Backbone(nn.Module):
@@ -94,6 +96,13 @@ def vgg16_backbone(download: bool = False) -> Backbone:
         net.load_state_dict(state)
     except RuntimeError as err:
         raise GancompError(f"{path} is not torchvision's VGG16 state dict: {err}") from err
+    return vgg16_stages(net)
+
+
+def vgg16_stages(net: nn.Module) -> Backbone:
+    """The :class:`Backbone` of a torchvision VGG16 ``net``: its ``features``
+    cut after each layer of :data:`VGG16_CUTS` (each stage from the layer
+    after the previous cut, so stages 2-4 begin with a max-pool)."""
     cuts = list(VGG16_CUTS.values())
     starts = [0] + [c + 1 for c in cuts[:-1]]
     stages = [nn.Sequential(*net.features[a:b + 1]) for a, b in zip(starts, cuts)]

@@ -104,9 +104,10 @@ PRESETS: dict[str, StudentLoss] = {
     # CRD CycleGAN: 25 x RKD of rows, columns, patches; style 1e4, feature 10; LSGAN through frozen D_A
     "crd-cyclegan": StudentLoss(relation_weight=25.0, perceptual=PerceptualWeights(style=1e4, feature=10.0),
                                 gan=1.0),
-    # CRD pix2pix: 2.5 x RKD summed over the batch; style 2, feature 2; no GAN term
+    # CRD pix2pix: 2.5 x RKD summed over the batch; style 2 x 1e4 and feature 2 x 10 (its code
+    # multiplies 2 by the script's --AGD_weights 1e4 and 10); no GAN term
     "crd-pix2pix": StudentLoss(relation_weight=2.5, reduction="sum",
-                               perceptual=PerceptualWeights(style=2.0, feature=2.0), gan=0.0),
+                               perceptual=PerceptualWeights(style=2e4, feature=20.0), gan=0.0),
     # OMGD: SSIM 10, style 1e4, feature 10, TV 1e-5; channel distillation (h2z 500, e2s S16 100); no GAN
     "omgd-cyclegan": StudentLoss(relations=(), perceptual=PerceptualWeights(10.0, 1e4, 10.0, 1e-5),
                                  channel=500.0, gan=0.0),
