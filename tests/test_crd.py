@@ -292,7 +292,7 @@ def test_omgd_channel_distillation_hooks_the_online_teacher(data):
 #: the official students' effective weights, field by field (official-implementations
 #: §4.3-4.4): CRD's pix2pix code multiplies 2 by the script's --AGD_weights (style 1e4,
 #: feature 10); OMGD's scripts use SSIM 10, style 1e4, feature 10, TV 1e-5 everywhere
-_RKD = {"w_distance": 1.0, "w_angle": 2.0, "patch_size": None}
+_RKD = {"w_distance": 1.0, "w_angle": 2.0, "patch_size": None, "anchor": 0.0}
 OFFICIAL = {
     "crd-cyclegan": {**_RKD, "relations": ["rows", "columns", "patches"], "relation_weight": 25.0,
                      "reduction": "mean", "channel": 0.0, "gan": 1.0,

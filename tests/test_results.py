@@ -105,3 +105,24 @@ def test_late_improvement_tells_a_still_falling_curve_from_a_flat_one():
     assert late[("a",)]["late_share"] == pytest.approx(0.5) and late[("a",)]["late_drop"] == pytest.approx(2 / 3)
     assert late[("b",)]["late_drop"] == 0.0 and late[("c",)]["late_drop"] == 0.0
     assert R.late_improvement([{"arm": "d"}], ("arm",)) == {}
+
+
+def test_an_arm_is_judged_only_if_it_clearly_beats_every_trivial_translator():
+    from gancomp_lite.experiments.results import NOT_JUDGED, judged_verdict, learned, summarise
+
+    rows = [{"arm": arm, "seed": s, "l1": v} for arm, vals in
+            {"good": (0.10, 0.11, 0.12), "better": (0.05, 0.051, 0.052), "grey": (0.81, 0.85, 0.90),
+             "tie": (0.20, 0.23, 0.21)}.items() for s, v in enumerate(vals)]
+    arms = {r["arm"]: r for r in summarise(rows, ("arm",), "l1")}
+    base = {"identity": 1.20, "mean target": 0.215}
+    assert learned(arms["good"], base, "l1") == (True, [])
+    assert learned(arms["grey"], base, "l1") == (False, ["mean target"])   # worse than the mean image
+    assert learned(arms["tie"], base, "l1") == (False, ["mean target"])    # not clearly better: a tie
+    # a claim on a student that did not learn is not judged, whichever way the numbers go
+    v, why = judged_verdict(arms["good"], arms["grey"], "l1", "lower", base)
+    assert v == NOT_JUDGED and "grey" in why and "mean target" in why
+    # between students that learned, the rule decides, both ways
+    assert judged_verdict(arms["better"], arms["good"], "l1", "lower", base)[0] == "confirmed"
+    assert judged_verdict(arms["good"], arms["better"], "l1", "lower", base)[0] == "not confirmed"
+    # without baselines there is no gate
+    assert judged_verdict(arms["good"], arms["grey"], "l1", "lower", None)[0] == "confirmed"

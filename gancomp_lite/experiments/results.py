@@ -98,6 +98,47 @@ def combine(verdicts: Sequence[str]) -> str:
     return "inconclusive"
 
 
+#: the verdict on a claim whose arm did not learn (see :func:`learned`)
+NOT_JUDGED = "did not learn: not judged"
+
+#: the gate before the rule, in one sentence (registered in a results file as ``judged_if``)
+LEARNED_RULE = ("an arm is judged only if it clearly beats every trivial translator (the input "
+                "itself, the mean target image) on the exact metric by the one rule, its per-seed "
+                "values against the translator's fixed score; a claim on an arm that does not is "
+                f"'{NOT_JUDGED}'")
+
+
+def learned(summary: dict, baselines: dict[str, float], metric: str,
+            lower_is_better: bool = True) -> tuple[bool, list[str]]:
+    """Does the arm of ``summary`` (:func:`summarise`) clearly beat every
+    trivial translator?  ``baselines``: ``{name: the translator's score on the
+    same test images}`` (fixed numbers: the rule then compares the arm's
+    per-seed values with a constant, a one-sample Welch test).  Returns
+    ``(learned, [names of the translators it does not clearly beat])``."""
+    values = summary[f"{metric}_values"]
+    want = "lower" if lower_is_better else "higher"
+    failed = [name for name, value in baselines.items()
+              if value is None or compare_values(values, [float(value)] * len(values)) != want]
+    return not failed, failed
+
+
+def judged_verdict(a: dict, b: dict, metric: str, claimed: str, baselines: dict[str, float] | None,
+                   lower_is_better: bool = True) -> tuple[str, str]:
+    """The verdict on "``a`` is ``claimed`` than ``b``" by the one rule, gated
+    by :func:`learned`: :data:`NOT_JUDGED` when either arm did not clearly
+    beat every trivial translator of ``baselines`` (``None``: no gate).
+    Returns ``(verdict, the reason in words)``."""
+    if baselines:
+        for arm in (a, b):
+            ok, failed = learned(arm, baselines, metric, lower_is_better)
+            if not ok:
+                name = arm.get("arm", "an arm")
+                return NOT_JUDGED, (f"{name} ({arm[f'{metric}_mean']:.4g}) does not clearly beat "
+                                    f"{', '.join(failed)}")
+    v = verdict(compare(a, b, metric), claimed)
+    return v, v
+
+
 def primary_of(rows: list[dict]) -> str:
     """The exact metric rows carry (paired ``l1``, the stripes oracle colour
     distance), else ``fid``: what a verdict is judged on first."""

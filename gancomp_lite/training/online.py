@@ -76,6 +76,9 @@ class StudentLoss:
         perceptual: OMGD's SSIM, style, feature and TV weights.
         channel: OMGD's channel distillation weight (lambda_CD).
         gan: weight of the adversarial term through the discriminator.
+        anchor: weight of the pixel L1 between the student's and the
+            teacher's output images (a colour anchor; in neither paper, see
+            :data:`CI_ANCHOR`).
     """
 
     relations: tuple[str, ...] = CONTENT_SETS
@@ -87,6 +90,7 @@ class StudentLoss:
     perceptual: PerceptualWeights = field(default_factory=PerceptualWeights)
     channel: float = 0.0
     gan: float = 1.0
+    anchor: float = 0.0
 
     def as_dict(self) -> dict:
         d = asdict(self)
@@ -307,6 +311,9 @@ class OnlineDistillObjective(Objective):
             self.add_to_group(group, self._attr(name) + "_cd", cd)
             self.add_term(group, "channel", loss.channel, lambda c, key=key, cd=cd: cd(
                 [c[key + ":feats"][n] for n in layers], [c["teacher_feats"][n] for n in layers]))
+        if loss.anchor:
+            self.add_term(group, "anchor", loss.anchor,
+                          lambda c, key=key: (c[key] - c["teacher_B"]).abs().mean())
         if loss.gan:
             if self.scheme == "none":
                 raise GancompError("scheme 'none' has no discriminator for the student: set gan=0")
