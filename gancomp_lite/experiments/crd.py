@@ -55,8 +55,12 @@ CONVENTION = "in-excluded"   # OMGD/CRD count MACs without the (non-affine) Inst
 STUDENT_ARCH = "mobile_resnet"
 
 
-def ablation_arms(base: StudentLoss, image_size: int) -> dict[str, StudentLoss]:
-    """The nine students that share one online teacher (see the module docstring)."""
+def ablation_arms(base: StudentLoss, image_size: int, backbone: str | None = None
+                  ) -> dict[str, StudentLoss]:
+    """The eleven students that share one online teacher (see the module
+    docstring): nine variants of ``base`` and the two official paired losses
+    (``crd-pix2pix``, ``omgd-pix2pix``), each with the colour anchor when
+    ``backbone`` is the offline one (:func:`~gancomp_lite.training.online.preset`)."""
     p = default_patch_size(image_size)
     return {
         "crd": base,
@@ -68,6 +72,8 @@ def ablation_arms(base: StudentLoss, image_size: int) -> dict[str, StudentLoss]:
         "patch-half": base.with_(patch_size=max(1, p // 2)),
         "patch-double": base.with_(patch_size=2 * p),
         "online-no-D": base.with_(gan=0.0),
+        "crd-pix2pix": preset("crd-pix2pix", backbone),
+        "omgd-pix2pix": preset("omgd-pix2pix", backbone),
     }
 
 
@@ -136,7 +142,7 @@ def run_ablation(task: str = "edges2shapes", seeds=(0,), steps: int = 600, size:
     :func:`ablation_arms` of the ``crd-cyclegan`` loss); a row per student
     and seed, and an ``online-teacher`` row per seed.  ``models`` (a dict)
     receives the trained students keyed ``(arm, seed)``."""
-    every = ablation_arms(preset(BASE_PRESET), size)
+    every = ablation_arms(preset(BASE_PRESET, backbone), size, backbone)
     arms = _select(every, arms)
     train = open_dataset(task, phase="train", n=n_train, size=size, seed=0)
     data = test_set(task, n_eval, size, seed=0)
@@ -214,7 +220,7 @@ def run_schemes(task: str = "edges2shapes", seeds=(0,), steps: int = 600, size: 
     data = test_set(task, n_eval, size, seed=0)
     probe = {k: v[:64] for k, v in data.items()}
     bb = load_backbone(backbone)
-    base = preset(BASE_PRESET)
+    base = preset(BASE_PRESET, backbone)
     teacher, teacher_D = pretrained or load_teacher(task, "ci", discriminator=True)
     student_ngf = max(1, teacher.config["ngf"] // 4)
     rows, costs = [], {}
@@ -289,7 +295,8 @@ def run_recorded(experiment: str, out, task: str = "edges2shapes", seeds=(0, 1, 
     settings = dict(task=task, seeds=list(seeds), steps=steps, size=size, batch_size=batch_size,
                     n_eval=n_eval, curve_points=curve_points, arms=list(arms) if arms else None)
     fn, claims = EXPERIMENTS[experiment]
-    every = ablation_arms(preset(BASE_PRESET), size) if experiment == "ablation" else SCHEME_ARMS
+    every = (ablation_arms(preset(BASE_PRESET, "synthetic"), size, "synthetic")
+             if experiment == "ablation" else SCHEME_ARMS)
     _select(every, arms)   # unknown names fail before the file is written
     tpath = teacher_path(task, "ci")
     record = results.ResultsFile(out, f"crd-{experiment}",
@@ -297,20 +304,38 @@ def run_recorded(experiment: str, out, task: str = "edges2shapes", seeds=(0, 1, 
                                  version, settings, claims, force=force,
                                  allow_dirty=version.endswith("+dirty"),
                                  teacher={"file": tpath.name, "sha256": read_manifest(tpath)["sha256"]},
-                                 base_preset=BASE_PRESET, backbone="synthetic", argv=argv)
+                                 base_preset=BASE_PRESET, backbone="synthetic",
+                                 anchor=preset(BASE_PRESET, "synthetic").anchor,
+                                 judged_if=results.LEARNED_RULE,
+                                 baselines=baselines(task, n_eval, size), argv=argv)
     fn(progress=progress, record=record, **settings)
     return record.finish()
 
 
 # -- verdicts ----------------------------------------------------------------------
+def baselines(task: str, n_eval: int, size: int) -> dict[str, float]:
+    """The trivial translators' L1 on the test images every arm is scored on
+    (``{"identity": ..., "mean target": ...}``): what a student must clearly
+    beat to be judged (registered in a results file before its run)."""
+    from ..metrics.quality import trivial_translators
+
+    data = test_set(task, n_eval, size, seed=0)
+    return {name: m["l1"] for name, m in trivial_translators(task, data, "synthetic").items()}
+
+
+
 def summarise(rows: list[dict], metric: str) -> list[dict]:
     """Mean and spread of ``metric`` per arm."""
     return results.summarise(rows, ("arm",), metric, carry=("gmacs_256", "mparams"))
 
 
-def verdicts(rows: list[dict], metric: str | None = None) -> dict[str, dict]:
+def verdicts(rows: list[dict], metric: str | None = None,
+             trivial: dict[str, float] | None = None) -> dict[str, dict]:
     """Each registered claim of both experiments judged by the one rule on
-    ``metric`` (default: the task's exact metric); ``rows`` from both files."""
+    ``metric`` (default: the task's exact metric); ``rows`` from both files.
+    With ``trivial`` (the trivial translators' scores on ``metric``, see
+    :func:`baselines`), a claim on an arm that does not clearly beat them is
+    :data:`~gancomp_lite.experiments.results.NOT_JUDGED`."""
     metric = metric or results.primary_of(rows)
     better = "higher" if metric in HIGHER_IS_BETTER else "lower"
     table = {r["arm"]: r for r in results.summarise(rows, ("arm",), metric)}
@@ -334,12 +359,13 @@ def verdicts(rows: list[dict], metric: str | None = None) -> dict[str, dict]:
         if a not in table or b not in table:   # a registered claim whose arm was not run
             missing = " and ".join(x for x in (a, b) if x not in table)
             out[claim] = {"claim": claim, "better": a, "worse": b, "verdict": "inconclusive",
-                          "metric": metric, "ran": False, "reason": f"{missing} was not run",
+                          "metric": metric, "ran": False, "judged": False, "reason": f"{missing} was not run",
                           "a_mean": None, "b_mean": None}
             continue
-        outcome = results.compare(table[a], table[b], metric)
-        v = results.verdict(outcome, better)
+        v, why = results.judged_verdict(table[a], table[b], metric, better, trivial,
+                                        lower_is_better=better == "lower")
         out[claim] = {"claim": claim, "better": a, "worse": b, "verdict": v, "metric": metric,
-                      "ran": True, "reason": f"{m(a)} vs {m(b)}: {v}",
+                      "ran": True, "judged": v != results.NOT_JUDGED,
+                      "reason": f"{m(a)} vs {m(b)}: {why}",
                       "a_mean": table[a][f"{metric}_mean"], "b_mean": table[b][f"{metric}_mean"]}
     return out

@@ -225,24 +225,32 @@ def evaluate(generator: nn.Module, task: str, n: int | None = None, size: int = 
     data = data or test_set(task, n or get_scale().n_test, size, seed)
     fake = translate(generator, data["A"])
     out = {"n": float(len(fake)), **_distribution_metrics(data["B"], fake, features)}
-    if not WORLDS[task].aligned:
-        out.update(oracle_metrics(fake, data["B_oracle"], data["mask"]))
-        if baselines:
-            out.update({f"identity_{k}": v for k, v in
-                        _distribution_metrics(data["B"], data["A"], features).items()})
-            out.update({f"identity_{k}": v for k, v in
-                        oracle_metrics(data["A"], data["B_oracle"], data["mask"]).items()})
-        return out
-    out.update(paired_metrics(fake, data["B"]))
+    out.update(oracle_metrics(fake, data["B_oracle"], data["mask"]) if not WORLDS[task].aligned
+               else paired_metrics(fake, data["B"]))
     if baselines:
-        out.update({f"identity_{k}": v for k, v in
-                    _distribution_metrics(data["B"], data["A"], features).items()})
-        out.update({f"identity_{k}": v for k, v in paired_metrics(data["A"], data["B"]).items()})
-        mean = data["B"].mean(0, keepdim=True).expand_as(data["B"])
-        out.update({f"mean_target_{k}": v for k, v in
-                    _distribution_metrics(data["B"], mean, features).items()})
-        out.update({f"mean_target_{k}": v for k, v in paired_metrics(mean, data["B"]).items()})
+        prefix = {"identity": "identity_", "mean target": "mean_target_"}
+        for name, metrics in trivial_translators(task, data, features).items():
+            out.update({prefix[name] + k: v for k, v in metrics.items()})
     return out
+
+
+def trivial_translators(task: str, data: dict[str, torch.Tensor],
+                        features: str | nn.Module | None = None) -> dict[str, dict[str, float]]:
+    """The metrics of the translators that learn nothing, on the test images
+    ``data``: ``identity`` (the input itself) and, for paired tasks, ``mean
+    target`` (the mean target image for every input).  A student that does
+    not clearly beat them has not learned the task
+    (:func:`~gancomp_lite.experiments.results.learned`)."""
+    from ..data import WORLDS
+
+    features = features if features is not None else default_features()
+    A, B = data["A"], data["B"]
+    if not WORLDS[task].aligned:
+        return {"identity": {**_distribution_metrics(B, A, features),
+                             **oracle_metrics(A, data["B_oracle"], data["mask"])}}
+    mean = B.mean(0, keepdim=True).expand_as(B)
+    return {"identity": {**_distribution_metrics(B, A, features), **paired_metrics(A, B)},
+            "mean target": {**_distribution_metrics(B, mean, features), **paired_metrics(mean, B)}}
 
 
 def _distribution_metrics(real, fake, features) -> dict[str, float]:

@@ -120,11 +120,27 @@ PRESETS: dict[str, StudentLoss] = {
 }
 
 
-def preset(name: str) -> StudentLoss:
-    """The official student loss called ``name`` (see :data:`PRESETS`)."""
+#: the weight of the colour anchor (:attr:`StudentLoss.anchor`) that the presets get on the
+#: offline ``ci`` backbone: pix2pix's L1 weight, the weight the online teacher itself gives to
+#: pixel agreement with its target.  A deviation from both papers (chapter 08,
+#: ``sec-crd-anchor``): their style and feature weights were set on ImageNet VGG16 at 256x256,
+#: whose relu2_2 features tie a pixel's colour to the teacher's.  On the ``ci`` backbone the
+#: feature term carries about 2% of the student's gradient and the style term half of it, and
+#: every relation term is blind to a shift, scale or inversion of the colours: without an anchor
+#: the students end worse than the mean target image.
+CI_ANCHOR = 100.0
+#: the backbones on which :func:`preset` adds the anchor
+ANCHORED_BACKBONES = ("synthetic",)
+
+
+def preset(name: str, backbone: str | None = None) -> StudentLoss:
+    """The official student loss called ``name`` (see :data:`PRESETS`); on a
+    backbone of :data:`ANCHORED_BACKBONES` (the offline ``ci`` one) with the
+    colour anchor :data:`CI_ANCHOR` added, the book's stated deviation."""
     if name not in PRESETS:
         raise GancompError(f"unknown online-distillation preset {name!r}; choose from {sorted(PRESETS)}")
-    return PRESETS[name]
+    loss = PRESETS[name]
+    return loss.with_(anchor=CI_ANCHOR) if backbone in ANCHORED_BACKBONES else loss
 
 
 def default_preset(method: str, task_kind: str) -> str:
@@ -459,7 +475,8 @@ def distill_online(task: str, method: str, out: str | Path, steps: int, preset_n
     recipe = teacher_recipe(task, scale)
     kind = "paired" if recipe.objective == PAIRED else "unpaired"
     preset_name = preset_name or default_preset(method, kind)
-    loss = preset(preset_name)
+    bb_name = backbone or default_backbone_name(scale)
+    loss = preset(preset_name, bb_name)
     if not preset_name.startswith(method):
         raise GancompError(f"preset {preset_name!r} is not a {method} preset")
     if preset_name.endswith("pix2pix") != (kind == "paired"):
@@ -476,7 +493,6 @@ def distill_online(task: str, method: str, out: str | Path, steps: int, preset_n
     ckpt = out / "checkpoint.pt"
     if ckpt.exists() and not force:
         raise GancompError(f"{ckpt} exists: choose another output folder, or pass --force")
-    bb_name = backbone or default_backbone_name(scale)
     bb = load_backbone(bb_name, download=download) if loss.perceptual.needs_backbone else None
     pretrained = None
     tpath = None
