@@ -403,6 +403,36 @@ def relation_heatmaps(matrices: dict, title: str, vmin: float | None = None, vma
     return fig
 
 
+def term_invariance_figure(values: dict, reference: str, title: str):
+    """A heat map of loss terms (columns) against changed student outputs
+    (rows, ``{change: {term: value}}``), each value divided by the term's
+    value for the ``reference`` row (an output that learned nothing), on a
+    log colour scale: a term whose cell is dark for a change cannot see that
+    change.  Chapter ``nb/08_crd``."""
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import LogNorm
+
+    rows = list(values)
+    terms = list(values[reference])
+    ratio = np.array([[max(values[r][t], 1e-12) / max(values[reference][t], 1e-12) for t in terms]
+                      for r in rows])
+    fig, ax = plt.subplots(figsize=(1.1 * len(terms) + 2.6, 0.5 * len(rows) + 1.4))
+    im = ax.imshow(np.clip(ratio, 1e-4, 10.0), cmap="magma", norm=LogNorm(vmin=1e-4, vmax=10.0))
+    for i in range(len(rows)):
+        for j in range(len(terms)):
+            ax.text(j, i, f"{ratio[i, j]:.2g}" if ratio[i, j] >= 1e-6 else "0", ha="center",
+                    va="center", fontsize=8,
+                    color="white" if ratio[i, j] < 0.05 else "black")
+    ax.set_xticks(range(len(terms)), terms, rotation=30, ha="right")
+    ax.set_yticks(range(len(rows)), rows)
+    ax.set_xlabel("loss term")
+    ax.set_ylabel("student output")
+    fig.colorbar(im, ax=ax, shrink=0.8, label=f"value / value for {reference}")
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
 # -- once-for-all (chapter nb/09_ofa) ------------------------------------------------
 
 def widgets_enabled() -> bool:

@@ -534,6 +534,28 @@ def distill_online(task: str, method: str, out: str | Path, steps: int, preset_n
     return trainer
 
 
+@torch.no_grad()
+def output_terms(loss: StudentLoss, student: torch.Tensor, teacher: torch.Tensor,
+                 backbone: Backbone | None = None) -> dict[str, float]:
+    """The unweighted value of each term of ``loss`` that compares output
+    images, for the images ``student`` and ``teacher`` (``[B, 3, H, W]`` in
+    ``[-1, 1]``): ``rkd_<set>``, the perceptual terms and the ``anchor``.  The
+    adversarial and channel terms, which need networks, are left out.  What
+    chapter 08 uses to show which changes of an output each term is blind to."""
+    out: dict[str, float] = {}
+    if loss.relations:
+        rel = content_relation_loss(student, teacher, loss.relations, loss.patch_size,
+                                    loss.w_distance, loss.w_angle, loss.reduction)
+        out.update({f"rkd_{k}": float(v) for k, v in rel.items()})
+    pw = loss.perceptual
+    if any(pw.as_dict().values()):
+        perc = PerceptualLoss(pw, backbone if pw.needs_backbone else None)
+        out.update({k: float(v) for k, v in perc(student, teacher).items()})
+    if loss.anchor:
+        out["anchor"] = float((student - teacher).abs().mean())
+    return out
+
+
 def trace_steps(trainer: Trainer, steps: int = 2) -> list[dict]:
     """Train ``steps`` steps of an online ``trainer`` and report, for every
     optimizer update, which networks it changed: one dict per update with
