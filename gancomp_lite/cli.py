@@ -346,14 +346,17 @@ def _cmd_sweep_cat(args: argparse.Namespace) -> int:
 def _cmd_sweep_crd(args: argparse.Namespace) -> int:
     from .experiments import crd, results
 
+    if args.force and args.resume:
+        raise GancompError("--force starts the results file anew and --resume continues it: pass one")
+
     path = crd.run_recorded(
         args.experiment, args.out, task=args.task, seeds=args.seeds, steps=args.steps,
         size=args.size, batch_size=args.batch_size, n_eval=args.n, curve_points=args.curve_points,
-        arms=args.arms, allow_dirty=args.allow_dirty, force=args.force,
+        arms=args.arms, allow_dirty=args.allow_dirty, force=args.force, resume=args.resume,
         progress=not args.no_progress, argv=args.argv)
     data = results.load(path)
     print(f"wrote {len(data['rows'])} rows to {path}")
-    for claim, v in crd.verdicts(data["rows"]).items():
+    for claim, v in crd.verdicts(data["rows"], trivial=data.get("baselines")).items():
         if claim in data["claims"]:
             print(f"{claim} [{v['metric']}]: {v['verdict']} ({v['reason']})")
     return 0
@@ -925,6 +928,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--batch-size", type=_positive, default=4)
     c.add_argument("--arms", nargs="+", default=None, help="only these arms (default: all)")
     _recorded_sweep_options(c)
+    c.add_argument("--resume", action="store_true",
+                   help="continue an interrupted results file of the same command and package, "
+                        "keeping its finished runs")
     c.set_defaults(func=_cmd_sweep_crd)
 
     from .compression.ofa import SEARCHES, SPACES

@@ -79,6 +79,22 @@ def is_dirty(version: str | None) -> bool:
     return bool(version) and version.endswith(DIRTY)
 
 
+def same_package(recorded: str | None, current: str | None, root: str | Path | None = None) -> bool:
+    """Whether two code versions ran the same package: the same clean commit,
+    or two clean commits whose ``gancomp_lite/`` trees are identical (commits
+    that changed only chapters, data or documentation).  A dirty or unknown
+    version is never the same as anything."""
+    if not recorded or not current or is_dirty(recorded) or is_dirty(current):
+        return False
+    if recorded == current:
+        return True
+    root = Path(root) if root is not None else paths.REPO_ROOT
+    try:
+        return not _git(root, "diff", "--name-only", recorded, current, "--", "gancomp_lite").strip()
+    except (subprocess.CalledProcessError, FileNotFoundError):
+        return False
+
+
 def require_clean(allow_dirty: bool = False, what: str = "this command",
                   root: str | Path | None = None) -> str:
     """The current :func:`code_version` (of ``root``, default the package's);

@@ -476,3 +476,27 @@ def test_each_methods_default_paired_student_learns_at_ci(method):
                   baselines=False)["l1"]
     trivial = trivial_translators("edges2shapes", data, "synthetic")
     assert l1 < 0.95 * min(m["l1"] for m in trivial.values()), (l1, trivial)
+
+
+def test_a_resumed_crd_sweep_keeps_its_finished_runs(tmp_path, monkeypatch):
+    import gancomp_lite.provenance as prov
+    from gancomp_lite.experiments import results
+
+    monkeypatch.setattr(prov, "require_clean", lambda *a, **k: "0" * 40)   # a clean commit
+    out = tmp_path / "schemes.json"
+    args = ["sweep-crd", "schemes", "--arms", "online-updating", "--seeds", "0", "1", "--steps", "1",
+            "--n", "8", "--curve-points", "0", "--out", str(out), "--no-progress"]
+    assert main(args) == 0
+    whole = results.load(out)
+    assert whole["judged_if"] == results.LEARNED_RULE and set(whole["baselines"]) == {"identity",
+                                                                                    "mean target"}
+    # interrupted after the first run: keep it, drop the rest
+    cut = dict(whole, status="running", rows=whole["rows"][:1])
+    out.write_text(json.dumps(cut))
+    assert main(args) == 2                                           # exists: not overwritten
+    assert main(args + ["--resume", "--force"]) == 2
+    assert main(args + ["--resume"]) == 0
+    resumed = results.load(out)
+    assert resumed["status"] == "complete" and resumed["rows"][0] == whole["rows"][0]
+    assert [(r["arm"], r["seed"]) for r in resumed["rows"]] == [(r["arm"], r["seed"]) for r in whole["rows"]]
+    assert len(resumed["sessions"]) == 1 and resumed["sessions"][0]["rows_kept"] == 1

@@ -190,3 +190,19 @@ def test_export_student_and_train_features_refuse_dirty_code(tmp_path, monkeypat
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "refusing to train the feature network" in err
     assert not (tmp_path / "f").exists()
+
+
+def test_same_package_means_the_same_gancomp_lite_tree(repo):
+    from gancomp_lite.provenance import same_package
+
+    first = _git(repo, "rev-parse", "HEAD")
+    (repo / "notes.txt").write_text("a chapter or data changed\n")
+    _git(repo, "commit", "-q", "-am", "docs only")
+    docs = _git(repo, "rev-parse", "HEAD")
+    (repo / "gancomp_lite" / "x.py").write_text("X = 3\n")
+    _git(repo, "commit", "-q", "-am", "code")
+    code = _git(repo, "rev-parse", "HEAD")
+    assert same_package(first, first, root=repo) and same_package(first, docs, root=repo)
+    assert not same_package(first, code, root=repo) and not same_package(docs, code, root=repo)
+    assert not same_package(first + "+dirty", first + "+dirty", root=repo)   # unknown code
+    assert not same_package(None, first, root=repo) and not same_package(first, "0" * 40, root=repo)

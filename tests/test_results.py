@@ -126,3 +126,26 @@ def test_an_arm_is_judged_only_if_it_clearly_beats_every_trivial_translator():
     assert judged_verdict(arms["good"], arms["better"], "l1", "lower", base)[0] == "not confirmed"
     # without baselines there is no gate
     assert judged_verdict(arms["good"], arms["grey"], "l1", "lower", None)[0] == "confirmed"
+
+
+def test_an_interrupted_results_file_resumes_only_for_the_same_command_and_package(tmp_path):
+    out = tmp_path / "r.json"
+    version = "0" * 40
+    first = R.ResultsFile(out, "x", "gancomp-lite sweep x", version, {"seeds": [0, 1]}, {"c": "a claim"})
+    first.add({"arm": "a", "seed": 0, "l1": 0.1})       # then the session ends: status stays running
+    assert R.load(out)["status"] == "running"
+    with pytest.raises(GancompError, match="--resume to continue"):
+        R.ResultsFile(out, "x", "gancomp-lite sweep x", version, {}, {"c": "a claim"})
+    for command, claims, code, match in (
+            ("gancomp-lite sweep y", {"c": "a claim"}, version, "another command"),
+            ("gancomp-lite sweep x", {"c": "another claim"}, version, "other claims"),
+            ("gancomp-lite sweep x", {"c": "a claim"}, version + "+dirty", "whose package differs")):
+        with pytest.raises(GancompError, match=match):
+            R.ResultsFile(out, "x", command, code, {}, claims, resume=True)
+    again = R.ResultsFile(out, "x", "gancomp-lite sweep x", version, {}, {"c": "a claim"}, resume=True)
+    assert again.has(arm="a", seed=0) and not again.has(arm="a", seed=1)
+    again.add({"arm": "a", "seed": 1, "l1": 0.2})
+    data = R.load(again.finish())
+    assert [r["seed"] for r in data["rows"]] == [0, 1] and data["status"] == "complete"
+    assert len(data["sessions"]) == 1 and data["sessions"][0]["rows_kept"] == 1
+    assert data["settings"] == {"seeds": [0, 1]}                    # the first session's record stays

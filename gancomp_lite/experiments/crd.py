@@ -150,6 +150,8 @@ def run_ablation(task: str = "edges2shapes", seeds=(0,), steps: int = 600, size:
     bb = load_backbone(backbone)
     rows, costs = [], {}
     for seed in tqdm(seeds, desc="online teachers", disable=not progress):
+        if record is not None and all(record.has(arm=a, seed=seed) for a in [*arms, "online-teacher"]):
+            continue   # finished in an earlier session of a resumed run
         obj = build_online(task, arms, "online-frozen", scale=_scale_of(size), arch=STUDENT_ARCH,
                            backbone=bb, seed=seed)
         trainer = Trainer(obj, train, steps, batch_size=batch_size, seed=seed, device=device,
@@ -226,6 +228,8 @@ def run_schemes(task: str = "edges2shapes", seeds=(0,), steps: int = 600, size: 
     rows, costs = [], {}
     jobs = [(a, s) for a in arms for s in seeds]
     for arm, seed in tqdm(jobs, desc="schemes", disable=not progress):
+        if record is not None and record.has(arm=arm, seed=seed):
+            continue   # finished in an earlier session of a resumed run
         scheme = arms[arm]
         if scheme is None:   # GAN Compression's distiller on the same student
             recipe = StudentRecipe(task=task, student=STUDENT_ARCH, ngf=student_ngf, image_size=size,
@@ -257,8 +261,9 @@ def run_schemes(task: str = "edges2shapes", seeds=(0,), steps: int = 600, size: 
             models[arm, seed] = G
         results.keep_row(rows, _row(arm, G, seed, steps, task, data, costs, seconds,
                                     shared_teacher=False, **extra), curve, record)
-    results.keep_row(rows, _row("teacher", teacher, 0, 0, task, data, costs, 0.0, scheme="-",
-                                shared_teacher=False), None, record)
+    if record is None or not record.has(arm="teacher"):
+        results.keep_row(rows, _row("teacher", teacher, 0, 0, task, data, costs, 0.0, scheme="-",
+                                    shared_teacher=False), None, record)
     return rows
 
 
@@ -277,10 +282,14 @@ def command(experiment: str, settings: dict) -> str:
 def run_recorded(experiment: str, out, task: str = "edges2shapes", seeds=(0, 1, 2),
                  steps: int = 600, size: int = 64, batch_size: int = 4, n_eval: int = 512,
                  curve_points: int = 8, arms: list[str] | None = None, allow_dirty: bool = False,
-                 force: bool = False, progress: bool = True, argv: list[str] | None = None):
-    """A recorded CRD sweep (``arms``: names of the experiment's arms, default all): refuse a dirty tree (unless ``allow_dirty``),
-    write ``out`` with its command, claims, code version, teacher checksum and
-    machine before training, append each run, mark it complete."""
+                 force: bool = False, resume: bool = False, progress: bool = True,
+                 argv: list[str] | None = None):
+    """A recorded CRD sweep (``arms``: names of the experiment's arms, default
+    all): refuse a dirty tree (unless ``allow_dirty``), write ``out`` with its
+    command, claims, code version, teacher checksum, the gate and the trivial
+    translators' scores and the machine before training, append each run,
+    mark it complete.  ``resume``: continue an interrupted ``out`` made by the
+    same command and package, skipping its finished runs."""
     from ..errors import GancompError
     from ..provenance import require_clean
     from ..training.checkpoint import read_manifest, teacher_path
@@ -301,7 +310,7 @@ def run_recorded(experiment: str, out, task: str = "edges2shapes", seeds=(0, 1, 
     tpath = teacher_path(task, "ci")
     record = results.ResultsFile(out, f"crd-{experiment}",
                                  command(experiment, {**settings, "out": Path(out).as_posix()}),
-                                 version, settings, claims, force=force,
+                                 version, settings, claims, force=force, resume=resume,
                                  allow_dirty=version.endswith("+dirty"),
                                  teacher={"file": tpath.name, "sha256": read_manifest(tpath)["sha256"]},
                                  base_preset=BASE_PRESET, backbone="synthetic",

@@ -210,23 +210,64 @@ class ResultsFile:
     are on disk before the first step; :meth:`add` appends each finished run,
     :meth:`finish` marks the file complete with the wall time.  Every write
     replaces the file atomically.  An existing file is an error unless
-    ``force``.
+    ``force`` (start anew) or ``resume``: continue it, keeping its finished
+    rows, when it was made by the same command, with the same claims, by the
+    same package (:func:`~gancomp_lite.provenance.same_package`); each session
+    is listed under ``sessions`` and ``wall_seconds`` adds them up.  A runner
+    skips the jobs whose rows it holds (:meth:`has`).
     """
 
     def __init__(self, path: str | Path, experiment: str, command: str, code_version: str,
-                 settings: dict, claims: dict[str, str], force: bool = False, **extra):
+                 settings: dict, claims: dict[str, str], force: bool = False, resume: bool = False,
+                 **extra):
         from ..errors import GancompError
 
         self.path = Path(path)
-        if self.path.exists() and not force:
-            raise GancompError(f"{self.path} exists: choose another --out, or pass --force to "
-                               f"replace it")
         self._t0 = time.perf_counter()
+        self._before = 0.0
+        if resume and self.path.exists():
+            self.data = self._resumed(command, code_version, claims)
+            self._before = float(self.data.get("wall_seconds") or 0.0)
+            self.data.setdefault("sessions", []).append(
+                {"started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "code_version": code_version,
+                 "machine": machine(), "rows_kept": len(self.data["rows"])})
+            self.data["status"] = "running"
+            self._write()
+            return
+        if self.path.exists() and not force:
+            raise GancompError(f"{self.path} exists: choose another --out, pass --resume to continue "
+                               f"it, or --force to replace it")
         self.data = {"experiment": experiment, "command": command, "code_version": code_version,
                      "claims": dict(claims), "settings": settings, "machine": machine(),
                      "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "status": "running",
                      **extra, "rows": []}
         self._write()
+
+    def _resumed(self, command: str, code_version: str, claims: dict) -> dict:
+        """The stored file, if it may be continued: the same command and claims,
+        and code that is the same package (:func:`~gancomp_lite.provenance.same_package`)."""
+        from ..errors import GancompError
+        from ..provenance import same_package
+
+        try:
+            stored = json.loads(self.path.read_text())
+        except (OSError, json.JSONDecodeError) as e:
+            raise GancompError(f"{self.path} is not a results file ({e}); it cannot be resumed") from None
+        if stored.get("command") != command:
+            raise GancompError(f"{self.path} was made by another command ({stored.get('command')!r}); "
+                               f"--resume continues only the same command ({command!r})")
+        if stored.get("claims") != dict(claims):
+            raise GancompError(f"{self.path} registered other claims; it cannot be resumed")
+        if not same_package(stored.get("code_version"), code_version):
+            raise GancompError(f"{self.path} was made by code version {stored.get('code_version')}, "
+                               f"whose package differs from this one ({code_version}): re-run it "
+                               f"from that commit, or start anew with --force")
+        return stored
+
+    def has(self, **match) -> bool:
+        """Whether a stored row has every ``key: value`` of ``match`` (a resumed
+        run skips the jobs whose rows it already holds)."""
+        return any(all(r.get(k) == v for k, v in match.items()) for r in self.data["rows"])
 
     def add(self, row: dict) -> None:
         self.data["rows"].append(row)
@@ -234,7 +275,7 @@ class ResultsFile:
 
     def finish(self) -> Path:
         self.data["status"] = "complete"
-        self.data["wall_seconds"] = round(time.perf_counter() - self._t0, 1)
+        self.data["wall_seconds"] = round(self._before + time.perf_counter() - self._t0, 1)
         return self._write()
 
     def _write(self) -> Path:
