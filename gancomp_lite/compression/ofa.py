@@ -370,6 +370,7 @@ class ScoreCache:
             self.stored_record = {k: v for k, v in stored.items() if k not in ("key", "scores")}
             if stored.get("key") == self.key:
                 self.scores = scores
+                self.record = {**self.stored_record, **self.record}   # kept when scores are added
             elif read_only:
                 self.mismatch = _key_difference(stored.get("key"), self.key)
                 same_net = all(stored.get("key", {}).get(k) == self.key.get(k)

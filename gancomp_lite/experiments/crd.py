@@ -8,11 +8,14 @@ loss on the paired synthetic task (``edges2shapes``), whose exact metric
 (L1 to the true target) is the evidence; an online CycleGAN teacher trained
 from scratch costs several times more steps than the CI budget allows.  The
 student is OMGD's size: a Mobile ResNet a quarter as wide as the teacher.
+On the offline ``ci`` backbone every student loss carries the colour anchor
+(:data:`~gancomp_lite.training.online.CI_ANCHOR`), a stated deviation.
 
 Two recorded experiments:
 
-* ``ablation`` (:data:`ABLATION_ARMS`): one online teacher and discriminator
-  per seed, shared by nine students that differ only in their loss: content
+* ``ablation`` (:func:`ablation_arms`): one online teacher and discriminator
+  per seed, shared by eleven students that differ only in their loss: the
+  two official paired losses (``crd-pix2pix``, ``omgd-pix2pix``), and content
   relations (CRD), instance-level relations, no relations (Table 3); CRD
   without rows, columns or patches (Table 4); patches of half and twice the
   default side (Table 5: 16x16 and 64x64 at 256x256; a quarter of the side
@@ -368,7 +371,8 @@ def verdicts(rows: list[dict], metric: str | None = None,
         if a not in table or b not in table:   # a registered claim whose arm was not run
             missing = " and ".join(x for x in (a, b) if x not in table)
             out[claim] = {"claim": claim, "better": a, "worse": b, "verdict": "inconclusive",
-                          "metric": metric, "ran": False, "judged": False, "reason": f"{missing} was not run",
+                          "metric": metric, "ran": False, "judged": False,
+                          "reason": f"{missing} was not run",
                           "a_mean": None, "b_mean": None}
             continue
         v, why = results.judged_verdict(table[a], table[b], metric, better, trivial,

@@ -125,9 +125,9 @@ PRESETS: dict[str, StudentLoss] = {
 #: pixel agreement with its target.  A deviation from both papers (chapter 08,
 #: ``sec-crd-anchor``): their style and feature weights were set on ImageNet VGG16 at 256x256,
 #: whose relu2_2 features tie a pixel's colour to the teacher's.  On the ``ci`` backbone the
-#: feature term carries about 2% of the student's gradient and the style term half of it, and
-#: every relation term is blind to a shift, scale or inversion of the colours: without an anchor
-#: the students end worse than the mean target image.
+#: feature term carries 1-2% of the student's gradient and the style term 60-85% of it, and
+#: every relation term is blind to a scale or inversion of the colours: without an anchor the
+#: students end worse than the mean target image.
 CI_ANCHOR = 100.0
 #: the backbones on which :func:`preset` adds the anchor
 ANCHORED_BACKBONES = ("synthetic",)
