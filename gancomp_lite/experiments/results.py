@@ -131,7 +131,7 @@ def learned(summary: dict, baselines: dict[str, float], metric: str,
     """Does the arm of ``summary`` (:func:`summarise`) clearly beat every
     trivial translator?  ``baselines``: ``{name: the translator's score on the
     same test images}`` (fixed numbers: the rule then compares the arm's
-    per-seed values with a constant, a one-sample Welch test).  Returns
+    per-seed values with a constant, :func:`compare_to_value`).  Returns
     ``(learned, [names of the translators it does not clearly beat])``."""
     values = summary[f"{metric}_values"]
     want = "lower" if lower_is_better else "higher"
