@@ -353,7 +353,7 @@ def _cmd_sweep_crd(args: argparse.Namespace) -> int:
         args.experiment, args.out, task=args.task, seeds=args.seeds, steps=args.steps,
         size=args.size, batch_size=args.batch_size, n_eval=args.n, curve_points=args.curve_points,
         arms=args.arms, allow_dirty=args.allow_dirty, force=args.force, resume=args.resume,
-        progress=not args.no_progress, argv=args.argv)
+        progress=not args.no_progress, argv=args.argv, save_students_to=args.save_students)
     data = results.load(path)
     print(f"wrote {len(data['rows'])} rows to {path}")
     for claim, v in crd.verdicts(data["rows"], trivial=data.get("baselines")).items():
@@ -931,6 +931,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--resume", action="store_true",
                    help="continue an interrupted results file of the same command and package, "
                         "keeping its finished runs")
+    c.add_argument("--save-students", default=None, metavar="DIR",
+                   help="also write the first seed's trained networks to DIR, one checksummed "
+                        "file per arm (the pictures chapter 08 shows)")
     c.set_defaults(func=_cmd_sweep_crd)
 
     from .compression.ofa import SEARCHES, SPACES

@@ -500,3 +500,50 @@ def test_a_resumed_crd_sweep_keeps_its_finished_runs(tmp_path, monkeypatch):
     assert resumed["status"] == "complete" and resumed["rows"][0] == whole["rows"][0]
     assert [(r["arm"], r["seed"]) for r in resumed["rows"]] == [(r["arm"], r["seed"]) for r in whole["rows"]]
     assert len(resumed["sessions"]) == 1 and resumed["sessions"][0]["rows_kept"] == 1
+
+
+def test_a_recorded_sweep_saves_its_first_seeds_students_and_gradient_shares(tmp_path, monkeypatch):
+    import gancomp_lite.provenance as prov
+    from gancomp_lite.experiments import crd, results
+    from gancomp_lite.training.checkpoint import load_generator_file, read_manifest
+
+    monkeypatch.setattr(prov, "require_clean", lambda *a, **k: "0" * 40)
+    out, nets = tmp_path / "schemes.json", tmp_path / "students"
+    args = ["sweep-crd", "schemes", "--arms", "online-updating", "gc-distiller", "--seeds", "0", "1",
+            "--steps", "4", "--n", "8", "--curve-points", "2", "--save-students", str(nets),
+            "--out", str(out), "--no-progress"]
+    assert main(args) == 0
+    data = results.load(out)
+    assert "--save-students" in data["command"]
+    written = sorted(p.name for p in nets.glob("*.pt"))
+    assert written == ["crd-schemes-gc-distiller-seed0.pt", "crd-schemes-online-updating-seed0.pt"]
+    path = crd.student_file(nets, "schemes", "online-updating", 0)
+    G = load_generator_file(path)
+    assert G.config["ngf"] == 4 and read_manifest(path)["results"] == "schemes.json"
+    for r in data["rows"]:
+        if r["arm"] == "teacher":
+            continue
+        shares = r["curve"]["grad_share"]
+        assert all(len(v) == 2 for v in shares.values())
+        for i in range(2):   # shares of the summed gradient norms add up to one
+            assert abs(sum(v[i] for v in shares.values()) - 1) < 1e-6
+        assert {"anchor", "style"} <= set(shares) if r["arm"] == "online-updating" else \
+            {"recon", "distill", "gan"} <= set(shares)
+    assert main(args) == 2     # the students exist: not overwritten without --force
+
+
+def test_gradient_shares_leave_the_training_unchanged(data):
+    from gancomp_lite.experiments import results
+
+    def run(measure):
+        obj = small(scheme="none", students={"S": preset("omgd-pix2pix", "synthetic")},
+                    backbone=load_backbone("synthetic"), seed=0)
+        trainer = Trainer(obj, data, 4, batch_size=2, seed=0, progress=False)
+        trainer.fit(until=2)
+        if measure:
+            shares = results.gradient_shares(obj, ["S"], results.probe_batch(trainer))["S"]
+            assert set(shares) >= {"anchor", "style", "feature", "channel"}
+        trainer.fit()
+        return [p.detach().clone() for p in obj.student("S").parameters()]
+
+    assert all(torch.equal(a, b) for a, b in zip(run(False), run(True)))

@@ -162,7 +162,8 @@ def run_ablation(task: str = "edges2shapes", seeds=(0,), steps: int = 600, size:
         t0 = time.perf_counter()
         gens = {obj.group_of(a): (lambda a=a: obj.student(a)) for a in arms}
         if curve_points:
-            curves = results.fit_with_curves(trainer, gens, probe, task, curve_points)
+            curves = results.fit_with_curves(trainer, gens, probe, task, curve_points,
+                                             grad_groups={g: g for g in gens})
         else:
             trainer.fit()
             curves = {}
@@ -239,7 +240,7 @@ def run_schemes(task: str = "edges2shapes", seeds=(0,), steps: int = 600, size: 
                                    mode="paired")
             trainer = student_trainer(recipe, teacher, teacher_D, train, steps, batch_size, seed,
                                       device=device, progress=False)
-            G_of, key = (lambda t=trainer: t.objective.translator()[0]), "G/total"
+            G_of, key, group = (lambda t=trainer: t.objective.translator()[0]), "G/total", "G"
             extra = {"scheme": "gc-distiller", "loss": {"preset": "pix2pix"}}
         else:
             obj = build_online(task, {"S": base}, scheme, scale=scale, arch=STUDENT_ARCH, backbone=bb,
@@ -249,12 +250,13 @@ def run_schemes(task: str = "edges2shapes", seeds=(0,), steps: int = 600, size: 
                                else None)
             trainer = Trainer(obj, train, steps, batch_size=batch_size, seed=seed, device=device,
                               progress=False)
-            G_of, key = (lambda o=obj: o.student("S")), "S/total"
+            G_of, key, group = (lambda o=obj: o.student("S")), "S/total", "S"
             extra = {"scheme": scheme, "loss": base.as_dict(), "backbone": bb.name}
         t0 = time.perf_counter()
         if curve_points:
             curve = results.fit_with_curves(trainer, {"run": G_of}, probe, task, curve_points,
-                                            loss_keys={"run": key})["run"]
+                                            loss_keys={"run": key},
+                                            grad_groups={"run": group})["run"]
         else:
             trainer.fit()
             curve = None
@@ -276,23 +278,58 @@ EXPERIMENTS = {"ablation": (run_ablation, ABLATION_CLAIMS), "schemes": (run_sche
 def command(experiment: str, settings: dict) -> str:
     """The command line that re-runs a recorded CRD sweep with ``settings``."""
     arms = f" --arms {' '.join(settings['arms'])}" if settings.get("arms") else ""
+    save = f" --save-students {settings['save_students']}" if settings.get("save_students") else ""
     return ("gancomp-lite sweep-crd {exp} --task {task} --seeds {s} --steps {steps} --size {size} "
-            "--batch-size {batch_size} --n {n_eval} --curve-points {curve_points}{arms} "
+            "--batch-size {batch_size} --n {n_eval} --curve-points {curve_points}{arms}{save} "
             "--out {out}").format(exp=experiment, s=" ".join(map(str, settings["seeds"])), arms=arms,
-                                  **{k: v for k, v in settings.items() if k != "arms"})
+                                  save=save, **{k: v for k, v in settings.items()
+                                                if k not in ("arms", "save_students")})
+
+
+#: the ``kind`` in the manifest of a network saved by a recorded sweep (``--save-students``)
+SWEEP_STUDENT_KIND = "crd sweep student"
+
+
+def student_file(directory, experiment: str, arm: str, seed: int = 0) -> Path:
+    """Where ``--save-students DIRECTORY`` puts ``arm``'s network of ``seed``."""
+    return Path(directory) / f"crd-{experiment}-{arm}-seed{seed}.pt"
+
+
+def save_students(models: dict, directory, experiment: str, results_file, command_line: str,
+                  version: str, seed: int = 0, force: bool = False) -> list[Path]:
+    """Write the networks of ``seed`` a sweep trained (``models``: ``{(arm,
+    seed): generator}``) into ``directory``, one checksummed file per arm
+    (:func:`student_file`, half precision, as every shipped student) whose
+    manifest names the results file, the arm, the seed, the command and the
+    code version.  Returns the paths written."""
+    from ..training.checkpoint import save_network
+
+    written = []
+    for (arm, s), G in sorted(models.items(), key=lambda kv: str(kv[0])):
+        if s != seed:
+            continue
+        path = student_file(directory, experiment, arm, seed)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        save_network(G.cpu().eval(), path, "paired", {
+            "kind": SWEEP_STUDENT_KIND, "experiment": f"crd-{experiment}", "arm": arm, "seed": seed,
+            "results": Path(results_file).name, "command": command_line, "code_version": version},
+            "a sweep's student", force)
+        written.append(path)
+    return written
 
 
 def run_recorded(experiment: str, out, task: str = "edges2shapes", seeds=(0, 1, 2),
                  steps: int = 600, size: int = 64, batch_size: int = 4, n_eval: int = 512,
                  curve_points: int = 8, arms: list[str] | None = None, allow_dirty: bool = False,
                  force: bool = False, resume: bool = False, progress: bool = True,
-                 argv: list[str] | None = None):
+                 argv: list[str] | None = None, save_students_to=None):
     """A recorded CRD sweep (``arms``: names of the experiment's arms, default
     all): refuse a dirty tree (unless ``allow_dirty``), write ``out`` with its
     command, claims, code version, teacher checksum, the gate and the trivial
     translators' scores and the machine before training, append each run,
     mark it complete.  ``resume``: continue an interrupted ``out`` made by the
-    same command and package, skipping its finished runs."""
+    same command and package, skipping its finished runs.  ``save_students_to``:
+    a folder that receives the networks of the first seed (:func:`save_students`)."""
     from ..errors import GancompError
     from ..provenance import require_clean
     from ..training.checkpoint import read_manifest, teacher_path
@@ -306,13 +343,18 @@ def run_recorded(experiment: str, out, task: str = "edges2shapes", seeds=(0, 1, 
     version = require_clean(allow_dirty, "record a sweep")
     settings = dict(task=task, seeds=list(seeds), steps=steps, size=size, batch_size=batch_size,
                     n_eval=n_eval, curve_points=curve_points, arms=list(arms) if arms else None)
+    save = Path(save_students_to).as_posix() if save_students_to else None
     fn, claims = EXPERIMENTS[experiment]
     every = (ablation_arms(preset(BASE_PRESET, "synthetic"), size, "synthetic")
              if experiment == "ablation" else SCHEME_ARMS)
     _select(every, arms)   # unknown names fail before the file is written
     tpath = teacher_path(task, "ci")
-    record = results.ResultsFile(out, f"crd-{experiment}",
-                                 command(experiment, {**settings, "out": Path(out).as_posix()}),
+    line = command(experiment, {**settings, "out": Path(out).as_posix(), "save_students": save})
+    if save:
+        from ..shipped import refuse_existing
+        refuse_existing([student_file(save, experiment, a, seeds[0]) for a in every if arms is None
+                         or a in arms], force or resume)
+    record = results.ResultsFile(out, f"crd-{experiment}", line,
                                  version, settings, claims, force=force, resume=resume,
                                  allow_dirty=version.endswith("+dirty"),
                                  teacher={"file": tpath.name, "sha256": read_manifest(tpath)["sha256"]},
@@ -320,8 +362,23 @@ def run_recorded(experiment: str, out, task: str = "edges2shapes", seeds=(0, 1, 
                                  anchor=preset(BASE_PRESET, "synthetic").anchor,
                                  judged_if=results.LEARNED_RULE,
                                  baselines=baselines(task, n_eval, size), argv=argv)
-    fn(progress=progress, record=record, **settings)
+    models = _SavingDict(lambda key, G: save_students({key: G}, save, experiment, out, line, version,
+                                                     seeds[0], force=True)) if save else None
+    fn(progress=progress, record=record, models=models, **settings)
     return record.finish()
+
+
+class _SavingDict(dict):
+    """A ``models`` dict for the runners that hands each network to ``save``
+    as soon as it is trained (so an interrupted, resumed sweep keeps them)
+    and holds none of them."""
+
+    def __init__(self, save):
+        super().__init__()
+        self._save = save
+
+    def __setitem__(self, key, value):
+        self._save(key, value)
 
 
 # -- verdicts ----------------------------------------------------------------------

@@ -318,10 +318,13 @@ def fit_with_curve(trainer, generator, probe: dict, task: str, points: int = 8) 
 
 
 def fit_with_curves(trainer, generators: dict, probe: dict, task: str, points: int = 8,
-                    loss_keys: dict | None = None) -> dict:
+                    loss_keys: dict | None = None, grad_groups: dict | None = None) -> dict:
     """:func:`fit_with_curve` for several generators trained by one trainer
     (``{name: callable returning the generator}``): one curve per name, its
-    loss from the history key ``loss_keys[name]`` (default ``"<name>/total"``)."""
+    loss from the history key ``loss_keys[name]`` (default ``"<name>/total"``).
+    ``grad_groups`` (``{name: optimizer group}``): at every point also each
+    term's share of the group's gradient norm (:func:`gradient_shares`) on
+    one fixed training batch, as ``curve["grad_share"] = {term: [...]}``."""
     import torch
 
     from ..metrics.quality import oracle_metrics, paired_metrics, primary_metric, translate
@@ -330,8 +333,15 @@ def fit_with_curves(trainer, generators: dict, probe: dict, task: str, points: i
     total = trainer.total_steps
     marks = sorted({max(1, round(total * (i + 1) / points)) for i in range(points)})
     curves = {name: {"step": [], metric: []} for name in generators}
+    batch = probe_batch(trainer) if grad_groups else None
     for mark in marks:
         trainer.fit(until=mark)
+        if grad_groups:
+            shares = gradient_shares(trainer.objective, list(grad_groups.values()), batch)
+            for name, group in grad_groups.items():
+                acc = curves[name].setdefault("grad_share", {})
+                for term, share in shares[group].items():
+                    acc.setdefault(term, []).append(share)
         for name, generator in generators.items():
             G = generator()
             with torch.no_grad():
@@ -348,6 +358,38 @@ def fit_with_curves(trainer, generators: dict, probe: dict, task: str, points: i
             curve["loss_step"] = [min(i + window, len(hist)) for i in range(0, len(hist), window)]
             curve["g_loss"] = [statistics.mean(hist[i:i + window]) for i in range(0, len(hist), window)]
     return curves
+
+
+def probe_batch(trainer, n: int = 4) -> dict:
+    """The first ``n`` training items as one batch on the trainer's device (a
+    fixed batch to measure gradients on; the loader's order is not touched)."""
+    import torch
+
+    items = [trainer.dataset[i] for i in range(min(n, len(trainer.dataset)))]
+    return {k: torch.stack([it[k] for it in items]).to(trainer.device)
+            for k in items[0] if isinstance(items[0][k], torch.Tensor)}
+
+
+def gradient_shares(objective, groups: Sequence[str], batch: dict) -> dict[str, dict[str, float]]:
+    """Each term's share of its optimizer group's gradient norm, ``{group:
+    {term: share}}`` (shares of the summed norms, adding up to 1), on
+    ``batch`` (:meth:`~gancomp_lite.training.objectives.Objective.term_gradients`).
+    Changes no weights, and leaves the random number generator's state as it
+    was, so a run that measures its gradients trains exactly as one that does
+    not."""
+    import torch
+
+    state = torch.random.get_rng_state()
+    try:
+        ctx = objective.forward_step(batch)
+        out = {}
+        for group in groups:
+            rows = objective.term_gradients(group, ctx)
+            norm = sum(r["gradient norm"] for r in rows) or 1.0
+            out[group] = {r["term"]: r["gradient norm"] / norm for r in rows}
+    finally:
+        torch.random.set_rng_state(state)
+    return out
 
 
 def late_improvement(rows: list[dict], group_keys: Sequence[str], tail: int = 3) -> dict:

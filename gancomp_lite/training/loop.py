@@ -167,9 +167,10 @@ class Trainer:
 
     # -- training -------------------------------------------------------
     def _set_trainable(self, group: str | None) -> None:
-        for g in self.optimizers:
-            for p in self.objective.parameters_of(g):
-                p.requires_grad_(group is None or g == group)
+        for g, opt in self.optimizers.items():   # each optimizer holds its group's parameters
+            for pg in opt.param_groups:
+                for p in pg["params"]:
+                    p.requires_grad_(group is None or g == group)
 
     def train_step(self) -> dict:
         obj = self.objective
