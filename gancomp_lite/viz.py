@@ -275,7 +275,7 @@ def learning_curves(rows: list[dict], label_keys: Sequence[str], title: str):
     runs = [r for r in rows if r.get("curve")]
     if not runs:
         return None
-    metric = next(k for k in runs[0]["curve"] if k not in ("step", "loss_step", "g_loss"))
+    metric = next(k for k in runs[0]["curve"] if k not in ("step", "loss_step", "g_loss", "grad_share"))
     groups = sorted({tuple(r[k] for k in label_keys) for r in runs}, key=str)
     colours = {g: plt.cm.tab10(i % 10) for i, g in enumerate(groups)}
     fig, ax = plt.subplots(figsize=(7, 3.6))
@@ -290,6 +290,43 @@ def learning_curves(rows: list[dict], label_keys: Sequence[str], title: str):
     ax.set_title(title)
     ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()
+    return fig
+
+
+def gradient_share_figure(rows: list[dict], arms: Sequence[str], title: str):
+    """Each loss term's share of a student's gradient norm during training, one
+    panel per arm of ``arms`` (stacked areas, the mean over the seeds whose
+    rows carry ``curve["grad_share"]``; see
+    :func:`~gancomp_lite.experiments.results.gradient_shares`).  Chapter
+    ``nb/08_crd``.  Returns the figure, or ``None`` when no row of ``arms``
+    carries shares."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    by_arm = {a: [r for r in rows if r.get("arm") == a and (r.get("curve") or {}).get("grad_share")]
+              for a in arms}
+    by_arm = {a: runs for a, runs in by_arm.items() if runs}
+    if not by_arm:
+        return None
+    terms = sorted({t for runs in by_arm.values() for r in runs for t in r["curve"]["grad_share"]})
+    colours = {t: plt.cm.tab10(i % 10) for i, t in enumerate(terms)}
+    fig, axes = plt.subplots(1, len(by_arm), figsize=(3.2 * len(by_arm), 2.9), sharey=True,
+                             squeeze=False)
+    for ax, (arm, runs) in zip(axes[0], by_arm.items()):
+        steps = runs[0]["curve"]["step"]
+        own = [t for t in terms if t in runs[0]["curve"]["grad_share"]]
+        mean = np.array([[np.mean([r["curve"]["grad_share"][t][i] for r in runs])
+                          for i in range(len(steps))] for t in own])
+        ax.stackplot(steps, mean, colors=[colours[t] for t in own], labels=own, alpha=0.85)
+        ax.set_title(f"{arm} ({len(runs)} seed{'s' if len(runs) > 1 else ''})", fontsize=9)
+        ax.set_xlabel("training step")
+        ax.set_ylim(0, 1)
+    axes[0][0].set_ylabel("share of the gradient norm")
+    handles = {t: plt.Rectangle((0, 0), 1, 1, color=colours[t]) for t in terms}
+    fig.legend(handles.values(), handles.keys(), loc="lower center", ncol=min(len(terms), 8),
+               fontsize=8, frameon=False)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout(rect=(0, 0.1, 1, 0.95))
     return fig
 
 

@@ -529,6 +529,11 @@ def test_a_recorded_sweep_saves_its_first_seeds_students_and_gradient_shares(tmp
             assert abs(sum(v[i] for v in shares.values()) - 1) < 1e-6
         assert {"anchor", "style"} <= set(shares) if r["arm"] == "online-updating" else \
             {"recon", "distill", "gan"} <= set(shares)
+    from gancomp_lite.viz import gradient_share_figure, learning_curves
+
+    fig = gradient_share_figure(data["rows"], ["online-updating", "gc-distiller", "absent"], "shares")
+    assert len(fig.axes) == 2 and learning_curves(data["rows"], ("arm",), "curves") is not None
+    assert gradient_share_figure(data["rows"], ["teacher"], "none") is None
     assert main(args) == 2     # the students exist: not overwritten without --force
 
 

@@ -97,14 +97,39 @@ def test_kid_is_about_zero_for_one_distribution_and_reproducible():
 
 
 def test_late_improvement_tells_a_still_falling_curve_from_a_flat_one():
-    falling = {"arm": "a", "curve": {"step": [1, 2, 3, 4, 5], "l1": [0.5, 0.4, 0.3, 0.2, 0.1]}}
-    flat = {"arm": "b", "curve": {"step": [1, 2, 3, 4, 5], "l1": [0.5, 0.2, 0.1, 0.1, 0.1]}}
-    worse = {"arm": "c", "curve": {"step": [1, 2, 3, 4, 5], "l1": [0.5, 0.2, 0.1, 0.1, 0.12]}}
+    steps = [1, 2, 3, 4, 5]
+    falling = {"arm": "a", "curve": {"step": steps, "l1": [0.5, 0.4, 0.3, 0.2, 0.1]}}
+    flat = {"arm": "b", "curve": {"step": steps, "l1": [0.5, 0.1, 0.1, 0.1, 0.1]}}
+    worse = {"arm": "c", "curve": {"step": steps, "l1": [0.5, 0.1, 0.1, 0.1, 0.12]}}
     late = R.late_improvement([falling, flat, worse, {"arm": "d"}], ("arm",))
     assert set(late) == {("a",), ("b",), ("c",)}
-    assert late[("a",)]["late_share"] == pytest.approx(0.5) and late[("a",)]["late_drop"] == pytest.approx(2 / 3)
+    # the last three intervals of a straight fall: 0.3 of the whole 0.5 - 0.25 (window median)
+    assert late[("a",)]["late_drop"] == pytest.approx(0.3 / 0.25)
+    assert late[("a",)]["late_share"] == pytest.approx(1.0)
     assert late[("b",)]["late_drop"] == 0.0 and late[("c",)]["late_drop"] == 0.0
     assert R.late_improvement([{"arm": "d"}], ("arm",)) == {}
+
+
+def test_one_spike_is_not_late_improvement_and_does_not_hide_one():
+    steps = [250, 500, 750, 1000, 1250, 1500, 1750, 2000]
+    # chapter 07's seed 0 of `ka`: flat, with one spike three points before the end
+    spike = {"arm": "spike", "curve": {"step": steps,
+                                        "l1": [0.30, 0.20, 0.18, 0.175, 0.172, 0.374, 0.175, 0.174]}}
+    flat = {"arm": "flat", "curve": {"step": steps, "l1": [0.30, 0.20, 0.18, 0.175] + [0.174] * 4}}
+    # a real fall over the last quarter, with one spike inside it
+    falling = {"arm": "falling", "curve": {"step": steps,
+                                            "l1": [0.30, 0.28, 0.26, 0.24, 0.22, 0.20, 0.40, 0.16]}}
+    late = R.late_improvement([spike, flat, falling], ("arm",))
+    assert late[("spike",)]["late_drop"] < 0.01 and late[("flat",)]["late_drop"] < 0.01
+    assert late[("falling",)]["late_drop"] > 0.2
+    # the old two-point rule read the spike run as improving by about 54%
+    assert (0.374 - 0.174) / 0.374 > 0.5
+
+
+def test_end_slope_is_the_median_pairwise_slope():
+    assert R.end_slope([0, 1, 2, 3], [0, 1, 2, 3]) == pytest.approx(1.0)
+    assert R.end_slope([0, 1, 2, 3], [0, 1, 100, 3]) == pytest.approx(1.0)
+    assert R.end_slope([1], [5]) == 0.0
 
 
 def test_an_arm_is_judged_only_if_it_clearly_beats_every_trivial_translator():

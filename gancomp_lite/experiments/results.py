@@ -392,31 +392,48 @@ def gradient_shares(objective, groups: Sequence[str], batch: dict) -> dict[str, 
     return out
 
 
+def end_slope(x: Sequence[float], y: Sequence[float]) -> float:
+    """The Theil-Sen slope of ``y`` over ``x``: the median of the slopes between
+    every pair of points.  One spike moves only the slopes of the pairs it is
+    in, fewer than half of them once there are four points or more, so the
+    median ignores it, where a straight difference of two points does not."""
+    slopes = [(y[j] - y[i]) / (x[j] - x[i]) for i in range(len(x)) for j in range(i + 1, len(x))
+              if x[j] != x[i]]
+    return statistics.median(slopes) if slopes else 0.0
+
+
 def late_improvement(rows: list[dict], group_keys: Sequence[str], tail: int = 3) -> dict:
     """How much each group's runs were still improving at the end, from their curves.
 
-    For every run with a learning curve: the share of its whole improvement
-    (first curve point to last) that came in the last ``tail`` points, and the
-    relative drop over those points.  Averaged per group of ``group_keys``
-    (a lower-is-better metric; a run that got worse counts as 0 improvement).
-    Returns ``{group: {"late_share": ..., "late_drop": ..., "runs": n}}``;
-    empty when no row has a curve.
+    For every run with a learning curve (a lower-is-better metric): the drop
+    over its last ``tail`` intervals (the last quarter of an 8-point curve,
+    with the point before it), read from the robust :func:`end_slope` of those
+    ``tail + 1`` points rather than from two single points, so one spike
+    neither makes a flat run look improving nor hides a real late fall.
+    ``late_drop`` is that drop relative to the window's median level;
+    ``late_share`` is its share of the run's whole improvement (first point
+    to the window's level).  A run that got worse counts as 0 improvement.
+    Averaged per group of ``group_keys``; returns ``{group: {"late_share":
+    ..., "late_drop": ..., "runs": n}}``, empty when no row has a curve.
     """
     out: dict = {}
     for r in rows:
         curve = r.get("curve")
         if not curve:
             continue
-        metric = next(k for k in curve if k not in ("step", "loss_step", "g_loss"))
+        metric = next(k for k in curve if k not in ("step", "loss_step", "g_loss", "grad_share"))
         y = [float(v) for v in curve[metric]]
+        x = [float(v) for v in curve.get("step", range(len(y)))]
         if len(y) <= tail:
             continue
-        whole = max(y[0] - y[-1], 0.0)
-        late = max(y[-tail] - y[-1], 0.0)
+        wx, wy = x[-tail - 1:], y[-tail - 1:]
+        level = statistics.median(wy)
+        late = max(-end_slope(wx, wy) * (wx[-1] - wx[0]), 0.0)
+        whole = max(y[0] - level, 0.0)
         g = tuple(r[k] for k in group_keys)
         acc = out.setdefault(g, {"late_share": 0.0, "late_drop": 0.0, "runs": 0})
-        acc["late_share"] += late / whole if whole > 0 else 0.0
-        acc["late_drop"] += late / y[-tail] if y[-tail] > 0 else 0.0
+        acc["late_share"] += min(late / whole, 1.0) if whole > 0 else 0.0
+        acc["late_drop"] += late / level if level > 0 else 0.0
         acc["runs"] += 1
     for acc in out.values():
         acc["late_share"] /= acc["runs"]
