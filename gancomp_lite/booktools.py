@@ -5,6 +5,9 @@ output-free ``nb/NN_name.ipynb`` beside it, committed, because Colab opens
 only ``.ipynb`` files and the book's Colab buttons point at them.
 ``python -m gancomp_lite.booktools sync-colab`` (``make colab``) rewrites the
 copies; ``check-colab`` exits 1 when any is stale, and a test does the same.
+As a Sphinx extension it also keeps the execution cache current and checks
+the built pages (:func:`page_problems`: no warning printed into an output, no
+table left as text).
 """
 from __future__ import annotations
 
@@ -12,8 +15,10 @@ import argparse
 import hashlib
 import json
 import os
+import re
 import shutil
 import sys
+from html import unescape
 from pathlib import Path
 
 from .paths import REPO_ROOT
@@ -353,11 +358,52 @@ def _stamp_after_build(app, exception) -> None:  # noqa: ARG001 - Sphinx's signa
             f"put cached outputs into {len(filled)} .ipynb download(s)")
 
 
+# -- what a reader sees: the built pages checked ----------------------------------
+_STDERR = re.compile(r'<div class="[^"]*\bstderr\b[^"]*">(.*?)</div>', re.S)
+_WARNING = re.compile(r"\b[A-Z]\w*Warning\b")
+_PARAGRAPH = re.compile(r"<p>(.*?)</p>", re.S)
+_TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*\|", re.M)
+
+
+def page_problems(html: str) -> list[str]:
+    """What is wrong with one built page, as a reader would see it: a
+    warning printed into a cell's output (a ``...Warning`` in a stderr
+    block), or a Markdown table that did not render (its ``|---|`` rule left
+    as text in a paragraph).  Empty for a clean page."""
+    problems = []
+    for block in _STDERR.findall(html):
+        text = unescape(re.sub(r"<[^>]+>", "", block))
+        hit = _WARNING.search(text)
+        if hit:
+            line = next(ln for ln in text.splitlines() if hit.group(0) in ln).strip()
+            problems.append(f"a warning in a cell's output: {line[:160]}")
+    for para in _PARAGRAPH.findall(html):
+        text = unescape(re.sub(r"<[^>]+>", "", para))
+        if _TABLE_RULE.search(text):
+            problems.append(f"a Markdown table shown as text: {text.strip().splitlines()[0][:160]}")
+    return problems
+
+
+def _check_pages(app, exception) -> None:
+    """After an HTML build: each problem of :func:`page_problems` in a
+    chapter's page is a Sphinx warning (with ``-W``, a failed build)."""
+    if exception is not None or app.builder.format != "html":
+        return
+    from sphinx.util import logging
+
+    log = logging.getLogger(__name__)
+    for page in sorted(Path(app.outdir).glob("nb/*.html")):
+        for problem in page_problems(page.read_text(encoding="utf-8")):
+            log.warning(f"{page.relative_to(app.outdir)}: {problem}")
+
+
 def setup(app):
-    """Sphinx extension: keep the execution cache honest around every build."""
+    """Sphinx extension: keep the execution cache honest around every build,
+    and check what the built pages show (:func:`page_problems`)."""
     app.connect("config-inited", _anchor_cache_path)
     app.connect("builder-inited", _prune_before_build, priority=900)  # after myst-nb's
     app.connect("build-finished", _stamp_after_build)
+    app.connect("build-finished", _check_pages)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
 
 

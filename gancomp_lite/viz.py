@@ -73,16 +73,21 @@ class Table:
         self.columns = list(columns) if columns else list(self.rows[0]) if self.rows else []
         self.formats = formats or {}
 
+    @staticmethod
+    def _escape(text: str) -> str:
+        """A cell's text that cannot break the table: ``|`` escaped, one line."""
+        return " ".join(str(text).split()).replace("|", "\\|")
+
     def _cell(self, col: str, value) -> str:
         if value is None:
             return "–"
         fmt = self.formats.get(col)
         if fmt and not isinstance(value, str):
             return format(value, fmt)
-        return str(value)
+        return self._escape(value)
 
     def to_markdown(self) -> str:
-        lines = ["| " + " | ".join(self.columns) + " |",
+        lines = ["| " + " | ".join(self._escape(c) for c in self.columns) + " |",
                  "|" + "|".join("---" for _ in self.columns) + "|"]
         for row in self.rows:
             lines.append("| " + " | ".join(self._cell(c, row.get(c)) for c in self.columns) + " |")

@@ -227,3 +227,28 @@ def test_the_book_finds_what_the_tests_cached_and_stale_runs_are_dropped(tmp_pat
     assert booktools.prune_cache(tmp_path) == []
     booktools.forget_chapter(chapter, tmp_path)
     assert cache.list_cache_records() == []
+
+
+def test_a_built_page_with_a_warning_or_a_broken_table_is_caught():
+    from gancomp_lite.booktools import page_problems
+
+    clean = ('<div class="cell_output docutils container"><div class="output stderr highlight-myst-ansi '
+             'notranslate"><div class="highlight"><pre><span></span>train: 100%|##| 5/5</pre></div>'
+             '</div></div><table><tr><td>a | b</td></tr></table><p>A sentence with a | in it.</p>')
+    assert page_problems(clean) == []
+    warned = clean.replace("train: 100%|##| 5/5", "/x/tqdm/auto.py:21: TqdmWarning: IProgress not "
+                                                    "found.\n  from .autonotebook import tqdm")
+    assert page_problems(warned) == ["a warning in a cell's output: /x/tqdm/auto.py:21: TqdmWarning: "
+                                     "IProgress not found."]
+    broken = clean + "<p>| export | a|b |\n|---|---|\n| onnx | 1 |</p>"
+    assert [p.split(":")[0] for p in page_problems(broken)] == ["a Markdown table shown as text"]
+
+
+def test_a_table_cell_or_title_with_a_bar_keeps_the_table_whole():
+    from markdown_it import MarkdownIt
+
+    from gancomp_lite.viz import Table
+
+    md = Table([{"runtime | threads": "onnx|2", "ms": 1.5}], formats={"ms": ".1f"}).to_markdown()
+    html = MarkdownIt("commonmark").enable("table").render(md)
+    assert html.count("<th>") == 2 and html.count("<td>") == 2 and "runtime | threads" in html

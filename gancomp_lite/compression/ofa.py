@@ -479,7 +479,7 @@ def exhaustive_search(space: SearchSpace, budget: float, score: Callable[[Config
                       cost: Callable[[Config], int], progress: bool = False) -> SearchResult:
     """Every subnet of ``space`` whose ``cost`` is at most ``budget`` is scored
     (lower is better); the best one wins (ties: the first in the space's order)."""
-    from tqdm.auto import tqdm
+    from ..progress import tqdm
 
     budget = _check_budget(space, budget, cost)
     t0 = time.perf_counter()
@@ -506,7 +506,7 @@ def evolution_search(space: SearchSpace, budget: float, score: Callable[[Config]
     entry from either); a child over the budget is redrawn.  Deterministic
     for a given ``seed``; every subnet is scored once (re-scoring a subnet
     already seen reuses its score)."""
-    from tqdm.auto import tqdm
+    from ..progress import tqdm
 
     budget = _check_budget(space, budget, cost)
     if population < 2 or generations < 1:
@@ -640,7 +640,7 @@ def make_score_table(supernet: SuperMobileResnetGenerator, space: SearchSpace,
     the wall seconds it took: the file a chapter reads with
     :func:`shipped_score_table`.  An existing ``path`` is refused unless
     ``force`` (it is then made anew, not merged).  ``supernet`` is not changed."""
-    from tqdm.auto import tqdm
+    from ..progress import tqdm
 
     path = Path(path)
     if path.exists() and not force:

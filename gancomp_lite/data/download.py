@@ -23,7 +23,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from tqdm.auto import tqdm
+from ..progress import tqdm
 
 from ..errors import CheckpointError, MissingDownloadError
 from ..paths import downloads_dir

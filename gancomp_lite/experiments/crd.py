@@ -39,7 +39,7 @@ import time
 from pathlib import Path
 
 import torch
-from tqdm.auto import tqdm
+from ..progress import tqdm
 
 from ..data import open_dataset
 from ..losses.perceptual import load_backbone

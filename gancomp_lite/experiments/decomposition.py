@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from tqdm.auto import tqdm
+from ..progress import tqdm
 
 from ..compression import decompose
 from ..config import seed_everything

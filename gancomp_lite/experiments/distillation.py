@@ -27,7 +27,7 @@ import json
 import time
 
 import torch
-from tqdm.auto import tqdm
+from ..progress import tqdm
 
 from ..data import open_dataset
 from ..metrics.cost import count_params, profile_macs

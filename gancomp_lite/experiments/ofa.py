@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 
 import torch
-from tqdm.auto import tqdm
+from ..progress import tqdm
 
 from ..compression.ofa import (evolution_search, exhaustive_search, export_subnet, held_out_split,
                                score_cache, search_space, subnet_macs, subnet_scorer)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, asdict
 
 import torch
 import torch.nn as nn
-from tqdm.auto import tqdm
+from ..progress import tqdm
 
 from ..config import get_device
 

@@ -26,6 +26,7 @@ import torch
 import torch.nn as nn
 
 from .norm import conv_bias, get_norm_layer
+from .subnet_config import parse_config, subnet_widths
 
 
 def _pad(padding_type: str) -> tuple[list[nn.Module], int]:
@@ -231,7 +232,6 @@ class SubMobileResnetGenerator(nn.Module):
     def __init__(self, channels, input_nc: int = 3, output_nc: int = 3, norm: str = "instance",
                  n_blocks: int = 9, dropout: float = 0.0, padding_type: str = "reflect"):
         super().__init__()
-        from .dynamic import subnet_widths, parse_config
 
         c = list(parse_config(channels))
         w = subnet_widths(c, n_blocks)

@@ -26,7 +26,7 @@ from typing import Callable, Iterator
 import numpy as np
 import torch
 from torch.utils.data import Dataset, default_collate
-from tqdm.auto import tqdm
+from ..progress import tqdm
 
 from ..config import get_device
 from ..errors import CheckpointError
