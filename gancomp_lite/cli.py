@@ -65,6 +65,23 @@ _positive = _at_least(1, "a positive whole number")
 _non_negative = _at_least(0, "0 or more")
 
 
+def _real(minimum: float | None = None, maximum: float | None = None, above: float | None = None):
+    """An argparse type: a finite number within the bounds (never nan or inf)."""
+    from .errors import check_number
+
+    def parse(text: str) -> float:
+        try:
+            return check_number(text, "the value", minimum, maximum, above)
+        except GancompError as err:
+            raise argparse.ArgumentTypeError(str(err).replace("the value ", "")) from None
+    return parse
+
+
+_positive_real = _real(above=0.0)
+_non_negative_real = _real(minimum=0.0)
+_probability = _real(minimum=0.0, maximum=1.0)
+
+
 def _device(text: str) -> str:
     import torch
 
@@ -197,9 +214,9 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from .metrics.quality import default_features, evaluate
     from pathlib import Path
 
-    from .training.checkpoint import load_generator_file, read_manifest
+    from .training.checkpoint import read_manifest
 
-    G = load_generator_file(args.checkpoint)
+    G = _generator_of(args.checkpoint)
     manifest = read_manifest(Path(args.checkpoint))
     recipe = manifest.get("recipe", {})
     if manifest.get("task") not in (None, args.task):
@@ -698,8 +715,15 @@ def _recorded_sweep_options(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .config import SCALES
+    from .experiments.crd import SCHEME_ARMS, ablation_arms
+    from .losses.distill import DISTILL_LOSSES
     from .metrics.cost import CONVENTIONS
     from .models import GENERATORS, NORMS
+    from .training.distill import PRESETS as DISTILL_PRESETS
+    from .training.online import preset as online_preset
+
+    CRD_ARMS = [*ablation_arms(online_preset("crd-cyclegan"), 64), *SCHEME_ARMS]
 
     parser = _Parser(
         prog="gancomp-lite",
@@ -740,7 +764,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("train", help="train the teacher of a task (resumable)")
     t.add_argument("task", choices=sorted(WORLDS), help="synthetic task (or its real counterpart with --data)")
-    t.add_argument("--scale", default=None, help="ci, small or full (default: $GANCOMP_SCALE or ci)")
+    t.add_argument("--scale", default=None, choices=list(SCALES),
+                   help="default: $GANCOMP_SCALE or ci")
     t.add_argument("--arch", default="resnet", choices=["resnet", "inception"],
                    help="resnet (GAN Compression's teachers) or inception (CAT's)")
     t.add_argument("--steps", type=_positive, default=None, help="training steps (default: the scale's schedule)")
@@ -801,7 +826,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     g = sub.add_parser("distill", help="train a compressed student from a teacher "
                                          "(GAN Compression's distiller)")
-    g.add_argument("task", help="synthetic task (or its real counterpart with --data)")
+    g.add_argument("task", choices=sorted(WORLDS),
+                   help="synthetic task (or its real counterpart with --data)")
     g.add_argument("--teacher", default=None,
                    help="shipped teacher file (default: data/teachers/TASK-SCALE.pt)")
     g.add_argument("--student", default="resnet", choices=sorted(GENERATORS))
@@ -817,7 +843,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--distill-layers", nargs="*", default=None, metavar="LAYER",
                    help="hooked layers (default: model.9 model.12 model.15 model.18); "
                         "give none (or 'none') to switch distillation off")
-    g.add_argument("--distill-loss", default="mse", help="distillation loss (default mse)")
+    g.add_argument("--distill-loss", default="mse", choices=sorted(DISTILL_LOSSES),
+                   help="distillation loss (default mse; ka: CAT's kernel alignment)")
     dgrp = g.add_mutually_exclusive_group()
     dgrp.add_argument("--inherit-d", dest="inherit_d", action="store_true", default=True,
                       help="start from the teacher's discriminator (default)")
@@ -825,12 +852,12 @@ def build_parser() -> argparse.ArgumentParser:
                       help="start from a freshly initialised discriminator")
     g.add_argument("--init", choices=["random", "l1"], default="random",
                    help="student initialisation: random or L1-norm filter selection from the teacher")
-    g.add_argument("--loss-preset", default=None, metavar="NAME",
+    g.add_argument("--loss-preset", default=None, choices=sorted(DISTILL_PRESETS),
                    help="loss weights of a paper's scripts (default: GAN Compression's for the "
                         "task; cat-pix2pix / cat-cyclegan: CAT's); the options below override it")
     g.add_argument("--gan-mode", choices=["lsgan", "hinge", "vanilla"], default=None)
-    g.add_argument("--lambda-recon", type=float, default=None, help="default: the task's preset")
-    g.add_argument("--lambda-distill", type=float, default=None, help="default: the task's preset")
+    g.add_argument("--lambda-recon", type=_non_negative_real, default=None, help="default: the task's preset")
+    g.add_argument("--lambda-distill", type=_non_negative_real, default=None, help="default: the task's preset")
     g.add_argument("--steps", type=_positive, required=True)
     g.add_argument("--batch-size", type=_positive, default=1)
     g.add_argument("--size", type=_positive, default=64, help="image size")
@@ -850,7 +877,7 @@ def build_parser() -> argparse.ArgumentParser:
     o = sub.add_parser("distill-online", help="OMGD's online distillation, or CRD on it: teacher, "
                                               "discriminator and student trained together")
     o.add_argument("--method", choices=METHODS, required=True)
-    o.add_argument("--task", required=True)
+    o.add_argument("--task", required=True, choices=sorted(WORLDS))
     o.add_argument("--preset", choices=sorted(ONLINE_PRESETS), default=None,
                    help="the official student loss (default: the method's for the task's kind)")
     o.add_argument("--scheme", choices=SCHEMES, default=None,
@@ -910,7 +937,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--size", type=_positive, default=64)
     c.add_argument("--batch-size", type=_positive, default=None,
                    help="default 4 (KA compares the samples of a batch: it needs more than one)")
-    c.add_argument("--reduction", type=float, default=20.0,
+    c.add_argument("--reduction", type=_real(above=1.0), default=20.0,
                    help="prune to the teacher's MACs divided by this (CAT's convention, 256x256)")
     _recorded_sweep_options(c)
     c.set_defaults(func=_cmd_sweep_cat)
@@ -926,7 +953,10 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--steps", type=_positive, default=600)
     c.add_argument("--size", type=_positive, default=64)
     c.add_argument("--batch-size", type=_positive, default=4)
-    c.add_argument("--arms", nargs="+", default=None, help="only these arms (default: all)")
+    c.add_argument("--arms", nargs="+", default=None, choices=CRD_ARMS, metavar="ARM",
+                   help="only these arms (default: all); ablation: "
+                        f"{', '.join(CRD_ARMS[:-len(SCHEME_ARMS)])}; schemes: "
+                        f"{', '.join(SCHEME_ARMS)}")
     _recorded_sweep_options(c)
     c.add_argument("--resume", action="store_true",
                    help="continue an interrupted results file of the same command and package, "
@@ -956,7 +986,8 @@ def build_parser() -> argparse.ArgumentParser:
     sn.add_argument("--size", type=_positive, default=None, help="default: the scale's")
     sn.add_argument("--teacher", default=None, help="teacher file (default: the task's shipped one)")
     sn.add_argument("--data", default=None, help="a real dataset folder instead of the synthetic task")
-    sn.add_argument("--preset", default=None, help="loss weights (default: GAN Compression's)")
+    sn.add_argument("--preset", default=None, choices=sorted(DISTILL_PRESETS),
+                    help="loss weights (default: GAN Compression's for the task's kind)")
     sn.add_argument("--resume", action="store_true")
     sn.add_argument("--device", type=_device, default=None)
     sn.add_argument("--no-progress", action="store_true")
@@ -965,7 +996,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     se = sub.add_parser("search", help="the best subnet of a supernet under a MAC budget")
     se.add_argument("supernet", help="a supernet file written by train-supernet")
-    se.add_argument("--budget", type=float, required=True, help="MACs per image, e.g. 4.9e8")
+    se.add_argument("--budget", type=_positive_real, required=True, help="MACs per image, e.g. 4.9e8")
     se.add_argument("--method", choices=list(SEARCHES), default="exhaustive")
     se.add_argument("--convention", choices=("in-counted", "in-excluded", "cat"), default="in-counted",
                     help="MAC convention of the budget (default: GAN Compression's README)")
@@ -974,7 +1005,7 @@ def build_parser() -> argparse.ArgumentParser:
     se.add_argument("--force", action="store_true", help="replace a cache made for another supernet")
     se.add_argument("--population", type=_positive, default=100)
     se.add_argument("--generations", type=_positive, default=500)
-    se.add_argument("--mutate-prob", type=float, default=0.2)
+    se.add_argument("--mutate-prob", type=_probability, default=0.2)
     se.add_argument("--seed", type=_non_negative, default=0)
     se.add_argument("--json", action="store_true")
     se.add_argument("--no-progress", action="store_true")
@@ -1067,7 +1098,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     pr = sub.add_parser("prune", help="CAT's one-step pruning of an inception teacher to a MAC budget")
     pr.add_argument("teacher", help="a shipped inception teacher file")
-    pr.add_argument("--target-macs", type=float, required=True,
+    pr.add_argument("--target-macs", type=_positive_real, required=True,
                     help="MAC budget per image, for example 2.6e9")
     pr.add_argument("--size", type=_positive, default=256, help="image side the MACs are counted at")
     pr.add_argument("--convention", default="cat", choices=list(CONVENTIONS),

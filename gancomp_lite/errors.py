@@ -51,3 +51,26 @@ class ScoreTableWarning(UserWarning):
     """A shipped score table does not match the supernet or evaluation set it
     is read for: said in one line, with what is done instead (its scores used
     after a live check, or subnets scored live)."""
+
+
+def check_number(value, what: str, minimum: float | None = None, maximum: float | None = None,
+                 above: float | None = None, error: type = GancompError) -> float:
+    """``value`` as a float if it is a finite number within the bounds
+    (``minimum <= value <= maximum``, ``value > above``); otherwise one
+    ``error`` naming ``what``: ``nan`` and ``inf`` are never a budget, a
+    weight or a probability."""
+    import math
+
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise error(f"{what} must be a number, got {value!r}") from None
+    if not math.isfinite(number):
+        raise error(f"{what} must be a finite number, got {value!r}")
+    if minimum is not None and number < minimum or maximum is not None and number > maximum:
+        lo = "-inf" if minimum is None else f"{minimum:g}"
+        hi = "inf" if maximum is None else f"{maximum:g}"
+        raise error(f"{what} must be in [{lo}, {hi}], got {number:g}")
+    if above is not None and number <= above:
+        raise error(f"{what} must be above {above:g}, got {number:g}")
+    return number

@@ -126,3 +126,27 @@ def test_bench_train_reports_both_cache_settings_and_the_cache_serves_later_epoc
     with pytest.raises(SystemExit) as stop:
         main(["bench-train", "--warmup", "0"])
     assert stop.value.code == 2 and "must be a positive whole number" in capsys.readouterr().err
+
+
+NAME_OPTIONS = {"task", "scale", "arch", "norm", "distill_loss", "loss_preset", "preset", "scheme",
+                "method", "arms", "experiment", "gan_mode", "init", "conventions", "space",
+                "sampling", "search", "features", "backbone", "runtimes"}
+
+
+def test_every_option_that_takes_a_name_lists_its_choices(capsys):
+    import argparse
+
+    from gancomp_lite.cli import build_parser
+
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    seen = 0
+    for verb, parser in sub.choices.items():
+        for action in parser._actions:
+            if action.dest in NAME_OPTIONS:
+                seen += 1
+                assert action.choices, f"{verb} {action.option_strings or action.dest}: no choices"
+    assert seen > 20
+    with pytest.raises(SystemExit):
+        main(["distill", "--help"])
+    text = capsys.readouterr().out
+    assert "ka" in text.split("--distill-loss", 1)[1].split("\n")[0] and "cat-pix2pix" in text

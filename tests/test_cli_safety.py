@@ -145,6 +145,17 @@ def test_distill_refuses_another_tasks_teacher(tmp_path, capsys):
     (["data", "stripes", "--n", "two", "--out", "x"], "--n"),
     (["sweep-decomposition", "--widths", "16", "0", "--out", "x"], "--widths"),
     (["profile", "resnet", "--ngf", "-1"], "--ngf"),
+    # a number that is not finite, or a probability outside [0, 1]
+    (["search", "s.pt", "--budget", "nan"], "--budget"),
+    (["search", "s.pt", "--budget", "inf"], "--budget"),
+    (["search", "s.pt", "--budget", "1e8", "--mutate-prob", "1.5"], "--mutate-prob"),
+    (["search", "s.pt", "--budget", "1e8", "--mutate-prob", "-0.1"], "--mutate-prob"),
+    (["prune", "t.pt", "--target-macs", "inf", "--out", "x.pt"], "--target-macs"),
+    (["prune", "t.pt", "--target-macs", "nan", "--out", "x.pt"], "--target-macs"),
+    (["sweep-cat", "--reduction", "nan", "--out", "x"], "--reduction"),
+    (["sweep-cat", "--reduction", "0.5", "--out", "x"], "--reduction"),
+    (["distill", "stripes", "--ngf", "4", "--lambda-recon", "nan", "--out", "x"], "--lambda-recon"),
+    (["distill", "stripes", "--ngf", "4", "--lambda-distill", "-inf", "--out", "x"], "--lambda-distill"),
 ])
 def test_bad_values_stop_at_the_edge_as_one_line(argv, word, capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
@@ -276,3 +287,30 @@ def test_load_or_train_teacher_resumes_only_a_run_that_exists(tmp_path, monkeypa
         run.mkdir(exist_ok=True)
         (run / "checkpoint.pt").write_bytes(b"x")
     assert calls == [False, True]
+
+
+def test_a_supernet_given_where_a_generator_is_needed_is_one_line(capsys):
+    supernet = DATA_DIR / "supernets" / "edges2shapes-channels-48-ci-uniform-seed0.pt"
+    assert main(["evaluate", str(supernet), "--task", "edges2shapes", "--n", "4"]) == 2
+    assert "export-subnet" in one_error_line(capsys)
+
+
+def test_the_library_refuses_numbers_that_are_not_finite_or_not_probabilities():
+    from gancomp_lite.compression.ofa import evolution_search, search_space
+    from gancomp_lite.compression.one_step import prune_untrained
+    from gancomp_lite.errors import BudgetError, GancompError
+
+    space = search_space("channels-48-ci")
+    cost = lambda c: sum(c)   # noqa: E731 - any cost
+    for budget in (float("nan"), float("inf"), -1.0):
+        with pytest.raises(BudgetError, match="budget"):
+            evolution_search(space, budget, score=lambda c: 0.0, cost=cost)
+    for prob in (1.5, -0.2, float("nan")):
+        with pytest.raises(GancompError, match="probability"):
+            evolution_search(space, 1e9, score=lambda c: 0.0, cost=cost, mutate_prob=prob)
+    with pytest.raises(GancompError, match="crossovers"):
+        evolution_search(space, 1e9, score=lambda c: 0.0, cost=cost, parent_ratio=0.6,
+                         mutation_ratio=0.6)
+    for target in (float("nan"), float("inf")):
+        with pytest.raises(BudgetError, match="finite"):
+            prune_untrained(target, ngf=8, size=64)

@@ -467,6 +467,9 @@ class SearchResult:
 
 
 def _check_budget(space: SearchSpace, budget: float, cost: Callable[[Config], int]) -> int:
+    from ..errors import check_number
+
+    budget = check_number(budget, "a MAC budget", above=0, error=BudgetError)
     smallest = cost(space.smallest())
     if budget < smallest:
         raise BudgetError(f"a budget of {budget / 1e9:.4g}G MACs is below the smallest subnet of "
@@ -508,6 +511,14 @@ def evolution_search(space: SearchSpace, budget: float, score: Callable[[Config]
     already seen reuses its score)."""
     from ..progress import tqdm
 
+    from ..errors import check_number
+
+    for what, value in (("parent_ratio", parent_ratio), ("mutation_ratio", mutation_ratio),
+                        ("mutate_prob", mutate_prob)):
+        check_number(value, f"{what} (a probability)", minimum=0.0, maximum=1.0)
+    if parent_ratio + mutation_ratio > 1:
+        raise GancompError(f"parent_ratio + mutation_ratio must be at most 1 (the rest are "
+                           f"crossovers), got {parent_ratio} + {mutation_ratio}")
     budget = _check_budget(space, budget, cost)
     if population < 2 or generations < 1:
         raise GancompError(f"evolution needs population >= 2 and generations >= 1, got "

@@ -160,7 +160,9 @@ def one_step_prune(teacher: InceptionGenerator, target_macs: float, size: int = 
     teacher_macs = _macs(dict(teacher.config), size, convention, memo)
     largest = _macs(pruned_config(teacher, keep_at(score, lo - 1.0, floor)), size, convention, memo)
     smallest = _macs(pruned_config(teacher, keep_at(score, hi, floor)), size, convention, memo)
-    target = int(target_macs)
+    from ..errors import check_number
+
+    target = int(check_number(target_macs, "a target of MACs", above=0, error=BudgetError))
     if not smallest <= target < teacher_macs:
         raise BudgetError(
             f"a target of {target / 1e9:.4g}G MACs ({convention}, {size}px) cannot be met by "
