@@ -335,6 +335,54 @@ def gradient_share_figure(rows: list[dict], arms: Sequence[str], title: str):
     return fig
 
 
+def inception_layer_widths(config: dict) -> tuple[list[str], "np.ndarray", "np.ndarray"]:
+    """An inception generator's widths layer by layer, from its ``config``:
+    the layer names (``enc 1-3``, ``block 1..n``, ``dec 1-2``), the plain
+    width of each encoder and decoder layer (0 for the blocks) and each
+    block's width per branch (``[layers, len(BRANCHES)]``, 0 elsewhere)."""
+    import numpy as np
+
+    from .models.inception import BRANCHES
+
+    n = config["n_blocks"]
+    names = ["enc 1", "enc 2", "enc 3"] + [f"block {i + 1}" for i in range(n)] + ["dec 1", "dec 2"]
+    per_branch = np.zeros((len(names), len(BRANCHES)))
+    plain = np.zeros(len(names))
+    plain[:3], plain[-2:] = config["down"], config["up"]
+    per_branch[3:3 + n] = np.array(config["branches"])
+    return names, plain, per_branch
+
+
+def pruned_widths_figure(teacher_config: dict, student_config: dict, title: str | None = None):
+    """What one-step pruning kept, layer by layer: the teacher's widths (pale,
+    left) beside the pruned student's (solid, right), each block's bar split
+    into its branches.  Chapter ``nb/07_cat``."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from .models.inception import BRANCHES
+
+    names, t_plain, t_branch = inception_layer_widths(teacher_config)
+    _, s_plain, s_branch = inception_layer_widths(student_config)
+    x = np.arange(len(names))
+    fig, ax = plt.subplots(figsize=(11, 3.6))
+    ax.bar(x - 0.2, t_plain, 0.4, color="lightgray", edgecolor="gray", label="teacher (encoder/decoder)")
+    ax.bar(x + 0.2, s_plain, 0.4, color="tab:gray", label="student (encoder/decoder)")
+    colours = plt.cm.tab20(np.linspace(0, 1, 12))[::2]
+    bottom_t, bottom_s = np.zeros(len(names)), np.zeros(len(names))
+    for j, name in enumerate(BRANCHES):
+        ax.bar(x - 0.2, t_branch[:, j], 0.4, bottom=bottom_t, color=colours[j], alpha=0.35)
+        ax.bar(x + 0.2, s_branch[:, j], 0.4, bottom=bottom_s, color=colours[j], label=name)
+        bottom_t += t_branch[:, j]
+        bottom_s += s_branch[:, j]
+    ax.set_xticks(x, names, rotation=30, ha="right", fontsize=8)
+    ax.set_ylabel("channels")
+    ax.set_title(title or "Widths: teacher (left, pale) and the pruned student (right)")
+    ax.legend(fontsize=7, ncol=4)
+    fig.tight_layout()
+    return fig
+
+
 def inception_block_diagram(dim: int, widths: Sequence[int], title: str | None = None):
     """CAT's inception residual block drawn: the input, one column per branch
     (its layers and width; a removed branch greyed out), the sum, the norm and

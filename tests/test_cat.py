@@ -424,3 +424,19 @@ def test_shipped_inception_teachers_load_with_cats_norms_and_can_be_scored():
         assert isinstance(T, InceptionGenerator) and T.config["norm"] == norm
         s = scores(T)
         assert len(s) == 3 + 2 + 6 * T.config["n_blocks"] and all((v >= 0).all() for v in s.values())
+
+
+def test_the_widths_figure_reads_every_layer_of_teacher_and_pruned_student():
+    from gancomp_lite.compression.one_step import prune_untrained
+    from gancomp_lite.models import InceptionGenerator
+    from gancomp_lite.viz import inception_layer_widths, pruned_widths_figure
+
+    teacher = InceptionGenerator(ngf=16)
+    names, plain, branch = inception_layer_widths(teacher.config)
+    n = teacher.config["n_blocks"]
+    assert len(names) == n + 5 and list(plain[:3]) == list(teacher.config["down"])
+    assert branch[3:3 + n].tolist() == [list(b) for b in teacher.config["branches"]]
+    assert branch[:3].sum() == 0 and plain[3:3 + n].sum() == 0
+    student, report = prune_untrained(0.5 * profile_macs(teacher, 64, "cat"), ngf=16, size=64)
+    fig = pruned_widths_figure(teacher.config, report.config)
+    assert len(fig.axes[0].patches) == 2 * len(names) * (1 + len(teacher.config["branches"][0]))
