@@ -1,0 +1,150 @@
+"""The deployment verbs (:mod:`gancomp_lite.deploy`, :mod:`gancomp_lite.metrics.latency`):
+``export`` (ONNX or ``torch.export``, checked against eager) and ``bench`` (latency on the
+CPU runtimes, a benchmark).
+
+Part of the ``gancomp-lite`` command line (:mod:`gancomp_lite.cli`).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+
+from ..errors import GancompError
+from .common import _positive, _non_negative, _generator_of
+
+
+def _random_model(spec: str):
+    """``ARCH:NGF``, ``sub:CONFIG`` or ``cat:GMACS`` (random weights) for ``bench --random``."""
+    from ..models import SubMobileResnetGenerator, build_generator
+
+    arch, _, value = spec.partition(":")
+    if arch == "sub":
+        return SubMobileResnetGenerator(value)
+    usage = (f"--random {spec!r}: expected ARCH:NGF (resnet:64), sub:CONFIG "
+             f"(sub:24_24_24_32_20_16) or cat:GMACS (cat:2.6)")
+    if arch == "cat":
+        from ..compression.one_step import prune_untrained
+
+        try:
+            gmacs = float(value)
+        except ValueError:
+            raise GancompError(usage) from None
+        return prune_untrained(gmacs * 1e9)[0]
+    try:
+        ngf = int(value)
+    except ValueError:
+        raise GancompError(usage) from None
+    return build_generator(arch, ngf=ngf)
+
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from ..deploy import export_generator
+
+    report = export_generator(_generator_of(args.checkpoint), args.out, args.format, size=args.size,
+                              force=args.force)
+    print(f"wrote {report['path']} ({args.format}, {args.size}x{args.size}): largest difference to "
+          f"eager PyTorch {report['max_abs_diff']:.2g} (tolerance {report['tolerance']:g}), "
+          f"exported in {report['export_seconds']:.1f} s")
+    return 0
+
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    import os
+    import platform
+    from pathlib import Path
+
+    from ..metrics.cost import profile_macs
+    from ..metrics.latency import benchmark
+    from ..viz import Table
+
+    if args.json and Path(args.json).exists() and not args.force:   # before minutes of timing
+        raise GancompError(f"{args.json} exists: pass --force to replace it")
+    models = {Path(c).stem: _generator_of(c) for c in args.checkpoints}
+    models.update({spec: _random_model(spec) for spec in args.random or []})
+    if not models:
+        raise GancompError("nothing to benchmark: give generator files and/or --random ARCH:NGF")
+    rows = benchmark(models, tuple(args.backends), size=args.size, batch_size=args.batch_size,
+                     threads=args.threads, repeats=args.repeats, warmup=args.warmup,
+                     progress=not args.no_progress, process=args.process_memory,
+                     process_samples=args.process_samples)
+    gmacs = {n: profile_macs(m, args.size, "in-counted") / 1e9 for n, m in models.items()}
+    for r in rows:
+        r["gmacs_in_counted"] = gmacs[r["model"]]
+    machine = {"cpu": platform.processor() or platform.machine(), "python": platform.python_version(),
+               "torch": __import__("torch").__version__}
+    try:
+        machine["cpu"] = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
+                              if line.startswith("model name"))
+        flags = next(line.split(":", 1)[1].split() for line in open("/proc/cpuinfo")
+                     if line.startswith("flags"))
+        machine["bfloat16_instructions"] = bool({"avx512_bf16", "amx_bf16"} & set(flags))
+        machine["cores"] = len(os.sched_getaffinity(0))
+    except (OSError, StopIteration, AttributeError):
+        pass
+    import shlex
+
+    from ..provenance import code_version
+
+    out = {"command": "gancomp-lite " + shlex.join(args.argv), "code_version": code_version(),
+           "settings": {"size": args.size, "batch_size": args.batch_size, "threads": args.threads,
+                        "repeats": args.repeats, "warmup": args.warmup, "backends": args.backends,
+                        **({"process_samples": args.process_samples} if args.process_memory else {})},
+           "machine": machine, "rows": rows}
+    if args.json:
+        if Path(args.json).exists() and not args.force:
+            raise GancompError(f"{args.json} exists: pass --force to replace it")
+        Path(args.json).write_text(json.dumps(out, indent=2) + "\n")
+    print(f"{machine['cpu']}, {args.threads} threads, batch {args.batch_size}, "
+          f"{args.size}x{args.size}, median of {args.repeats} interleaved repeats")
+    print(Table([{k: r.get(k) for k in ("model", "backend", "gmacs_in_counted", "median_ms", "min_ms",
+                                        "max_ms", "max_abs_diff", "weights_mb", "peak_activation_mb",
+                                        "process_peak_mb", "status")}
+                 for r in rows],
+                formats={"gmacs_in_counted": ".3f", "median_ms": ".1f", "min_ms": ".1f",
+                         "max_ms": ".1f", "max_abs_diff": ".1e", "weights_mb": ".2f",
+                         "peak_activation_mb": ".1f", "process_peak_mb": ".0f"}))
+    return 0
+
+
+
+
+def add_parsers(sub) -> None:
+    """Add the deploy verbs to the sub-command parser ``sub``."""
+    from ..deploy import FORMATS
+    from ..metrics.latency import BACKENDS
+
+    e = sub.add_parser("export", help="a generator file to ONNX or torch.export, checked against "
+                                      "eager PyTorch")
+    e.add_argument("checkpoint", help="a teacher, student, pruned-network or subnet file")
+    e.add_argument("--format", choices=list(FORMATS), required=True)
+    e.add_argument("--size", type=_positive, default=256, help="image side (default 256)")
+    e.add_argument("--out", required=True, help="the exported file (.onnx or .pt2)")
+    e.add_argument("--force", action="store_true")
+    e.set_defaults(func=_cmd_export)
+
+
+    bn = sub.add_parser("bench", help="latency of generators on the CPU runtimes (a benchmark: it "
+                                      "reports, never asserts)")
+    bn.add_argument("checkpoints", nargs="*", help="generator files")
+    bn.add_argument("--random", action="append", metavar="ARCH:NGF",
+                    help="also a randomly initialised generator: resnet:64, mobile_resnet:16, "
+                         "inception:64, sub:24_24_24_32_20_16 (an OFA subnet), cat:2.6 (an "
+                         "ngf-64 inception teacher with random scales one-step pruned to 2.6G "
+                         "MACs, CAT's counting at 256x256) (repeatable)")
+    bn.add_argument("--backends", nargs="+", choices=BACKENDS, default=["eager", "onnxruntime"])
+    bn.add_argument("--size", type=_positive, default=256)
+    bn.add_argument("--batch-size", type=_positive, default=1)
+    bn.add_argument("--threads", type=_positive, default=2)
+    bn.add_argument("--repeats", type=_positive, default=7, help="interleaved timed rounds")
+    bn.add_argument("--warmup", type=_non_negative, default=2)
+    bn.add_argument("--process-memory", action="store_true",
+                    help="also measure each runtime's peak resident memory in a fresh process "
+                         "(Linux; about 5 s per model, runtime and sample)")
+    bn.add_argument("--process-samples", type=_positive, default=2,
+                    help="processes per model and runtime for --process-memory (median and range)")
+    bn.add_argument("--json", default=None, help="also write the table as JSON here")
+    bn.add_argument("--force", action="store_true", help="replace an existing --json file")
+    bn.add_argument("--no-progress", action="store_true")
+    bn.set_defaults(func=_cmd_bench)

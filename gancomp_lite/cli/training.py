@@ -1,0 +1,362 @@
+"""The training verbs (:mod:`gancomp_lite.training`): ``train`` and ``export-teacher``
+(teachers), ``train-features`` (the offline FID network), ``evaluate``, ``distill`` and
+``export-student`` (GAN Compression's distiller), ``distill-online`` (OMGD and CRD) and
+``bench-train`` (the distiller's training speed, a benchmark).
+
+Part of the ``gancomp-lite`` command line (:mod:`gancomp_lite.cli`).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+
+from ..errors import GancompError
+from .common import _positive, _non_negative, _non_negative_real, _device, _name, _generator_of
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    import shlex
+
+    from ..training.teachers import train_teacher
+
+    trainer = train_teacher(args.task, args.out, scale=args.scale, steps=args.steps, arch=args.arch,
+                            seed=args.seed, resume=args.resume, data=args.data,
+                            device=args.device, progress=not args.no_progress,
+                            checkpoint_every=args.checkpoint_every,
+                            command="gancomp-lite " + shlex.join(args.argv))
+    last = trainer.history[-1] if trainer.history else {}
+    print(f"trained {args.task} teacher to step {trainer.step} -> {args.out}/checkpoint.pt")
+    print("last losses: " + ", ".join(f"{k}={v:.4f}" for k, v in last.items()
+                                      if k not in ("step", "lr")))
+    return 0
+
+
+
+def _cmd_export_teacher(args: argparse.Namespace) -> int:
+    import shlex
+
+    from ..training.teachers import export_teacher
+
+    manifest = export_teacher(args.run_dir, args.out, n_eval=args.n, allow_dirty=args.allow_dirty,
+                              command="gancomp-lite " + shlex.join(args.argv), force=args.force)
+    print(f"wrote {manifest['file']} (sha256 {manifest['sha256'][:12]}...)")
+    print(json.dumps(manifest["metrics"], indent=2))
+    return 0
+
+
+
+def _cmd_train_features(args: argparse.Namespace) -> int:
+    import shlex
+
+    from ..metrics.features import save_feature_net, train_feature_net
+    from ..provenance import require_clean
+
+    from pathlib import Path
+
+    from ..metrics.features import FEATURES_NAME
+    from ..shipped import refuse_existing
+
+    # refused before any training: an existing output, a dirty tree
+    target = Path(args.out) / f"{FEATURES_NAME}.pt"
+    refuse_existing([target, target.with_suffix(".json")], args.force)
+    version = require_clean(args.allow_dirty, what="train the feature network")
+    net, info = train_feature_net(steps=args.steps, seed=args.seed, progress=not args.no_progress)
+    command = "gancomp-lite " + shlex.join(args.argv)
+    manifest = save_feature_net(net, info, args.out, command, version, allow_dirty=args.allow_dirty,
+                                force=args.force)
+    print(f"wrote {manifest['file']}: held-out accuracy {info['held_out_accuracy']:.3f}")
+    return 0
+
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from ..metrics.quality import default_features, evaluate
+    from pathlib import Path
+
+    from ..training.checkpoint import read_manifest
+
+    G = _generator_of(args.checkpoint)
+    manifest = read_manifest(Path(args.checkpoint))
+    recipe = manifest.get("recipe", {})
+    if manifest.get("task") not in (None, args.task):
+        raise GancompError(f"{args.checkpoint} was trained on {manifest['task']!r}, "
+                           f"not {args.task!r}")
+    size = args.size or recipe.get("image_size", 64)
+    metrics = evaluate(G, args.task, n=args.n, size=size, seed=args.seed,
+                       features=args.features or default_features())
+    if args.json:
+        print(json.dumps(metrics, indent=2))
+    else:
+        for k, v in metrics.items():
+            print(f"{k:24s} {v:.4f}")
+    return 0
+
+
+
+def _cmd_distill(args: argparse.Namespace) -> int:
+    from ..data import WORLDS
+    from ..training.distill import StudentRecipe, distill
+
+    if args.task not in WORLDS:
+        raise GancompError(f"unknown task {args.task!r}: expected one of {', '.join(sorted(WORLDS))}")
+    paired = WORLDS[args.task].aligned
+    mode = "paired" if paired else "pseudo-pairs"
+    if args.unpaired:
+        mode = "unpaired"
+    elif args.pseudo_pairs and paired:
+        raise GancompError(f"{args.task} is a paired task: pseudo-pairs are for unpaired tasks")
+    layers = None if args.distill_layers is None else [x for x in args.distill_layers if x != "none"]
+    if args.unpaired and args.distill_layers is None:
+        layers = []  # the unpaired baseline has no teacher in its loss
+    recipe = StudentRecipe(task=args.task, student=args.student, ngf=args.ngf, mode=mode,
+                           init=args.init, inherit_d=args.inherit_d, distill_layers=layers,
+                           distill_loss=args.distill_loss, gan_mode=args.gan_mode,
+                           lambda_recon=args.lambda_recon, lambda_distill=args.lambda_distill,
+                           image_size=args.size, student_file=args.student_from,
+                           loss_preset=args.loss_preset)
+    import shlex
+
+    trainer = distill(recipe, args.teacher, args.out, args.steps, batch_size=args.batch_size,
+                      seed=args.seed, n_train=args.n_train, device=args.device,
+                      progress=not args.no_progress, data=args.data,
+                      evaluate_n=args.n or True,
+                      command="gancomp-lite " + shlex.join(args.argv))
+    last = trainer.history[-1]
+    print(f"trained {args.student} ngf={args.ngf} ({mode}, init {args.init}, "
+          f"{'inherited' if args.inherit_d else 'fresh'} D) for {trainer.step} steps into {args.out}")
+    print("final losses: " + ", ".join(f"{k}={v:.4g}" for k, v in last.items() if "/" in k))
+    from pathlib import Path
+
+    metrics = Path(args.out) / "metrics.json"
+    if metrics.exists():
+        print(metrics.read_text().strip())
+    return 0
+
+
+
+def _cmd_distill_online(args: argparse.Namespace) -> int:
+    import shlex
+
+    from ..training.online import distill_online
+
+    trainer = distill_online(args.task, args.method, args.out, args.steps, preset_name=args.preset,
+                             scheme=args.scheme, student_ngf=args.student_ngf,
+                             teacher_ngf=args.teacher_ngf, batch_size=args.batch_size, seed=args.seed,
+                             n_train=args.n_train, backbone=args.backbone, download=args.download,
+                             teacher_file=args.teacher, data=args.data, device=args.device,
+                             progress=not args.no_progress, evaluate_n=args.n or True,
+                             force=args.force, command="gancomp-lite " + shlex.join(args.argv))
+    last = trainer.history[-1]
+    print(f"trained a {args.method} student for {trainer.step} steps into {args.out} "
+          f"(student.pt, checkpoint.pt, recipe.json)")
+    print("final losses: " + ", ".join(f"{k}={v:.4g}" for k, v in last.items() if "/" in k))
+    from pathlib import Path
+
+    metrics = Path(args.out) / "metrics.json"
+    if metrics.exists():
+        print(metrics.read_text().strip())
+    return 0
+
+
+
+def _cmd_export_student(args: argparse.Namespace) -> int:
+    import shlex
+
+    from ..training.distill import export_student
+
+    manifest = export_student(args.run_dir, args.name, args.out, n_eval=args.n,
+                              allow_dirty=args.allow_dirty,
+                              command="gancomp-lite " + shlex.join(args.argv), force=args.force)
+    print(f"wrote {manifest['file']} ({manifest['bytes']:,} bytes, sha256 {manifest['sha256'][:12]}...)")
+    print(json.dumps(manifest["metrics"], indent=2))
+    return 0
+
+
+
+def _cmd_bench_train(args: argparse.Namespace) -> int:
+    from ..experiments import train_speed
+
+    caches = {"on": [True], "off": [False], "both": [False, True]}[args.teacher_cache]
+    reports = [train_speed.benchmark(threads=args.threads, warmup=args.warmup, repeats=args.repeats,
+                                     steps=args.steps, channels_last=args.channels_last,
+                                     teacher_cache=cache) for cache in caches]
+    if args.json:
+        print(json.dumps(reports if len(reports) > 1 else reports[0], indent=2))
+    else:
+        print("\n".join(train_speed.describe(r) for r in reports))
+        if len(reports) == 2:
+            print(f"teacher cache: {reports[1]['it_per_s'] / reports[0]['it_per_s']:.2f}x")
+    return 0
+
+
+
+
+def add_parsers(sub) -> None:
+    """Add the training verbs to the sub-command parser ``sub``."""
+    from ..config import SCALES
+    from ..data.synthetic import WORLDS
+    from ..models import GENERATORS
+    from ..losses.distill import DISTILL_LOSSES
+    from ..training.distill import PRESETS as DISTILL_PRESETS
+
+    t = sub.add_parser("train", help="train the teacher of a task (resumable)")
+    t.add_argument("task", choices=sorted(WORLDS), help="synthetic task (or its real counterpart with --data)")
+    t.add_argument("--scale", default=None, choices=list(SCALES),
+                   help="default: $GANCOMP_SCALE or ci")
+    t.add_argument("--arch", default="resnet", choices=["resnet", "inception"],
+                   help="resnet (GAN Compression's teachers) or inception (CAT's)")
+    t.add_argument("--steps", type=_positive, default=None, help="training steps (default: the scale's schedule)")
+    t.add_argument("--seed", type=_non_negative, default=0)
+    t.add_argument("--out", required=True, help="output folder (checkpoint.pt, recipe.json)")
+    t.add_argument("--resume", action="store_true", help="continue out/checkpoint.pt")
+    t.add_argument("--data", default=None, help="a real dataset folder instead of the synthetic task")
+    t.add_argument("--device", type=_device, default=None, help="default: the best available")
+    t.add_argument("--checkpoint-every", type=_positive, default=500)
+    t.add_argument("--no-progress", action="store_true")
+    t.set_defaults(func=_cmd_train)
+
+
+    x = sub.add_parser("export-teacher", help="ship a trained teacher: fp16 weights + manifest")
+    x.add_argument("run_dir", help="folder written by `gancomp-lite train`")
+    x.add_argument("--out", default="data/teachers",
+                   help="output folder, relative to the current one (default: data/teachers)")
+    x.add_argument("--force", action="store_true", help="replace an existing teacher file there")
+    x.add_argument("--n", type=_positive, default=None, help="test images to evaluate on")
+    x.add_argument("--allow-dirty", action="store_true",
+                   help="export even if the package tree, or the code that trained the run, has "
+                        "uncommitted changes (the manifest records allow_dirty: true)")
+    x.set_defaults(func=_cmd_export_teacher)
+
+
+    f = sub.add_parser("train-features", help="train the FID feature network of the synthetic tasks")
+    f.add_argument("--steps", type=_positive, default=600)
+    f.add_argument("--seed", type=_non_negative, default=0)
+    f.add_argument("--out", default="data/features",
+                   help="output folder, relative to the current one (default: data/features)")
+    f.add_argument("--force", action="store_true", help="replace an existing feature network there")
+    f.add_argument("--no-progress", action="store_true")
+    f.add_argument("--allow-dirty", action="store_true",
+                   help="train even if the package tree has uncommitted changes "
+                        "(the manifest records allow_dirty: true)")
+    f.set_defaults(func=_cmd_train_features)
+
+
+    e = sub.add_parser("evaluate", help="quality metrics of a generator checkpoint on a task")
+    e.add_argument("checkpoint", help="a shipped teacher or student file (data/teachers/*.pt, "
+                                      "data/students/*.pt)")
+    e.add_argument("--task", required=True, choices=sorted(WORLDS))
+    e.add_argument("--n", type=_positive, default=64, help="test images")
+    e.add_argument("--size", type=_positive, default=None, help="image size (default 64)")
+    e.add_argument("--seed", type=_non_negative, default=0)
+    e.add_argument("--features", choices=["synthetic", "inception"], default=None,
+                   help="FID features (default: synthetic at ci, inception with real data)")
+    e.add_argument("--json", action="store_true")
+    e.set_defaults(func=_cmd_evaluate)
+
+
+    g = sub.add_parser("distill", help="train a compressed student from a teacher "
+                                         "(GAN Compression's distiller)")
+    g.add_argument("task", choices=sorted(WORLDS),
+                   help="synthetic task (or its real counterpart with --data)")
+    g.add_argument("--teacher", default=None,
+                   help="shipped teacher file (default: data/teachers/TASK-SCALE.pt)")
+    g.add_argument("--student", default="resnet", choices=sorted(GENERATORS))
+    g.add_argument("--ngf", type=_positive, required=True,
+                   help="student width (with --student-from: the pruned network's ngf, recorded)")
+    g.add_argument("--student-from", default=None, metavar="PRUNED.pt",
+                   help="start from a network written by `gancomp-lite prune` (CAT)")
+    how = g.add_mutually_exclusive_group()
+    how.add_argument("--pseudo-pairs", action="store_true",
+                     help="unpaired task: L1 to the teacher's output (the default)")
+    how.add_argument("--unpaired", action="store_true",
+                     help="unpaired task: train the student the original CycleGAN way (baseline)")
+    g.add_argument("--distill-layers", nargs="*", default=None, metavar="LAYER",
+                   help="hooked layers (default: model.9 model.12 model.15 model.18); "
+                        "give none (or 'none') to switch distillation off")
+    g.add_argument("--distill-loss", default="mse", choices=sorted(DISTILL_LOSSES),
+                   help="distillation loss (default mse; ka: CAT's kernel alignment)")
+    dgrp = g.add_mutually_exclusive_group()
+    dgrp.add_argument("--inherit-d", dest="inherit_d", action="store_true", default=True,
+                      help="start from the teacher's discriminator (default)")
+    dgrp.add_argument("--fresh-d", dest="inherit_d", action="store_false",
+                      help="start from a freshly initialised discriminator")
+    g.add_argument("--init", choices=["random", "l1"], default="random",
+                   help="student initialisation: random or L1-norm filter selection from the teacher")
+    g.add_argument("--loss-preset", default=None, choices=sorted(DISTILL_PRESETS),
+                   help="loss weights of a paper's scripts (default: GAN Compression's for the "
+                        "task; cat-pix2pix / cat-cyclegan: CAT's); the options below override it")
+    g.add_argument("--gan-mode", choices=["lsgan", "hinge", "vanilla"], default=None)
+    g.add_argument("--lambda-recon", type=_non_negative_real, default=None, help="default: the task's preset")
+    g.add_argument("--lambda-distill", type=_non_negative_real, default=None, help="default: the task's preset")
+    g.add_argument("--steps", type=_positive, required=True)
+    g.add_argument("--batch-size", type=_positive, default=1)
+    g.add_argument("--size", type=_positive, default=64, help="image size")
+    g.add_argument("--n-train", type=_positive, default=1000, help="synthetic training images")
+    g.add_argument("--seed", type=_non_negative, default=0)
+    g.add_argument("--data", default=None, help="a real dataset folder instead of the synthetic task")
+    g.add_argument("--device", type=_device, default=None, help="default: the best available")
+    g.add_argument("--out", required=True, help="output folder (checkpoint, recipe, metrics)")
+    g.add_argument("--n", type=_positive, default=None,
+                   help="test images to evaluate on (default: the scale's n_test, 512 at ci)")
+    g.add_argument("--no-progress", action="store_true")
+    g.set_defaults(func=_cmd_distill)
+
+
+    from ..losses.perceptual import BACKBONES
+    from ..training.online import METHODS, PRESETS as ONLINE_PRESETS, SCHEMES
+
+    o = sub.add_parser("distill-online", help="OMGD's online distillation, or CRD on it: teacher, "
+                                              "discriminator and student trained together")
+    o.add_argument("--method", choices=METHODS, required=True)
+    o.add_argument("--task", required=True, choices=sorted(WORLDS))
+    o.add_argument("--preset", choices=sorted(ONLINE_PRESETS), default=None,
+                   help="the official student loss (default: the method's for the task's kind)")
+    o.add_argument("--scheme", choices=SCHEMES, default=None,
+                   help="teacher discriminator scheme (default: online-frozen for crd, none for omgd)")
+    o.add_argument("--student-ngf", type=_positive, default=None,
+                   help="default: a quarter of the teacher's (OMGD's student)")
+    o.add_argument("--teacher-ngf", type=_positive, default=None, help="default: the scale's teacher width")
+    o.add_argument("--teacher", default=None,
+                   help="pre-trained schemes: the teacher file (default: the task's shipped teacher)")
+    o.add_argument("--steps", type=_positive, required=True)
+    o.add_argument("--batch-size", type=_positive, default=None, help="default: the scale's teacher batch")
+    o.add_argument("--seed", type=_non_negative, default=0)
+    o.add_argument("--n-train", type=_positive, default=None)
+    o.add_argument("--backbone", choices=BACKBONES, default=None,
+                   help="perceptual backbone (default: synthetic at ci, vgg16 at small/full)")
+    o.add_argument("--download", action="store_true", help="fetch VGG16's weights if missing")
+    o.add_argument("--data", default=None, help="a real dataset folder (small/full)")
+    o.add_argument("--device", type=_device, default=None)
+    o.add_argument("--n", type=_positive, default=None, help="test images to evaluate on")
+    o.add_argument("--out", required=True, help="run folder")
+    o.add_argument("--force", action="store_true", help="replace an existing run there")
+    o.add_argument("--no-progress", action="store_true")
+    o.set_defaults(func=_cmd_distill_online)
+
+
+    xs = sub.add_parser("export-student", help="ship a student trained by `distill`: fp16 weights + manifest")
+    xs.add_argument("run_dir", help="folder written by `gancomp-lite distill`")
+    xs.add_argument("--name", type=_name, required=True,
+                    help="file name (without .pt): letters, digits, '.', '_', '-'")
+    xs.add_argument("--out", default="data/students",
+                    help="output folder, relative to the current one (default: data/students)")
+    xs.add_argument("--force", action="store_true", help="replace an existing student file there")
+    xs.add_argument("--n", type=_positive, default=64, help="test images to evaluate on")
+    xs.add_argument("--allow-dirty", action="store_true",
+                    help="export even if the package tree, or the code that trained the run, has "
+                         "uncommitted changes (the manifest records allow_dirty: true)")
+    xs.set_defaults(func=_cmd_export_student)
+
+
+    b = sub.add_parser("bench-train", help="training speed of the distiller in GAN Compression's "
+                                           "benchmark configuration (a benchmark: it reports, "
+                                           "never asserts)")
+    b.add_argument("--threads", type=_positive, default=2)
+    b.add_argument("--warmup", type=_positive, default=5, help="untimed steps first (one epoch)")
+    b.add_argument("--repeats", type=_positive, default=3, help="timed repeats (the median is reported)")
+    b.add_argument("--steps", type=_positive, default=5, help="steps per timed repeat")
+    b.add_argument("--channels-last", action="store_true", help="channels-last memory format")
+    b.add_argument("--teacher-cache", choices=("on", "off", "both"), default="both",
+                   help="time with the frozen teacher's outputs cached, without, or both (default)")
+    b.add_argument("--json", action="store_true")
+    b.set_defaults(func=_cmd_bench_train)
