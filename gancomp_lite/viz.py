@@ -529,10 +529,13 @@ def widgets_enabled() -> bool:
     """Whether a chapter should show live ipywidgets: not while the book is
     built or tested (``make`` sets ``GANCOMP_STATIC=1``: a widget cannot run
     in the rendered page, and its messages keep a run out of the cache), yes
-    in a notebook a reader runs."""
+    in a notebook a reader runs, if ``ipywidgets`` is installed (a Jupyter
+    without it gets the static panels, not an ImportError)."""
+    import importlib.util
     import os
 
-    return os.environ.get("GANCOMP_STATIC") != "1"
+    return (os.environ.get("GANCOMP_STATIC") != "1"
+            and importlib.util.find_spec("ipywidgets") is not None)
 
 
 def weight_slice_figure(weight, slices: dict, title: str):

@@ -252,3 +252,17 @@ def test_a_table_cell_or_title_with_a_bar_keeps_the_table_whole():
     md = Table([{"runtime | threads": "onnx|2", "ms": 1.5}], formats={"ms": ".1f"}).to_markdown()
     html = MarkdownIt("commonmark").enable("table").render(md)
     assert html.count("<th>") == 2 and html.count("<td>") == 2 and "runtime | threads" in html
+
+
+def test_widgets_are_shown_only_where_they_can_run(monkeypatch):
+    import importlib.util
+
+    from gancomp_lite import viz
+
+    monkeypatch.setenv("GANCOMP_STATIC", "1")
+    assert viz.widgets_enabled() is False
+    monkeypatch.delenv("GANCOMP_STATIC")
+    installed = importlib.util.find_spec("ipywidgets") is not None
+    assert viz.widgets_enabled() is installed
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None)
+    assert viz.widgets_enabled() is False
