@@ -314,7 +314,8 @@ def gradient_share_figure(rows: list[dict], arms: Sequence[str], title: str):
     if not by_arm:
         return None
     terms = sorted({t for runs in by_arm.values() for r in runs for t in r["curve"]["grad_share"]})
-    colours = {t: plt.cm.tab10(i % 10) for i, t in enumerate(terms)}
+    cmap = plt.cm.tab10 if len(terms) <= 10 else plt.cm.tab20   # one colour per term
+    colours = {t: cmap(i % cmap.N) for i, t in enumerate(terms)}
     fig, axes = plt.subplots(1, len(by_arm), figsize=(3.2 * len(by_arm), 2.9), sharey=True,
                              squeeze=False)
     for ax, (arm, runs) in zip(axes[0], by_arm.items()):
