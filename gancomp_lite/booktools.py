@@ -362,7 +362,8 @@ def _stamp_after_build(app, exception) -> None:  # noqa: ARG001 - Sphinx's signa
 _STDERR = re.compile(r'<div class="[^"]*\bstderr\b[^"]*">(.*?)</div>', re.S)
 _WARNING = re.compile(r"\b[A-Z]\w*Warning\b")
 _PARAGRAPH = re.compile(r"<p>(.*?)</p>", re.S)
-_TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*\|", re.M)
+# a table's rule line left as text: ``|---|``, which Sphinx's smart quotes turn into ``|—|``
+_TABLE_RULE = re.compile(r"^\s*\|?\s*:?(?:-{3,}|[\u2014\u2013]+):?\s*\|", re.M)
 
 
 def page_problems(html: str) -> list[str]:
