@@ -191,6 +191,18 @@ def _cmd_bench_train(args: argparse.Namespace) -> int:
 
 
 
+def _cmd_convert_official(args: argparse.Namespace) -> int:
+    import shlex
+
+    from ..training.checkpoint import read_manifest
+    from ..training.official import convert_official
+
+    out = convert_official(args.file, args.arch, args.out, force=args.force,
+                           command="gancomp-lite " + shlex.join(args.argv))
+    manifest = read_manifest(out)
+    print(f"converted {args.file} ({args.arch}: {manifest['config']}) -> {out}")
+    return 0
+
 def add_parsers(sub) -> None:
     """Add the training verbs to the sub-command parser ``sub``."""
     from ..config import SCALES
@@ -333,6 +345,17 @@ def add_parsers(sub) -> None:
     o.add_argument("--no-progress", action="store_true")
     o.set_defaults(func=_cmd_distill_online)
 
+
+    from ..training.official import OFFICIAL_ARCHS
+
+    co = sub.add_parser("convert-official", help="a generator released by the official code (GAN "
+                                                 "Compression's latest_net_G.pth) as this package's file")
+    co.add_argument("file", help="the official state dict (.pth)")
+    co.add_argument("--arch", required=True, choices=OFFICIAL_ARCHS,
+                    help="its architecture; widths and depth are read from the weights")
+    co.add_argument("--out", required=True, help="the converted file (.pt; a manifest goes beside it)")
+    co.add_argument("--force", action="store_true", help="replace an existing file")
+    co.set_defaults(func=_cmd_convert_official)
 
     xs = sub.add_parser("export-student", help="ship a student trained by `distill`: fp16 weights + manifest")
     xs.add_argument("run_dir", help="folder written by `gancomp-lite distill`")

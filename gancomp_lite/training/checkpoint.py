@@ -77,10 +77,12 @@ def load_teacher_file(path: str | Path, discriminator: bool = False):
 
 
 # -- students ------------------------------------------------------------
-def student_payload(G: nn.Module, objective: str) -> dict:
-    """What ships of a trained student: its generator, in half precision."""
+def student_payload(G: nn.Module, objective: str, half: bool = True) -> dict:
+    """What ships of a trained student: its generator, in half precision
+    (``half=False``: as it is, for weights converted from another file)."""
+    state = G.state_dict()
     return {"format": STUDENT_FORMAT, "objective": objective,
-            "generator": {"config": describe(G), "state_dict": _half(G.state_dict())}}
+            "generator": {"config": describe(G), "state_dict": _half(state) if half else state}}
 
 
 def load_student(name: str, directory: str | Path | None = None) -> nn.Module:
@@ -97,7 +99,7 @@ def load_generator_file(path: str | Path) -> nn.Module:
     subnet file (checksum verified)."""
     manifest = read_manifest(Path(path)) if Path(path).with_suffix(".json").exists() else {}
     kind = str(manifest.get("kind", ""))
-    students = kind.endswith("student") or kind in (SUBNET_KIND, SUPERNET_KIND)
+    students = kind.endswith("student") or kind in (SUBNET_KIND, SUPERNET_KIND, OFFICIAL_KIND)
     return load_student_file(path) if students else load_teacher_file(path)
 
 
@@ -114,7 +116,7 @@ INHERITED = "inherited from the teacher"
 
 
 def save_network(net: nn.Module, out: str | Path, objective: str, manifest: dict, what: str,
-                 force: bool = False) -> tuple[Path, dict]:
+                 force: bool = False, half: bool = True) -> tuple[Path, dict]:
     """Write ``net`` to ``out`` (a ``.pt`` file in the students' format: half
     precision, checksummed) with ``manifest`` beside it, staged so that a
     failure leaves nothing behind; an existing file is kept unless ``force``.
@@ -127,7 +129,7 @@ def save_network(net: nn.Module, out: str | Path, objective: str, manifest: dict
         raise CheckpointError(f"{what} is written to a .pt file, got {out}")
     refuse_existing([out, out.with_suffix(".json")], force)
     with staged(out, force) as tmp:
-        write_shipped(student_payload(net, objective), tmp, {}, name=out.name)
+        write_shipped(student_payload(net, objective, half), tmp, {}, name=out.name)
         return out, write_manifest(tmp, manifest, name=out.name)
 
 
@@ -173,6 +175,8 @@ def load_pruned(path: str | Path) -> tuple[nn.Module, bool]:
 
 # -- once-for-all supernets and their subnets (GAN Compression) ------------
 SUPERNET_KIND = "once-for-all supernet"
+#: the kind of a generator converted from an official release (:mod:`gancomp_lite.training.official`)
+OFFICIAL_KIND = "converted official generator"
 SUBNET_KIND = "once-for-all subnet"
 
 
