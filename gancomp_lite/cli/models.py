@@ -55,6 +55,21 @@ def _cmd_info(args: argparse.Namespace) -> int:
     from .. import __version__
     from ..config import describe, get_scale
 
+    if args.preset:
+        from ..training.presets import loss_weights, paper_preset
+
+        p = paper_preset(args.preset)
+        if args.json:
+            print(json.dumps({"preset": p.as_dict(), "loss_weights": loss_weights(p)}, indent=2))
+            return 0
+        print(f"{p.paper} {p.task}, {p.stage}: {p.epochs} + {p.epochs_decay} epochs (lr {p.lr:g} "
+              f"constant, then linearly to 0), batch {p.batch_size}, D ndf {p.ndf}, {p.gan_mode} loss")
+        print(f"  teacher: {p.teacher or '-'}; student: {p.student or '-'}")
+        print(f"  loss weights ({p.loss}): {loss_weights(p)}")
+        print(f"  distilled layers: {', '.join(p.distill_layers) or '-'}")
+        if p.notes:
+            print(f"  notes: {p.notes}")
+        return 0
     scale = get_scale()
     if args.json:
         print(json.dumps({"version": __version__, **scale.as_dict()}, indent=2))
@@ -68,6 +83,8 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 def add_parsers(sub) -> None:
     """Add the models verbs to the sub-command parser ``sub``."""
+    from ..training.presets import PAPER_PRESETS
+
     from ..metrics.cost import CONVENTIONS
     from ..models import GENERATORS, NORMS
 
@@ -91,4 +108,6 @@ def add_parsers(sub) -> None:
 
     i = sub.add_parser("info", help="scale, device and versions")
     i.add_argument("--json", action="store_true")
+    i.add_argument("--preset", choices=list(PAPER_PRESETS), default=None, metavar="NAME",
+                   help="print a paper's training recipe instead: " + ", ".join(PAPER_PRESETS))
     i.set_defaults(func=_cmd_info)

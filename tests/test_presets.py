@@ -1,0 +1,47 @@
+"""The papers' training recipes (training.presets) and `info --preset`."""
+import json
+
+import pytest
+
+from gancomp_lite.cli import main
+from gancomp_lite.errors import GancompError
+from gancomp_lite.training.distill import PRESETS as DISTILL
+from gancomp_lite.training.online import PRESETS as ONLINE
+from gancomp_lite.training.presets import PAPER_PRESETS, loss_weights, paper_preset, steps_for
+
+
+def test_every_preset_names_loss_weights_that_exist_and_an_objective_that_fits():
+    for name, p in PAPER_PRESETS.items():
+        assert p.loss in DISTILL or p.loss in ONLINE, name
+        assert (p.gan_mode == "lsgan") == (p.task == "horse2zebra"), name   # CycleGAN vs pix2pix
+        assert p.ndf == (64 if p.task == "horse2zebra" else 128), name
+        assert p.epochs > 0 and p.epochs_decay > 0 and p.batch_size > 0
+    # the official schedules (official-implementations section 7)
+    assert (paper_preset("gc-edges2shoes-r-distill").epochs, paper_preset("gc-edges2shoes-r-distill")
+            .epochs_decay, paper_preset("gc-edges2shoes-r-distill").batch_size) == (5, 15, 4)
+    assert (paper_preset("cat-map2sat-student").epochs_decay, paper_preset("cat-map2sat-student")
+            .batch_size) == (1000, 80)
+    assert loss_weights(paper_preset("cat-horse2zebra-student"))["lambda_recon"] == 5.0
+    assert loss_weights(paper_preset("crd-edges2shoes-r-joint"))["relation_weight"] == 2.5
+
+
+def test_steps_follow_from_epochs_and_the_dataset():
+    p = paper_preset("gc-horse2zebra-distill")          # 100 + 100 epochs at batch 1
+    assert steps_for(p, 1067) == 200 * 1067
+    assert steps_for(paper_preset("gc-edges2shoes-r-distill"), 10) == 20 * 3
+    with pytest.raises(GancompError):
+        steps_for(p, 0)
+    with pytest.raises(GancompError, match="unknown paper preset"):
+        paper_preset("gc-nowhere")
+
+
+def test_info_prints_a_preset(capsys):
+    assert main(["info", "--preset", "cat-horse2zebra-student", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["preset"]["batch_size"] == 80 and out["loss_weights"]["lambda_distill"] == 1.0
+    assert main(["info", "--preset", "gc-edges2shoes-r-distill"]) == 0
+    text = capsys.readouterr().out
+    assert "5 + 15 epochs" in text and "model.9" in text
+    with pytest.raises(SystemExit) as stop:
+        main(["info", "--preset", "nope"])
+    assert stop.value.code == 2 and "gc-horse2zebra-distill" in capsys.readouterr().err
