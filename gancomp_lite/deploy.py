@@ -14,7 +14,10 @@ image size is fixed at export).
 program's output on a fixed random input must equal eager PyTorch's within
 :data:`TOLERANCE` (largest absolute difference, images in [-1, 1]); a larger
 difference is an error and the file is removed.  An existing file is kept
-unless ``force``.  :func:`load_runner` gives back a callable
+unless ``force``.  Before export, every BatchNorm after a convolution is
+folded into it (:func:`fold_batchnorm`), so the exported graph has no norm
+nodes for it; the check compares with the network as given.
+:func:`load_runner` gives back a callable
 ``runner(x: Tensor) -> Tensor`` for either format, which the benchmark
 (:mod:`gancomp_lite.metrics.latency`) times.
 
@@ -57,6 +60,58 @@ def copy_eval(net: nn.Module) -> nn.Module:
     return copy.deepcopy(net).float().cpu().eval()
 
 
+def fold_batchnorm(net: nn.Module) -> tuple[nn.Module, int]:
+    """An eval-mode copy of ``net`` with every BatchNorm that directly follows
+    a convolution (in the same ``nn.Sequential``) folded into it, and the
+    number folded.  In eval mode BatchNorm is a per-channel affine map
+    ``y = (x - mean) / sqrt(var + eps) * gamma + beta``, so it becomes the
+    convolution's scale and bias: ``W' = W * s``, ``b' = (b - mean) * s + beta``
+    with ``s = gamma / sqrt(var + eps)`` per output channel (dimension 0 of a
+    convolution's weight, dimension 1 of a transposed convolution's).  The
+    folded norm is replaced by ``nn.Identity``, so layer indices stay the
+    same.  InstanceNorm, which normalises each image by its own statistics,
+    cannot be folded and is left as it is.  The caller's network is not
+    changed.  Explained in chapter ``nb/10_latency``."""
+    model = copy_eval(net)
+    folded = 0
+    for seq in [m for m in model.modules() if isinstance(m, nn.Sequential)]:
+        names = list(seq._modules)
+        for prev, name in zip(names, names[1:]):
+            conv, bn = _last_conv(seq._modules[prev]), seq._modules[name]
+            if conv is None or not (isinstance(bn, nn.BatchNorm2d) and bn.track_running_stats):
+                continue
+            transposed = isinstance(conv, nn.ConvTranspose2d)
+            if (conv.out_channels != bn.num_features) or (transposed and conv.groups != 1):
+                continue
+            with torch.no_grad():
+                scale = bn.running_var.add(bn.eps).rsqrt()
+                if bn.affine:
+                    scale = scale * bn.weight
+                shape = (1, -1, 1, 1) if transposed else (-1, 1, 1, 1)
+                conv.weight.mul_(scale.view(shape))
+                bias = conv.bias if conv.bias is not None else torch.zeros_like(bn.running_mean)
+                new_bias = (bias - bn.running_mean) * scale + (bn.bias if bn.affine else 0.0)
+                conv.bias = nn.Parameter(new_bias)
+            seq._modules[name] = nn.Identity()
+            folded += 1
+    return model, folded
+
+
+def _last_conv(m: nn.Module) -> nn.Module | None:
+    """The convolution whose output is ``m``'s output: ``m`` itself, the last
+    layer of an ``nn.Sequential``, or that of a separable convolution (whose
+    forward is its ``conv`` chain); ``None`` otherwise."""
+    from .models.resnet import SeparableConv2d, SeparableConvTranspose2d
+
+    if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+        return m
+    if isinstance(m, nn.Sequential) and len(m):
+        return _last_conv(m[-1])
+    if isinstance(m, (SeparableConv2d, SeparableConvTranspose2d)):
+        return _last_conv(m.conv)
+    return None
+
+
 def input_channels(net: nn.Module) -> int:
     """The image channels a generator takes (its ``config``; 3 by default)."""
     return getattr(net, "config", {}).get("input_nc", 3)
@@ -80,7 +135,8 @@ def export_generator(net: nn.Module, path: str | Path, fmt: str = "onnx", size: 
         raise GancompError(f"a {fmt} export is written to a {FORMATS[fmt]} file, got {path}")
     if path.exists() and not force:
         raise OutputExistsError(f"{path} exists: pass --force (force=True) to replace it")
-    model = copy_eval(net)
+    reference = copy_eval(net)
+    model, folded = fold_batchnorm(reference)     # BatchNorm into its convolution: no norm nodes left
     # a batch-2 example: torch.export specialises a dimension whose example is 1
     x = _example(model, size, batch=2)
     batch = torch.export.Dim("batch")
@@ -110,8 +166,8 @@ def export_generator(net: nn.Module, path: str | Path, fmt: str = "onnx", size: 
         runner = load_runner(tmp, fmt)
         diff = 0.0
         with torch.no_grad():
-            for xb in (x[:1], x):
-                diff = max(diff, float((runner(xb) - model(xb)).abs().max()))
+            for xb in (x[:1], x):      # against the network as given, norms unfolded
+                diff = max(diff, float((runner(xb) - reference(xb)).abs().max()))
     except Exception as err:   # the check itself failed (a runtime missing, a broken program)
         tmp.unlink(missing_ok=True)
         raise ExportError(f"checking the {fmt} export of {type(net).__name__} against eager PyTorch "
@@ -123,7 +179,7 @@ def export_generator(net: nn.Module, path: str | Path, fmt: str = "onnx", size: 
                           f"{diff:.3g} (tolerance {tolerance:g}): not written")
     tmp.replace(path)
     return {"format": fmt, "path": str(path), "size": size, "max_abs_diff": diff,
-            "tolerance": tolerance, "export_seconds": seconds}
+            "tolerance": tolerance, "export_seconds": seconds, "folded_norms": folded}
 
 
 def load_runner(path: str | Path, fmt: str | None = None, threads: int | None = None

@@ -210,3 +210,43 @@ def test_export_and_bench_from_the_command_line(tmp_path, capsys):
     assert main(["bench", "--random", "cat:100"]) == 2          # above the teacher's own cost
     assert "reachable are" in _one_error(capsys)
     assert not (tmp_path / "f.onnx").exists()
+
+
+def _with_running_stats(G, seed=0):
+    """``G`` with random BatchNorm statistics and affine parameters (a trained BN's kind)."""
+    g = torch.Generator().manual_seed(seed)
+    for m in G.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.copy_(torch.randn(m.num_features, generator=g) * 0.2)
+            m.running_var.copy_(torch.rand(m.num_features, generator=g) + 0.5)
+            m.weight.data.copy_(torch.rand(m.num_features, generator=g) + 0.5)
+            m.bias.data.copy_(torch.randn(m.num_features, generator=g) * 0.1)
+    return G.eval()
+
+
+@pytest.mark.parametrize("arch", ["mobile_resnet", "resnet", "unet"])
+def test_batchnorm_folds_into_its_convolution_without_changing_the_output(arch):
+    from gancomp_lite.deploy import fold_batchnorm
+
+    kw = {"padding_type": "zero"} if arch != "unet" else {}
+    G = _with_running_stats(build_generator(arch, ngf=8, norm="batch", image_size=64, **kw))
+    n_bn = sum(isinstance(m, torch.nn.BatchNorm2d) for m in G.modules())
+    before = {k: v.clone() for k, v in G.state_dict().items()}
+    F, folded = fold_batchnorm(G)
+    assert folded == n_bn > 0 and not any(isinstance(m, torch.nn.BatchNorm2d) for m in F.modules())
+    assert all(torch.equal(before[k], v) for k, v in G.state_dict().items())   # the caller's net kept
+    x = torch.rand(2, 3, 64, 64) * 2 - 1
+    with torch.no_grad():
+        assert float((F(x) - G(x)).abs().max()) < 1e-5
+    # InstanceNorm cannot be folded: nothing changes
+    assert fold_batchnorm(build_generator(arch, ngf=8, norm="instance", image_size=64))[1] == 0
+
+
+def test_the_onnx_export_of_a_batchnorm_student_has_no_norm_nodes(tmp_path):
+    import onnx
+
+    G = _with_running_stats(build_generator("mobile_resnet", ngf=8, norm="batch", padding_type="zero"))
+    r = export_generator(G, tmp_path / "g.onnx", "onnx", size=32)
+    ops = {n.op_type for n in onnx.load(str(tmp_path / "g.onnx")).graph.node}
+    assert r["folded_norms"] > 0 and r["max_abs_diff"] <= 1e-4
+    assert not ops & {"BatchNormalization", "InstanceNormalization"} and "Conv" in ops
