@@ -218,3 +218,76 @@ def onnx_session(path: str | Path, threads: int | None = None):
         options.inter_op_num_threads = 1
     options.log_severity_level = 3
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+#: largest mean absolute difference (images in [-1, 1]) an int8 model may have from its float32
+#: ONNX file on the calibration images, or it is removed: 0.05 is about 6 grey levels on average
+INT8_TOLERANCE = 0.05
+
+
+def quantize_onnx(float_path: str | Path, out: str | Path, calibration: torch.Tensor,
+                  per_channel: bool = True, tolerance: float = INT8_TOLERANCE,
+                  force: bool = False) -> dict:
+    """ONNX Runtime's static int8 quantization of the exported generator
+    ``float_path`` into ``out``: QDQ format, int8 weights (per output channel
+    with ``per_channel``) and activations, calibrated on the images
+    ``calibration`` (``[N, C, H, W]`` in [-1, 1], task images: the ranges of
+    the activations come from them).  The library's quantizer does the work;
+    this checks the result: the int8 model's outputs on the calibration
+    images must be within ``tolerance`` (mean absolute difference) of the
+    float32 file's, or the file is removed and an :class:`ExportError`
+    raised.  Returns a report with both differences.  An existing ``out`` is
+    kept unless ``force``.  Explained in chapter ``nb/10_latency``."""
+    import numpy as np
+    from onnxruntime.quantization import (CalibrationDataReader, QuantFormat, QuantType,
+                                          quantize_static)
+
+    float_path, out = Path(float_path), Path(out)
+    if out.suffix != ".onnx":
+        raise GancompError(f"an int8 model is written to a .onnx file, got {out}")
+    if out.exists() and not force:
+        raise OutputExistsError(f"{out} exists: pass --force (force=True) to replace it")
+    if calibration.ndim != 4 or len(calibration) < 1:
+        raise GancompError(f"calibration images must be a [N, C, H, W] batch, got {tuple(calibration.shape)}")
+    session = onnx_session(float_path)
+    name = session.get_inputs()[0].name
+    images = [calibration[i:i + 1].float().numpy() for i in range(len(calibration))]
+
+    class Reader(CalibrationDataReader):
+        def __init__(self):
+            self._it = iter(images)
+
+        def get_next(self):
+            x = next(self._it, None)
+            return None if x is None else {name: x}
+
+    tmp = out.with_name(out.name + ".tmp.onnx")
+    t0 = time.perf_counter()
+    import logging
+
+    root, level = logging.getLogger(), logging.getLogger().level
+    root.setLevel(logging.ERROR)        # the quantizer's advice goes to the root logger
+    try:
+        quantize_static(str(float_path), str(tmp), Reader(), quant_format=QuantFormat.QDQ,
+                        per_channel=per_channel, activation_type=QuantType.QInt8,
+                        weight_type=QuantType.QInt8)
+        q = onnx_session(tmp)
+        ref = np.concatenate([session.run(None, {name: x})[0] for x in images])
+        got = np.concatenate([q.run(None, {name: x})[0] for x in images])
+    except Exception as err:   # noqa: BLE001 - the quantizer raises many kinds
+        tmp.unlink(missing_ok=True)
+        raise ExportError(f"int8 quantization of {float_path.name} failed: {type(err).__name__}: "
+                          f"{str(err).splitlines()[0][:300] if str(err) else ''}") from err
+    finally:
+        root.setLevel(level)
+    mean_diff, max_diff = float(np.abs(got - ref).mean()), float(np.abs(got - ref).max())
+    if not mean_diff <= tolerance:
+        tmp.unlink(missing_ok=True)
+        raise ExportError(f"the int8 model of {float_path.name} differs from float32 by {mean_diff:.3g} "
+                          f"on average (tolerance {tolerance:g}): not written")
+    tmp.replace(out)
+    for extra in out.parent.glob(out.name + ".tmp*"):   # the quantizer's own side files
+        extra.unlink(missing_ok=True)
+    return {"path": str(out), "mean_abs_diff": mean_diff, "max_abs_diff": max_diff,
+            "tolerance": tolerance, "per_channel": per_channel, "calibration_images": len(images),
+            "seconds": time.perf_counter() - t0}

@@ -250,3 +250,26 @@ def test_the_onnx_export_of_a_batchnorm_student_has_no_norm_nodes(tmp_path):
     ops = {n.op_type for n in onnx.load(str(tmp_path / "g.onnx")).graph.node}
     assert r["folded_norms"] > 0 and r["max_abs_diff"] <= 1e-4
     assert not ops & {"BatchNormalization", "InstanceNormalization"} and "Conv" in ops
+
+
+def test_int8_quantization_is_checked_against_float32_and_removed_if_it_fails(tmp_path):
+    from gancomp_lite.deploy import quantize_onnx
+    from gancomp_lite.metrics.quality import test_set
+    from gancomp_lite.training.checkpoint import load_student
+
+    G = load_student("edges2shapes-prune-distill-keep-D-ngf12-ci")
+    export_generator(G, tmp_path / "g.onnx", "onnx", size=32)
+    images = test_set("edges2shapes", 8, 32, seed=3)["A"]
+    r = quantize_onnx(tmp_path / "g.onnx", tmp_path / "g.int8.onnx", images)
+    assert (tmp_path / "g.int8.onnx").exists() and 0 < r["mean_abs_diff"] <= r["tolerance"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["g.int8.onnx", "g.onnx"]   # no side files
+    q = load_runner(tmp_path / "g.int8.onnx")
+    with torch.no_grad():
+        assert float((q(images) - G.float().eval()(images)).abs().mean()) < 0.05
+    with pytest.raises(OutputExistsError):
+        quantize_onnx(tmp_path / "g.onnx", tmp_path / "g.int8.onnx", images)
+    with pytest.raises(ExportError, match="not written"):
+        quantize_onnx(tmp_path / "g.onnx", tmp_path / "strict.onnx", images, tolerance=0.0)
+    assert not (tmp_path / "strict.onnx").exists()
+    with pytest.raises(GancompError, match="calibration"):
+        quantize_onnx(tmp_path / "g.onnx", tmp_path / "x.onnx", images[0])
