@@ -374,7 +374,11 @@ def test_distill_online_writes_a_loadable_student_and_names_its_backbone(tmp_pat
 
 def test_crd_sweep_rejects_unknown_arms_before_writing(tmp_path, capsys):
     out = tmp_path / "r.json"
-    assert main(["sweep-crd", "ablation", "--arms", "crd", "rainbows", "--out", str(out),
+    with pytest.raises(SystemExit) as stop:            # no arm of either experiment: --help lists them
+        main(["sweep-crd", "ablation", "--arms", "crd", "rainbows", "--out", str(out), "--allow-dirty"])
+    assert stop.value.code == 2 and "invalid choice: 'rainbows'" in capsys.readouterr().err
+    # an arm of the other experiment
+    assert main(["sweep-crd", "ablation", "--arms", "crd", "gc-distiller", "--out", str(out),
                  "--allow-dirty"]) == 2
     assert "unknown arm" in capsys.readouterr().err and not out.exists()
 
