@@ -115,7 +115,9 @@ def test_process_memory_sees_the_weights_as_each_runtime_holds_them(tmp_path, mo
     for b in ("eager", "onnxruntime"):
         assert narrow[b]["status"] == wide[b]["status"] == "ok"
         assert narrow[b]["mb"] >= 0 and wide[b]["mb"] - narrow[b]["mb"] > 0.8 * weights, (b, narrow, wide)
-        assert 0 <= wide[b]["spread_mb"] < 0.5 * weights   # two processes agree
+        # two fresh processes agree to within the weights' size (their peaks move by tens of MB
+        # with the allocator's arenas: a spread of 20 MB was seen on a loaded machine)
+        assert 0 <= wide[b]["spread_mb"] < weights, (b, wide[b])
         assert len(wide[b]["samples_mb"]) == 2 and min(wide[b]["samples_mb"]) <= wide[b]["mb"]
     with pytest.raises(GancompError, match="unknown backend"):
         process_memory(build_generator("resnet", ngf=4), ("tensorrt",))
