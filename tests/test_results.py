@@ -174,3 +174,12 @@ def test_an_interrupted_results_file_resumes_only_for_the_same_command_and_packa
     assert [r["seed"] for r in data["rows"]] == [0, 1] and data["status"] == "complete"
     assert len(data["sessions"]) == 1 and data["sessions"][0]["rows_kept"] == 1
     assert data["settings"] == {"seeds": [0, 1]}                    # the first session's record stays
+
+
+def test_the_rule_is_silent_on_near_identical_values():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert R.compare_values([310.00001, 310.00001], [310.0, 330.0]) == "same"
+        assert R.compare_to_value([310.00001, 310.000011], 300.0) in ("lower", "higher", "same")

@@ -30,6 +30,7 @@ import os
 import platform
 import statistics
 import time
+import warnings
 from pathlib import Path
 from typing import Sequence
 
@@ -58,7 +59,11 @@ def welch(a: Sequence[float], b: Sequence[float]) -> tuple[float, float]:
     gap = statistics.mean(a) - statistics.mean(b)
     if statistics.variance(a) == 0 and statistics.variance(b) == 0:
         return gap, (0.0 if gap != 0 else 1.0)
-    p = float(stats.ttest_ind(a, b, equal_var=False).pvalue)
+    with warnings.catch_warnings():
+        # near-identical values (two processes peaking at the same byte count) make SciPy warn
+        # of precision loss in the variance; the p-value it returns is still the test's
+        warnings.simplefilter("ignore", RuntimeWarning)
+        p = float(stats.ttest_ind(a, b, equal_var=False).pvalue)
     return gap, (1.0 if math.isnan(p) else p)
 
 
@@ -85,7 +90,9 @@ def compare_to_value(a: Sequence[float], value: float, alpha: float = ALPHA) -> 
     if statistics.variance(a) == 0:
         p = 0.0 if gap != 0 else 1.0
     else:
-        p = float(stats.ttest_1samp(a, float(value)).pvalue)
+        with warnings.catch_warnings():   # as in welch: near-identical values
+            warnings.simplefilter("ignore", RuntimeWarning)
+            p = float(stats.ttest_1samp(a, float(value)).pvalue)
     if math.isnan(p) or p >= alpha:
         return "same"
     return "lower" if gap < 0 else "higher"
