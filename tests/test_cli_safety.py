@@ -187,7 +187,9 @@ def test_a_corrupt_checkpoint_is_one_short_line(tmp_path, capsys):
         fake.read_bytes()).hexdigest()}))
     assert main(["evaluate", str(fake), "--task", "stripes"]) == 2
     err = one_error_line(capsys)
-    assert "fake.pt" in err and "weights_only" not in err and len(err) < 300
+    # the file is named once, and the rest is short whatever the temporary folder's depth
+    assert err.count(str(fake)) == 1 and "weights_only" not in err
+    assert len(err.replace(str(fake), "")) < 200
 
 
 def test_a_corrupt_image_names_its_file(tmp_path, capsys):

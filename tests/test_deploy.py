@@ -196,7 +196,7 @@ def test_export_and_bench_from_the_command_line(tmp_path, capsys):
     # bad input: one clear error each
     assert main(["export", str(DATA_DIR / "features" / "synthetic-features.pt"), "--format", "onnx",
                  "--out", str(tmp_path / "f.onnx")]) == 2
-    assert "not a generator file" in _one_error(capsys)
+    assert "expected a generator file" in _one_error(capsys)
     assert main(["export", str(DATA_DIR / "supernets" / "edges2shapes-channels-48-ci-uniform-seed0.pt"),
                  "--format", "onnx", "--out", str(tmp_path / "f.onnx")]) == 2
     assert "export one subnet first" in _one_error(capsys)

@@ -103,8 +103,11 @@ def _generator_of(path: str):
     try:
         return load_generator_file(p)
     except CheckpointError as err:
-        raise CheckpointError(f"{p} is not a generator file (a teacher, student, pruned network "
-                              f"or exported subnet): {err}") from None
+        reason = str(err)
+        if str(p) not in reason:  # name the file once, however deep its folder
+            reason = f"{p}: {reason}"
+        raise CheckpointError(f"{reason} (expected a generator file: a teacher, student, pruned "
+                              f"network or exported subnet)") from None
 
 
 
