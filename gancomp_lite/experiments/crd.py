@@ -362,34 +362,17 @@ def run_recorded(experiment: str, out, task: str = "edges2shapes", seeds=(0, 1, 
                                  anchor=preset(BASE_PRESET, "synthetic").anchor,
                                  judged_if=results.LEARNED_RULE,
                                  baselines=baselines(task, n_eval, size), argv=argv)
-    models = _SavingDict(lambda key, G: save_students({key: G}, save, experiment, out, line, version,
+    models = results.SavingDict(lambda key, G: save_students({key: G}, save, experiment, out, line, version,
                                                      seeds[0], force=True)) if save else None
     fn(progress=progress, record=record, models=models, **settings)
     return record.finish()
 
 
-class _SavingDict(dict):
-    """A ``models`` dict for the runners that hands each network to ``save``
-    as soon as it is trained (so an interrupted, resumed sweep keeps them)
-    and holds none of them."""
-
-    def __init__(self, save):
-        super().__init__()
-        self._save = save
-
-    def __setitem__(self, key, value):
-        self._save(key, value)
-
-
 # -- verdicts ----------------------------------------------------------------------
 def baselines(task: str, n_eval: int, size: int) -> dict[str, float]:
     """The trivial translators' L1 on the test images every arm is scored on
-    (``{"identity": ..., "mean target": ...}``): what a student must clearly
-    beat to be judged (registered in a results file before its run)."""
-    from ..metrics.quality import trivial_translators
-
-    data = test_set(task, n_eval, size, seed=0)
-    return {name: m["l1"] for name, m in trivial_translators(task, data, "synthetic").items()}
+    (:func:`~.results.trivial_scores`)."""
+    return results.trivial_scores(task, n_eval, size)
 
 
 

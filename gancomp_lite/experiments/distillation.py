@@ -114,6 +114,11 @@ def run(task: str, arms: dict[str, dict], teacher, teacher_D, widths=(8,), seeds
     costs: dict[str, tuple[float, float]] = {}   # by architecture: profiling traces a whole forward
     jobs = [(a, w, s) for w in widths for a in arms for s in seeds]
     for arm, ngf, seed in tqdm(jobs, desc=f"{task} students", disable=not progress):
+        if record is not None and record.has(arm=arm, ngf=ngf, seed=seed):
+            # finished in an earlier session of a resumed run: its stored row stands
+            rows.append(next(r for r in record.data["rows"]
+                             if (r["arm"], r["ngf"], r["seed"]) == (arm, ngf, seed)))
+            continue
         settings = {"mode": mode or "paired", **arms[arm]}
         recipe = StudentRecipe(task=task, ngf=ngf, image_size=size,
                                **{k: v for k, v in settings.items() if k in _RECIPE_FIELDS})
@@ -154,12 +159,14 @@ def command(experiment: str, settings: dict) -> str:
 def run_recorded(experiment: str, out, task: str | None = None, widths=(8, 4), seeds=(0, 1, 2),
                  steps: int = 500, size: int = 64, batch_size: int | None = None,
                  n_eval: int = 512, curve_points: int = 8, allow_dirty: bool = False,
-                 force: bool = False, progress: bool = True, argv: list[str] | None = None):
+                 force: bool = False, resume: bool = False, progress: bool = True,
+                 argv: list[str] | None = None):
     """A recorded sweep (``pseudo-pairs`` = Fig. 7a, ``ablation`` = Table 3)
     from the task's shipped teacher: refuse a dirty tree (unless
     ``allow_dirty``), write ``out`` with its command, claims, code version,
     teacher checksum and machine *before* training, append each run, mark it
-    complete at the end."""
+    complete at the end.  ``resume``: continue an interrupted ``out`` made by
+    the same command and package, keeping its finished runs."""
     from pathlib import Path
 
     from ..errors import GancompError
@@ -182,7 +189,7 @@ def run_recorded(experiment: str, out, task: str | None = None, widths=(8, 4), s
     claims = PSEUDO_PAIR_CLAIMS if experiment == "pseudo-pairs" else ABLATION_CLAIMS
     record = results.ResultsFile(out, f"distillation-{experiment}",
                                  command(experiment, {**settings, "out": Path(out).as_posix()}),
-                                 version, settings, claims, force=force,
+                                 version, settings, claims, force=force, resume=resume,
                                  allow_dirty=version.endswith("+dirty"), teacher=tinfo, argv=argv)
     arms = PSEUDO_PAIR_ARMS if experiment == "pseudo-pairs" else ABLATION_ARMS
     run(arms=arms, teacher=teacher, teacher_D=teacher_D,

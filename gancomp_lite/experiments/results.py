@@ -457,3 +457,26 @@ def keep_row(rows: list[dict], row: dict, curve: dict | None, record: "ResultsFi
     if record is not None:
         record.add(row)
 
+
+class SavingDict(dict):
+    """A ``models`` dict for the sweep runners that hands each trained network
+    to ``save(key, network)`` as soon as it is trained (so an interrupted,
+    resumed sweep keeps them) and holds none of them."""
+
+    def __init__(self, save):
+        super().__init__()
+        self._save = save
+
+    def __setitem__(self, key, value):
+        self._save(key, value)
+
+
+def trivial_scores(task: str, n_eval: int, size: int, metric: str = "l1") -> dict[str, float]:
+    """The trivial translators' ``metric`` on the test images every arm of a
+    sweep is scored on (``{"identity": ..., "mean target": ...}``): what a
+    student must clearly beat to be judged (:func:`learned`; registered in a
+    results file before its run)."""
+    from ..metrics.quality import test_set, trivial_translators
+
+    data = test_set(task, n_eval, size, seed=0)
+    return {name: m[metric] for name, m in trivial_translators(task, data, "synthetic").items()}

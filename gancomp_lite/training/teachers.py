@@ -215,7 +215,6 @@ def export_teacher(run_dir: str | Path, out_dir: str | Path | None = None, n_eva
     ``force``; if anything fails, nothing is written (see
     :func:`~gancomp_lite.shipped.staged`).  Returns the manifest.
     """
-    import json
 
     import torch
 
