@@ -343,7 +343,7 @@ def test_cat_experiment_prunes_once_and_trains_every_arm_on_the_same_network(tmp
     assert saved["prune"]["macs"] == out["prune"]["macs"] and len(saved["rows"]) == len(rows)
     v = cat.verdicts(rows)
     assert set(v) == set(cat.CAT_CLAIMS) and all(x["verdict"] in results.VERDICTS for x in v.values())
-    assert v["student_matches_teacher"]["verdict"] == "inconclusive"      # one teacher: no spread
+    assert "student_matches_teacher" not in v and set(cat.RETIRED_CLAIMS) == {"student_matches_teacher"}
     assert all(torch.equal(before[k], T.state_dict()[k]) for k in before)   # the teacher is untouched
 
 
@@ -363,12 +363,45 @@ def test_sweep_cat_command_records_claims_pruning_and_rows(tmp_path, capsys):
     assert len(data["prune_seconds"]) == 3 and data["prune"]["macs"] <= data["prune"]["target_macs"]
     assert [r["arm"] for r in data["rows"]] == [*cat.CAT_ARMS, "teacher"]
     assert data["command"].startswith("gancomp-lite sweep-cat --task edges2shapes --seeds 0 --steps 1")
-    assert "ka_beats_mse [l1]: inconclusive" in capsys.readouterr().out
+    assert "ka_beats_mse [l1]" in capsys.readouterr().out
     assert main(argv) == 2                                   # an existing results file is kept
+    assert data["retired_claims"] == cat.RETIRED_CLAIMS and data["judged_if"]
+    assert set(data["baselines"]) == {"identity", "mean target"}
+    assert data["settings"]["reduction"] == cat.CI_REDUCTION
+
+
+def test_a_resumed_cat_sweep_keeps_its_finished_runs_and_saves_students(tmp_path, monkeypatch, capsys):
+    import json
+
+    import gancomp_lite.provenance as prov
+    from gancomp_lite.cli import main
+    from gancomp_lite.experiments import cat, results
+    from gancomp_lite.training.checkpoint import read_manifest
+
+    monkeypatch.setattr(prov, "require_clean", lambda *a, **k: "0" * 40)   # a clean commit
+    out, st = tmp_path / "cat.json", tmp_path / "students"
+    args = ["sweep-cat", "--seeds", "0", "--steps", "1", "--n", "8", "--curve-points", "0",
+            "--no-progress", "--out", str(out), "--save-students", str(st)]
+    assert main(args) == 0
+    whole = results.load(out)
+    for arm in cat.CAT_ARMS:
+        m = read_manifest(cat.student_file(st, arm, 0))
+        assert m["kind"] == cat.SWEEP_STUDENT_KIND and m["arm"] == arm and m["command"] == whole["command"]
+    cut = dict(whole, status="running", rows=whole["rows"][:2])      # interrupted after two runs
+    out.write_text(json.dumps(cut))
+    assert main(args) == 2                                           # exists: not overwritten
+    assert main(args + ["--resume", "--force"]) == 2
+    assert main(args[:4] + ["2"] + args[5:] + ["--resume"]) == 2    # another command
+    capsys.readouterr()
+    assert main(args + ["--resume"]) == 0
+    resumed = results.load(out)
+    assert resumed["status"] == "complete" and resumed["rows"][:2] == whole["rows"][:2]
+    assert [r["arm"] for r in resumed["rows"]] == [r["arm"] for r in whole["rows"]]
+    assert resumed["sessions"][0]["rows_kept"] == 2 and resumed["prune"] == whole["prune"]
 
 
 def test_cat_verdicts_follow_the_rule_on_made_up_rows():
-    from gancomp_lite.experiments import cat
+    from gancomp_lite.experiments import cat, results
 
     def rows(arm, values):
         return [{"arm": arm, "seed": s, "l1": v, "gmacs_256": 0.1, "mparams": 0.01}
@@ -382,8 +415,32 @@ def test_cat_verdicts_follow_the_rule_on_made_up_rows():
     assert v["ka_needs_recon"]["verdict"] == "confirmed"        # no-recon clearly worse
     assert v["inherit_helps"]["verdict"] == "not confirmed"     # inherited clearly worse
     assert v["distill_helps"]["verdict"] == "inconclusive"      # a tie
-    assert v["student_matches_teacher"]["verdict"] == "inconclusive"   # one teacher value
+    assert v["student_beats_teacher"]["verdict"] == "not confirmed"   # ka clearly worse than 0.01
     assert all(x["metric"] == "l1" for x in v.values())
+    # the teacher as a fixed value: a student clearly better confirms, one at its value ties
+    better = [r for r in data if r["arm"] != "teacher"] + rows("teacher", [0.2])
+    assert cat.verdicts(better)["student_beats_teacher"]["verdict"] == "confirmed"
+    level = [r for r in data if r["arm"] != "teacher"] + rows("teacher", [0.11])
+    assert cat.verdicts(level)["student_beats_teacher"]["verdict"] == "inconclusive"
+    # gated: an arm that does not clearly beat the trivial translators is not judged
+    trivial = {"identity": 0.9, "mean target": 0.115}
+    gated = cat.verdicts(better, trivial=trivial)
+    assert gated["student_beats_teacher"]["verdict"] == results.NOT_JUDGED      # ka ties the mean
+    assert gated["ka_needs_recon"]["verdict"] == results.NOT_JUDGED             # no-recon worse than it
+    assert cat.verdicts(better, trivial={"identity": 0.95, "mean target": 0.9}) == cat.verdicts(better)
+
+
+def test_floor_layers_names_the_layers_the_budget_sized():
+    from gancomp_lite.experiments import cat
+
+    report = {"config": {"down": [4, 10, 4], "up": [6, 4]}, "floor": 4}
+    assert cat.floor_layers(report) == ["down.0", "down.2", "up.1"]
+    assert cat.floor_layers({"config": {"down": [5, 10, 22], "up": [9]}, "floor": 4}) == []
+    T = scored_teacher()
+    from gancomp_lite.compression.one_step import one_step_prune
+    _, tiny = one_step_prune(T, 0.06 * profile_macs(T, 32, "cat"), size=32)
+    _, mild = one_step_prune(T, 0.8 * profile_macs(T, 32, "cat"), size=32)
+    assert cat.floor_layers(tiny) and not cat.floor_layers(mild)
 
 
 def test_a_pruned_start_is_reinitialised_unless_the_weights_were_inherited(tmp_path):
@@ -440,3 +497,37 @@ def test_the_widths_figure_reads_every_layer_of_teacher_and_pruned_student():
     student, report = prune_untrained(0.5 * profile_macs(teacher, 64, "cat"), ngf=16, size=64)
     fig = pruned_widths_figure(teacher.config, report.config)
     assert len(fig.axes[0].patches) == 2 * len(names) * (1 + len(teacher.config["branches"][0]))
+
+
+def test_silencing_channels_zeroes_the_chosen_norms_of_a_copy():
+    from gancomp_lite.compression.one_step import scores, silence_channels
+
+    T = scored_teacher()
+    before = {k: v.clone() for k, v in T.state_dict().items()}
+    x = torch.rand(2, 3, 32, 32) * 2 - 1
+    T.eval()
+    with torch.no_grad():
+        y = T(x)
+        assert torch.equal(silence_channels(T, 0.0).eval()(x), y)          # nothing silenced
+    s = scores(T)
+    for order in ("lowest", "highest", "random"):
+        S = silence_channels(T, 0.25, order, seed=1)
+        after = scores(S)
+        for name, g in s.items():
+            k = round(0.25 * len(g))
+            off = torch.nonzero(after[name] == 0).flatten()
+            assert len(off) == k, (name, order)
+            if order == "lowest" and k:
+                assert g[off].max() <= g[after[name] > 0].min()
+            if order == "highest" and k:
+                assert g[off].min() >= g[after[name] > 0].max()
+        with torch.no_grad():
+            assert not torch.allclose(S.eval()(x), y)
+    a, b = silence_channels(T, 0.5, "random", seed=0), silence_channels(T, 0.5, "random", seed=1)
+    assert not all(torch.equal(u, v) for u, v in zip(scores(a).values(), scores(b).values()))
+    assert all(torch.equal(before[k], T.state_dict()[k]) for k in before)   # the teacher is untouched
+    with pytest.raises(GancompError, match="unknown order"):
+        silence_channels(T, 0.1, "smallest")
+    for bad in (1.5, -0.1, float("nan")):
+        with pytest.raises(GancompError, match="fraction of channels"):
+            silence_channels(T, bad)

@@ -31,11 +31,14 @@ def _cmd_sweep_distillation(args: argparse.Namespace) -> int:
     from ..experiments import distillation as dx
     from ..experiments import results
 
+    if args.force and args.resume:
+        raise GancompError("--force starts the results file anew and --resume continues it: pass one")
+
     path = dx.run_recorded(
         args.experiment, args.out, task=args.task, widths=args.widths, seeds=args.seeds,
         steps=args.steps, size=args.size, batch_size=args.batch_size, n_eval=args.n,
         curve_points=args.curve_points, allow_dirty=args.allow_dirty, force=args.force,
-        progress=not args.no_progress, argv=args.argv)
+        resume=args.resume, progress=not args.no_progress, argv=args.argv)
     rows = results.load(path)["rows"]
     print(f"wrote {len(rows)} runs to {path}")
     verdicts = (dx.pseudo_pair_verdicts(rows) if args.experiment == "pseudo-pairs"
@@ -54,11 +57,12 @@ def _cmd_sweep_cat(args: argparse.Namespace) -> int:
         args.out, task=args.task, seeds=args.seeds, steps=args.steps, size=args.size,
         batch_size=args.batch_size, n_eval=args.n, reduction=args.reduction,
         curve_points=args.curve_points, allow_dirty=args.allow_dirty, force=args.force,
-        progress=not args.no_progress, argv=args.argv)
+        resume=args.resume, progress=not args.no_progress, argv=args.argv,
+        save_students_to=args.save_students)
     data = results.load(path)
     print(f"wrote {len(data['rows'])} rows to {path}; one-step pruning took "
           f"{min(data['prune_seconds']):.2f} s (best of {len(data['prune_seconds'])})")
-    for claim, v in cat.verdicts(data["rows"]).items():
+    for claim, v in cat.verdicts(data["rows"], trivial=data.get("baselines")).items():
         print(f"{claim} [{v['metric']}]: {v['verdict']} ({v['reason']})")
     return 0
 
@@ -100,9 +104,16 @@ def _cmd_sweep_ofa(args: argparse.Namespace) -> int:
 
 
 
+def _resume_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--resume", action="store_true",
+                   help="continue an interrupted results file of the same command and package, "
+                        "keeping its finished runs")
+
+
 def add_parsers(sub) -> None:
     """Add the experiments verbs to the sub-command parser ``sub``."""
     from ..data.synthetic import WORLDS
+    from ..experiments.cat import CI_REDUCTION
     from ..experiments.crd import SCHEME_ARMS, ablation_arms
     from ..training.online import preset as online_preset
 
@@ -132,6 +143,7 @@ def add_parsers(sub) -> None:
     s.add_argument("--batch-size", type=_positive, default=None,
                    help="default: 1 (pseudo-pairs, as CycleGAN), 4 (ablation)")
     _recorded_sweep_options(s)
+    _resume_option(s)
     s.set_defaults(func=_cmd_sweep_distillation)
 
 
@@ -139,13 +151,20 @@ def add_parsers(sub) -> None:
                                          "KA without reconstruction, inherited weights, vs the teacher")
     c.add_argument("--task", default="edges2shapes", choices=["edges2shapes", "stripes"])
     c.add_argument("--seeds", type=_non_negative, nargs="+", default=[0, 1, 2])
-    c.add_argument("--steps", type=_positive, default=600)
+    c.add_argument("--steps", type=_positive, default=None,
+                   help="default: the teacher's own training steps")
     c.add_argument("--size", type=_positive, default=64)
     c.add_argument("--batch-size", type=_positive, default=None,
                    help="default 4 (KA compares the samples of a batch: it needs more than one)")
-    c.add_argument("--reduction", type=_real(above=1.0), default=20.0,
-                   help="prune to the teacher's MACs divided by this (CAT's convention, 256x256)")
+    c.add_argument("--reduction", type=_real(above=1.0), default=CI_REDUCTION,
+                   help="prune to the teacher's MACs divided by this (CAT's convention, "
+                        f"256x256; default {CI_REDUCTION:g}: the papers' 10-22x leave the ci "
+                        "teacher's encoder at CAT's channel floor)")
     _recorded_sweep_options(c)
+    _resume_option(c)
+    c.add_argument("--save-students", default=None, metavar="DIR",
+                   help="also write the first seed's trained networks to DIR, one checksummed "
+                        "file per arm (the pictures chapter 07 shows)")
     c.set_defaults(func=_cmd_sweep_cat)
 
 
@@ -165,9 +184,7 @@ def add_parsers(sub) -> None:
                         f"{', '.join(CRD_ARMS[:-len(SCHEME_ARMS)])}; schemes: "
                         f"{', '.join(SCHEME_ARMS)}")
     _recorded_sweep_options(c)
-    c.add_argument("--resume", action="store_true",
-                   help="continue an interrupted results file of the same command and package, "
-                        "keeping its finished runs")
+    _resume_option(c)
     c.add_argument("--save-students", default=None, metavar="DIR",
                    help="also write the first seed's trained networks to DIR, one checksummed "
                         "file per arm (the pictures chapter 08 shows)")

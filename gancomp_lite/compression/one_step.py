@@ -241,6 +241,57 @@ def inherit_weights(teacher: InceptionGenerator, report: PruneReport) -> Incepti
     return student
 
 
+#: the orders :func:`silence_channels` can pick a layer's channels in
+SILENCE_ORDERS = ("lowest", "highest", "random")
+
+
+def _scored_norms(teacher: InceptionGenerator) -> dict[str, nn.Module]:
+    """The norm behind every name of :func:`scores`, in the same order."""
+    out = {name: teacher.get_submodule(name) for name in teacher.SCORED_DOWN + teacher.SCORED_UP}
+    for b, block in enumerate(teacher.features):
+        for bname, branch in _branch_slots(block):
+            if branch is not None:
+                out[f"features.{b}.{bname}"] = _first_norm(branch)
+    return out
+
+
+def silence_channels(teacher: InceptionGenerator, fraction: float, order: str = "lowest",
+                     seed: int = 0) -> InceptionGenerator:
+    """A copy of ``teacher`` in which ``fraction`` of every scored layer's
+    channels are switched off: the norm's scale and shift are set to zero, so
+    the channel passes a constant zero on (the same network as one that lost
+    the channel, at the teacher's shapes).  ``order`` picks the channels:
+    ``lowest`` or ``highest`` ``|gamma|`` (what CAT's threshold removes first,
+    or last), or ``random`` (drawn with ``seed``).  If ``|gamma|`` carries the
+    channels' importance, silencing the lowest costs less quality than
+    silencing random ones, and the highest costs most (chapter ``nb/07_cat``
+    measures it).  The teacher is not changed."""
+    import copy
+
+    from ..errors import check_number
+
+    fraction = check_number(fraction, "the fraction of channels to silence", minimum=0, maximum=1)
+    if order not in SILENCE_ORDERS:
+        raise GancompError(f"unknown order {order!r}: choose one of {', '.join(SILENCE_ORDERS)}")
+    score = scores(teacher)
+    net = copy.deepcopy(teacher)
+    g = torch.Generator().manual_seed(int(seed))
+    with torch.no_grad():
+        for name, norm in _scored_norms(net).items():
+            s = score[name]
+            k = int(round(fraction * len(s)))
+            if k == 0:
+                continue
+            if order == "random":
+                idx = torch.randperm(len(s), generator=g)[:k]
+            else:
+                idx = torch.topk(s, k, largest=order == "highest").indices
+            norm.weight[idx] = 0.0
+            if norm.bias is not None:
+                norm.bias[idx] = 0.0
+    return net
+
+
 # -- inheriting the kept weights ------------------------------------------------
 def _take(t: torch.Tensor, out_idx=None, in_idx=None, transposed: bool = False) -> torch.Tensor:
     o, i = (1, 0) if transposed else (0, 1)
