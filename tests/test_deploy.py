@@ -275,3 +275,27 @@ def test_int8_quantization_is_checked_against_float32_and_removed_if_it_fails(tm
     assert not (tmp_path / "strict.onnx").exists()
     with pytest.raises(GancompError, match="calibration"):
         quantize_onnx(tmp_path / "g.onnx", tmp_path / "x.onnx", images[0])
+
+
+def test_the_benchmark_keeps_torchs_native_profiler_chatter_out_but_not_real_errors(capfd):
+    import logging
+    import os
+
+    from gancomp_lite.metrics.latency import _quiet_native_stderr, peak_memory
+    from gancomp_lite.models import MobileResnetGenerator
+
+    with _quiet_native_stderr():
+        os.write(2, b"USDT:2026-12-03 09:26:10 12369:12369 SyncActivityProfilerHandler.cpp:39] "
+                    b"profiler_start\n")
+        os.write(2, b"ERROR:2026-12-03 09:26:10 12369:12369 DeviceProperties.cpp:56] "
+                    b"gpuGetDeviceCount failed with code 35\n")
+        os.write(2, b"a real failure\n")
+    err = capfd.readouterr().err
+    assert err.splitlines() == ["a real failure"]
+    peak_memory(MobileResnetGenerator(ngf=4), size=16)        # runs torch.profiler
+    assert "USDT" not in capfd.readouterr().err
+    logging.getLogger("torch.utils.cpp_extension").warning(
+        "No CUDA runtime is found, using CUDA_HOME='/usr/local'")
+    logging.getLogger("torch.utils.cpp_extension").warning("another note")
+    err = capfd.readouterr().err
+    assert "No CUDA runtime" not in err and "another note" in err

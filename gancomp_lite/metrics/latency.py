@@ -7,6 +7,10 @@ around each timed call.  Explained in chapter ``nb/01_cost`` (section
 """
 from __future__ import annotations
 
+import contextlib
+import logging
+import os
+import re
 import statistics
 import time
 from dataclasses import dataclass, asdict
@@ -141,6 +145,51 @@ def _onnx_runner(path, backend: str, x: torch.Tensor, threads: int):
         raise BackendUnavailable("openvino is not installed (pip install openvino)") from err
     compiled = openvino_model(path, threads)
     return lambda: compiled([xn])
+
+
+#: lines torch's profiler library (Kineto) writes straight to the process's stderr on a CPU
+#: machine with a CUDA build of torch: its start/stop markers and a failed GPU count.  They
+#: report no failure of the benchmark, so :func:`_quiet_native_stderr` keeps them out.
+KINETO_NOISE = re.compile(r"^(USDT|STAGE|ERROR|WARNING|INFO):\S+ \S+ \d+:\d+ "
+                          r"(SyncActivityProfilerHandler|DeviceProperties|CuptiActivityProfiler|"
+                          r"ActivityProfilerController)\.cpp:\d+\] ")
+
+
+@contextlib.contextmanager
+def _quiet_native_stderr(noise=KINETO_NOISE):
+    """Run the block with the process's stderr (file descriptor 2, where C++
+    libraries write) caught in a temporary file, then pass every caught line
+    on to ``sys.stderr`` except those matching ``noise``: a real error still
+    shows, the profiler's chatter does not."""
+    import sys
+    import tempfile
+
+    sys.stderr.flush()
+    with tempfile.TemporaryFile(mode="w+b") as caught:
+        saved = os.dup(2)
+        os.dup2(caught.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            caught.seek(0)
+            for line in caught.read().decode(errors="replace").splitlines():
+                if not noise.match(line):
+                    print(line, file=sys.stderr)
+
+
+class _NoCudaRuntimeNote(logging.Filter):
+    """Drops the note ``torch.utils.cpp_extension`` logs when ``torch.compile``
+    builds its CPU kernels on a machine without CUDA ("No CUDA runtime is
+    found, using CUDA_HOME=..."): nothing of a CPU benchmark uses CUDA."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("No CUDA runtime is found")
+
+
+logging.getLogger("torch.utils.cpp_extension").addFilter(_NoCudaRuntimeNote())
 
 
 def _input(net: nn.Module, size: int, batch_size: int) -> torch.Tensor:
@@ -367,7 +416,8 @@ def peak_memory(model: nn.Module, size: int = 256, batch_size: int = 1) -> dict:
     x = _input(net, size, batch_size)
     with torch.inference_mode():   # as deployed: no autograd graph keeps activations alive
         net(x)
-        with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        with _quiet_native_stderr(), \
+                profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
             net(x)
     events = sorted((e.time_range.start, e.cpu_memory_usage) for e in prof.events()
                     if e.cpu_memory_usage and not e.cpu_children)
