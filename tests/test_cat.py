@@ -531,3 +531,34 @@ def test_silencing_channels_zeroes_the_chosen_norms_of_a_copy():
     for bad in (1.5, -0.1, float("nan")):
         with pytest.raises(GancompError, match="fraction of channels"):
             silence_channels(T, bad)
+
+
+def test_the_silencing_test_scores_the_teacher_and_every_order():
+    from gancomp_lite.experiments import cat
+    from gancomp_lite.metrics.quality import test_set
+
+    T = scored_teacher()
+    data = test_set("edges2shapes", 8, 32, seed=0)
+    rows = cat.silencing_test(T, data, fractions=(0.25, 1.0), random_seeds=(0, 1))
+    assert [(r["order"], r["fraction"]) for r in rows[:1]] == [("none", 0.0)]
+    assert len(rows) == 1 + 2 * (1 + 1 + 2)
+    by = {(r["fraction"], r["order"], r["seed"]): r["l1"] for r in rows}
+    # every channel of every scored layer off: the order cannot matter
+    assert by[1.0, "lowest", 0] == by[1.0, "highest", 0] == by[1.0, "random", 1]
+    assert by[0.25, "lowest", 0] != by[0.0, "none", 0]
+
+
+def test_an_unfinished_cat_sweep_judges_only_finished_arms():
+    from gancomp_lite.experiments import cat
+
+    def rows(arm, values):
+        return [{"arm": arm, "seed": s, "l1": v, "gmacs_256": 0.1, "mparams": 0.01}
+                for s, v in enumerate(values)]
+
+    data = rows("ka", [0.10, 0.11, 0.12]) + rows("mse", [0.20, 0.21]) + rows("teacher", [0.3])
+    v = cat.verdicts(data, seeds=3)
+    assert v["ka_beats_mse"]["verdict"] == "inconclusive"
+    assert "not finished yet: mse (2 of 3 seeds)" in v["ka_beats_mse"]["reason"]
+    assert "no-distill (0 of 3 seeds)" in v["distill_helps"]["reason"]
+    assert v["student_beats_teacher"]["verdict"] == "confirmed"        # ka is finished
+    assert cat.verdicts(data)["ka_beats_mse"]["verdict"] == "confirmed"   # two seeds suffice the rule

@@ -94,6 +94,11 @@ RETIRED_CLAIMS = {
 #: papers' cuts of 10-22x leave this ngf-16 teacher's encoder at CAT's floor (chapter 07 measures it)
 CI_REDUCTION = 6.0
 
+#: the cut per scale: the papers' 1/20 at ``full`` (CAT's ngf-64 teachers), :data:`CI_REDUCTION`
+#: where the teacher is narrower (``ci`` ngf 16, ``small`` ngf 32: at 1/20 a near-proportional
+#: shrink of an ngf-32 teacher already puts its first encoder layer at the floor)
+REDUCTIONS = {"ci": CI_REDUCTION, "small": CI_REDUCTION, "full": 20.0}
+
 #: the ``kind`` in the manifest of a network saved by the recorded sweep (``--save-students``)
 SWEEP_STUDENT_KIND = "cat sweep student"
 
@@ -133,6 +138,32 @@ def floor_layers(report) -> list[str]:
     cfg, floor = d["config"], d["floor"]
     return ([f"down.{i}" for i, w in enumerate(cfg["down"]) if w <= floor]
             + [f"up.{i}" for i, w in enumerate(cfg["up"]) if w <= floor])
+
+
+def silencing_test(teacher, data: dict, fractions=(0.1, 0.25, 0.5), random_seeds=(0, 1, 2),
+                   batch_size: int = 32) -> list[dict]:
+    """Do the teacher's ``|gamma|`` carry the channels' importance?  For every
+    fraction, the paired L1 on ``data`` (``{"A", "B"}``) of copies of the
+    teacher whose lowest-, highest- or randomly chosen channels of every scored
+    layer are silenced (:func:`~gancomp_lite.compression.one_step.silence_channels`),
+    one row per copy (``fraction``, ``order``, ``seed``, ``l1``), and a first
+    row for the teacher itself (fraction 0).  If the scales carry importance,
+    the lowest cost least and the highest most, with random draws between.
+    The teacher is not changed."""
+    from ..compression.one_step import silence_channels
+    from ..metrics.quality import paired_metrics, translate
+
+    def l1(G):
+        with torch.no_grad():
+            return paired_metrics(translate(G, data["A"], batch_size), data["B"])["l1"]
+
+    rows = [{"fraction": 0.0, "order": "none", "seed": 0, "l1": l1(teacher)}]
+    for f in fractions:
+        for order, seeds in (("lowest", (0,)), ("highest", (0,)), ("random", random_seeds)):
+            for seed in seeds:
+                rows.append({"fraction": float(f), "order": order, "seed": seed,
+                             "l1": l1(silence_channels(teacher, f, order, seed))})
+    return rows
 
 
 def student_file(directory, arm: str, seed: int = 0) -> Path:
@@ -289,12 +320,14 @@ def summarise(rows: list[dict], metric: str) -> list[dict]:
 
 
 def verdicts(rows: list[dict], metric: str | None = None,
-             trivial: dict[str, float] | None = None) -> dict[str, dict]:
+             trivial: dict[str, float] | None = None, seeds: int | None = None) -> dict[str, dict]:
     """Verdicts on :data:`CAT_CLAIMS` by the one rule, judged on ``metric``
     (default: the task's primary metric), each with its reason.  With
     ``trivial`` (the trivial translators' scores on ``metric``, as registered
     in the results file), a claim on an arm that does not clearly beat them is
-    :data:`~.results.NOT_JUDGED`."""
+    :data:`~.results.NOT_JUDGED`.  ``seeds``: the number of seeds the sweep
+    registered; a claim on an arm with fewer finished runs (an unfinished
+    sweep) is inconclusive, and says so."""
     metric = metric or results.primary_of(rows)
     better = "higher" if metric in HIGHER_IS_BETTER else "lower"
     worse = "lower" if better == "higher" else "higher"
@@ -305,13 +338,22 @@ def verdicts(rows: list[dict], metric: str | None = None,
         s = t[a]
         return f"{a} {s[f'{metric}_mean']:.4g}" + (f"±{s[f'{metric}_std']:.2g}" if s["seeds"] > 1 else "")
 
+    def unfinished(*arms):
+        short = [f"{a} ({t[a]['seeds'] if a in t else 0} of {seeds} seeds)" for a in arms
+                 if a != "teacher" and seeds and (t[a]["seeds"] if a in t else 0) < seeds]
+        return f"not finished yet: {', '.join(short)}" if short else None
+
     def judge(a, b, direction):
+        if unfinished(a, b):
+            return "inconclusive", unfinished(a, b)
         if a not in t or b not in t:
             return "inconclusive", f"{a} or {b} was not run"
         v, why = results.judged_verdict(t[a], t[b], metric, direction, trivial, lower_is_better)
         return v, f"{m(a)} vs {m(b)}: {why}"
 
     def against_teacher(a):
+        if unfinished(a):
+            return "inconclusive", unfinished(a)
         if a not in t or "teacher" not in t:
             return "inconclusive", f"{a} or the teacher was not run"
         if trivial:
