@@ -562,3 +562,26 @@ def test_an_unfinished_cat_sweep_judges_only_finished_arms():
     assert "no-distill (0 of 3 seeds)" in v["distill_helps"]["reason"]
     assert v["student_beats_teacher"]["verdict"] == "confirmed"        # ka is finished
     assert cat.verdicts(data)["ka_beats_mse"]["verdict"] == "confirmed"   # two seeds suffice the rule
+
+
+def test_config_macs_equals_the_profiler_on_random_widths_in_every_counted_convention():
+    import random
+
+    from gancomp_lite.compression.one_step import COUNTED_CONVENTIONS, config_macs
+    from gancomp_lite.errors import GancompError, ImageSizeError
+
+    rng = random.Random(0)
+    cases = [("batch", [[0] * 6] * 9)]                     # every block the identity
+    for norm in ("batch", "instance_affine", "batch"):
+        cases.append((norm, [[rng.choice([0, rng.randint(1, 6)]) for _ in range(6)] for _ in range(9)]))
+    for i, (norm, branches) in enumerate(cases):
+        G = InceptionGenerator(ngf=8, norm=norm, down=[rng.randint(1, 12) for _ in range(3)],
+                               up=[rng.randint(1, 12) for _ in range(2)], branches=branches)
+        size = (32, 48) if i % 2 else 32
+        for convention in COUNTED_CONVENTIONS:
+            assert config_macs(G.config, size, convention) == profile_macs(G, size, convention), (
+                norm, convention, size)
+    with pytest.raises(ImageSizeError, match="divisible by 4"):
+        config_macs(G.config, 30)
+    with pytest.raises(GancompError, match="profile 'exact'"):
+        config_macs(G.config, 32, "exact")

@@ -100,13 +100,63 @@ def pruned_config(teacher: InceptionGenerator, keep: dict[str, torch.Tensor]) ->
     return cfg
 
 
+#: the MAC conventions :func:`config_macs` counts from a config alone
+COUNTED_CONVENTIONS = ("cat", "in-excluded", "in-counted")
+
+
+def config_macs(cfg: dict, size=256, convention: str = "cat") -> int:
+    """MACs of the :class:`InceptionGenerator` that ``cfg`` describes on one
+    ``size`` image, counted layer by layer from the widths, without building
+    or running the network: what :func:`~gancomp_lite.metrics.cost.profile_macs`
+    measures in ``convention``, to the MAC (tests check it on random widths).
+
+    A convolution costs ``numel(output) * in_channels / groups * k * k``
+    (transposed ones over their output grid, as torchprofile counts them); a
+    norm ``numel(output)``, except BatchNorm in CAT's convention, which counts
+    it as 0.  Biases, activations, padding and the branches' sum are free.
+    The bisection of :func:`one_step_prune` calls this at every step, where a
+    profiler's trace would cost about a second each."""
+    if convention not in COUNTED_CONVENTIONS:
+        raise GancompError(f"config_macs counts the conventions {', '.join(COUNTED_CONVENTIONS)}; "
+                           f"profile {convention!r} with metrics.cost.profile_macs")
+    h, w = (size, size) if isinstance(size, int) else (int(size[0]), int(size[1]))
+    if h % 4 or w % 4 or h <= 0 or w <= 0:
+        from ..errors import ImageSizeError
+        raise ImageSizeError(f"the inception generator needs height and width divisible by 4, "
+                             f"got {h}x{w}")
+    counted = convention != "cat" or cfg["norm"] != "batch"
+
+    def norm(n: int) -> int:
+        return n if counted else 0
+
+    d0, d1, d2 = cfg["down"]
+    u0, u1 = cfg["up"]
+    full, half, quarter = h * w, (h // 2) * (w // 2), (h // 4) * (w // 4)
+    macs = (full * d0 * cfg["input_nc"] * 49 + norm(full * d0)          # encoder
+            + half * d1 * d0 * 9 + norm(half * d1) + quarter * d2 * d1 * 9 + norm(quarter * d2))
+    for widths in cfg["branches"]:                                        # the blocks
+        for k, m in zip(KERNELS, widths[:len(KERNELS)]):
+            if m:      # k x k C -> m, norm, k x k m -> C
+                macs += 2 * quarter * m * d2 * k * k + norm(quarter * m)
+        for k, m in zip(KERNELS, widths[len(KERNELS):]):
+            if m:      # 1x1 C -> m, norm, depthwise k x k, norm, 1x1 m -> C
+                macs += 2 * quarter * m * d2 + quarter * m * k * k + norm(2 * quarter * m)
+        if any(widths):
+            macs += norm(quarter * d2)                                    # the block's norm
+    macs += (half * u0 * d2 * 9 + norm(half * u0) + full * u1 * u0 * 9 + norm(full * u1)   # decoder
+             + full * cfg["output_nc"] * u1 * 49)
+    return int(macs)
+
+
 def _macs(cfg: dict, size: int, convention: str, memo: dict) -> int:
-    """MACs of the network ``cfg`` describes, profiled once per distinct network
-    and search (``memo`` lives for one :func:`one_step_prune` call: near its end
-    a bisection revisits the same networks; a new search starts from nothing,
-    so its wall seconds are the whole price)."""
+    """MACs of the network ``cfg`` describes: counted from the widths
+    (:func:`config_macs`) in the conventions it knows, else profiled once per
+    distinct network and search (``memo`` lives for one :func:`one_step_prune`
+    call: near its end a bisection revisits the same networks)."""
     import json
 
+    if convention in COUNTED_CONVENTIONS:
+        return config_macs(cfg, size, convention)
     from ..metrics.cost import profile_macs
 
     key = json.dumps([cfg, size, convention], sort_keys=True)
