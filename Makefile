@@ -24,8 +24,12 @@ book: $(STAMP)
 	rm -rf _build
 	$(BIN)/jupyter-book build --all -W -n --keep-going .
 
+# Two passes (conftest.py, "what runs alone"): the suite on two workers of one thread
+# each, then, alone, the chapter that times networks on several threads.  `pytest` by
+# itself runs everything serially.
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -m "not solo" -n 2 --dist loadfile
+	$(BIN)/python -m pytest -m solo
 
 venv: $(STAMP)
 

@@ -136,6 +136,34 @@ def pytest_collect_file(file_path: Path, parent):
     return None
 
 
+# -- what runs alone ----------------------------------------------------------------
+# `make test` runs the suite in two passes: everything not marked `solo` on two
+# pytest-xdist workers (OMP_NUM_THREADS=1: one thread each, on a core each; a chapter's
+# cells kept together on one worker by --dist loadfile), then the `solo` files on their
+# own, with every core.  On two cores one thread trains these small networks as fast as
+# two (measured: the two CRD/OMGD learning tests took 131 s serially on two threads and
+# 127 s side by side on one each), so the pass takes about half the time.  The chapters'
+# comparison panels time each network on the worker's one thread and say so in the
+# column.  Solo are the files whose book figures time networks on several threads (the
+# deployment chapter's interleaved benchmark): those must have the machine to themselves.
+SOLO_FILES = ("nb/10_latency.md",)
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "solo: measures time or memory; `make test` runs it "
+                                       "after the parallel pass, with no other test beside it")
+
+
+def pytest_collection_modifyitems(config, items):  # noqa: ARG001 - pytest's signature
+    for item in items:
+        try:
+            rel = Path(str(item.path)).resolve().relative_to(ROOT).as_posix()
+        except ValueError:
+            continue
+        if rel in SOLO_FILES:
+            item.add_marker(pytest.mark.solo)
+
+
 # -- the shipped files are never changed by a test or a chapter ------------------------
 def _shipped_snapshot() -> dict[str, str]:
     import hashlib

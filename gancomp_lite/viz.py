@@ -165,12 +165,17 @@ def cost_quality_table(models: dict, quality: dict, size: int = 256, latency_run
     metrics.quality.noise_floor(...)}`` on the same test sample) adds one row
     per label under the quality columns (keys matched ignoring case): two
     models closer than that row are within the noise of the test sample.  The
-    latency range is the latency's own noise floor."""
+    latency range is the latency's own noise floor.  The latency column names
+    the number of CPU threads it ran on (``make test`` gives each of its two
+    workers one thread and one core: conftest.py)."""
+    import torch
+
     from .metrics.cost import profile
     from .metrics.latency import measure_latency
 
     rows = []
-    ms = f"CPU ms ({size}px)"
+    threads = torch.get_num_threads()
+    ms = f"CPU ms ({size}px, {threads} thread{'s' if threads > 1 else ''})"
     for name, model in models.items():
         cost = profile(model, size, convention)
         lat = measure_latency(model, size=size, runs=latency_runs, warmup=1, device="cpu")

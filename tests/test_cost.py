@@ -1,5 +1,6 @@
 """MACs and parameters: the papers' numbers within 0.5%, and the conventions."""
 import pytest
+import torch
 import torch.nn as nn
 
 from gancomp_lite.metrics.cost import (CONVENTIONS, count_params, layer_costs, profile,
@@ -96,6 +97,8 @@ def test_the_standard_cost_quality_table_shows_a_noise_floor_row():
     rows = {r["model"]: r for r in table.rows}
     assert rows["b"]["GMACs (in-excluded, 32px)"] > rows["a"]["GMACs (in-excluded, 32px)"] > 0
     assert all(rows[m]["CPU ms range"] >= 0 for m in "ab")
+    threads = torch.get_num_threads()
+    assert all(rows[m][f"CPU ms (32px, {threads} thread{'s' if threads > 1 else ''})"] > 0 for m in "ab")
     floor = rows["noise floor (test sample)"]
     assert floor["L1"] == 0.01 and floor["fid"] == 0.5 and "kid" not in floor   # same columns, any case
     assert floor.get("M params") is None
