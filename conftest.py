@@ -150,8 +150,8 @@ SOLO_FILES = ("nb/10_latency.md",)
 
 
 def pytest_configure(config):
-    config.addinivalue_line("markers", "solo: measures time or memory; `make test` runs it "
-                                       "after the parallel pass, with no other test beside it")
+    config.addinivalue_line("markers", "solo: times networks on several threads; `make test` "
+                                       "runs it after the parallel pass, with no other test beside it")
 
 
 def pytest_collection_modifyitems(config, items):  # noqa: ARG001 - pytest's signature
