@@ -70,3 +70,36 @@ def test_run_on_the_unpaired_task_uses_cyclegan_and_the_oracle():
                  progress=False)
     assert len(rows) == len(d.VARIANTS)
     assert {"fid", "oracle_animal_w1", "oracle_background_l1"} <= set(rows[0])
+
+
+def _cut_and_resume(main, args, out, keep):
+    """Run ``args`` whole, cut its results file to the first ``keep`` rows as an
+    interrupted run leaves it, resume it; return (whole, resumed)."""
+    import json
+
+    from gancomp_lite.experiments import results
+
+    assert main(args) == 0
+    whole = results.load(out)
+    out.write_text(json.dumps(dict(whole, status="running", rows=whole["rows"][:keep])))
+    assert main(args) == 2                                      # exists: not overwritten
+    assert main(args + ["--resume", "--force"]) == 2
+    assert main(args + ["--resume"]) == 0
+    resumed = results.load(out)
+    assert resumed["status"] == "complete" and resumed["sessions"][0]["rows_kept"] == keep
+    assert resumed["rows"][:keep] == whole["rows"][:keep]      # kept as they were, not re-trained
+    return whole, resumed
+
+
+def test_a_resumed_decomposition_sweep_keeps_its_finished_runs(tmp_path, monkeypatch):
+    import gancomp_lite.provenance as prov
+    from gancomp_lite.cli import main
+
+    monkeypatch.setattr(prov, "require_clean", lambda *a, **k: "0" * 40)   # a clean commit
+    out = tmp_path / "dec.json"
+    args = ["sweep-decomposition", "--widths", "4", "--seeds", "0", "--steps", "1", "--n", "8",
+            "--curve-points", "0", "--out", str(out), "--no-progress"]
+    whole, resumed = _cut_and_resume(main, args, out, keep=2)
+    key = lambda r: (r["variant"], r["ngf"], r["seed"])  # noqa: E731
+    assert [key(r) for r in resumed["rows"]] == [key(r) for r in whole["rows"]]
+    assert len(whole["rows"]) == len(d.VARIANTS)

@@ -379,3 +379,63 @@ def test_profile_takes_a_configuration_string(capsys):
     assert round(out["macs"]["in-counted"] / 1e9, 3) == 2.670 and round(out["params"] / 1e6, 3) == 0.342
     assert main(["profile", "resnet", "--config", "24_24_24_32_20_16"]) == 2
     assert "mobile ResNet" in _one_error(capsys)
+
+
+def _resumable_sweep(tmp_path, monkeypatch, args, keep):
+    import gancomp_lite.provenance as prov
+    from gancomp_lite.cli import main
+    from gancomp_lite.experiments import results
+
+    monkeypatch.setattr(prov, "require_clean", lambda *a, **k: "0" * 40)   # a clean commit
+    out = tmp_path / "ofa.json"
+    args = args + ["--n", "8", "--curve-points", "0", "--out", str(out), "--no-progress"]
+    assert main(args) == 0
+    whole = results.load(out)
+    out.write_text(json.dumps(dict(whole, status="running", rows=whole["rows"][:keep])))
+    assert main(args) == 2                                      # exists: not overwritten
+    assert main(args + ["--resume", "--force"]) == 2
+    return main, args, out, whole
+
+
+def _same_jobs(a, b):
+    key = lambda r: (r.get("kind"), r["arm"], r.get("budget_ngf"), r["seed"])  # noqa: E731
+    assert [key(r) for r in a] == [key(r) for r in b]
+
+
+def test_a_resumed_supernet_sweep_keeps_its_supernets_and_runs_only_what_is_missing(
+        tmp_path, monkeypatch):
+    from gancomp_lite.experiments import results
+    from gancomp_lite.training.checkpoint import read_manifest
+
+    ship = tmp_path / "ship"
+    # seed 1: the exhaustive search (seed 0 only) would score all 5184 subnets
+    main, args, out, whole = _resumable_sweep(tmp_path, monkeypatch, [
+        "sweep-ofa", "supernets", "--seeds", "1", "--steps", "1", "--finetune-steps", "1",
+        "--population", "4", "--generations", "1", "--ship-dir", str(ship)], keep=3)
+    assert [r["arm"] for r in whole["rows"][:3]] == ["uniform: largest", "uniform: smallest",
+                                                      "searched"]
+    uniform = ship / f"{whole['rows'][0]['supernet']}"
+    before = read_manifest(uniform)
+    assert main(args + ["--resume"]) == 0
+    resumed = results.load(out)
+    assert resumed["status"] == "complete" and resumed["rows"][:3] == whole["rows"][:3]
+    _same_jobs(resumed["rows"], whole["rows"])
+    assert read_manifest(uniform) == before          # the shipped supernet was kept, not re-trained
+    # the subnet the seeded search finds again is the one it found before
+    assert [r["config"] for r in resumed["rows"] if r["kind"] == "searched"] == \
+        [r["config"] for r in whole["rows"] if r["kind"] == "searched"]
+    # a supernet file another command shipped is never replaced by a resume
+    other = args[:args.index("--steps") + 1] + ["2"] + args[args.index("--steps") + 2:]
+    assert main(other + ["--resume"]) == 2 and read_manifest(uniform) == before
+
+
+def test_a_resumed_baselines_sweep_keeps_its_finished_runs(tmp_path, monkeypatch):
+    from gancomp_lite.experiments import results
+
+    main, args, out, whole = _resumable_sweep(tmp_path, monkeypatch, [
+        "sweep-ofa", "baselines", "--seeds", "0", "--steps", "1"], keep=2)
+    assert main(args + ["--resume"]) == 0
+    resumed = results.load(out)
+    assert resumed["status"] == "complete" and resumed["rows"][:2] == whole["rows"][:2]
+    _same_jobs(resumed["rows"], whole["rows"])
+    assert [r["kind"] for r in whole["rows"]] == ["uniform"] * 4 + ["cat"]

@@ -17,8 +17,8 @@ def _cmd_sweep_decomposition(args: argparse.Namespace) -> int:
     path = decomposition.run_recorded(
         args.out, task=args.task, widths=args.widths, seeds=args.seeds, steps=args.steps,
         size=args.size, batch_size=args.batch_size, n_eval=args.n, curve_points=args.curve_points,
-        allow_dirty=args.allow_dirty, force=args.force, progress=not args.no_progress,
-        argv=args.argv)
+        allow_dirty=args.allow_dirty, force=args.force, resume=args.resume,
+        progress=not args.no_progress, argv=args.argv)
     rows = decomposition.load(path)["rows"]
     print(f"wrote {len(rows)} runs to {path}")
     for claim, v in decomposition.verdicts(rows).items():
@@ -96,7 +96,7 @@ def _cmd_sweep_ofa(args: argparse.Namespace) -> int:
         batch_size=args.batch_size, n_eval=args.n, curve_points=args.curve_points,
         finetune_steps=args.finetune_steps, population=args.population,
         generations=args.generations, ship_dir=args.ship_dir, allow_dirty=args.allow_dirty,
-        force=args.force, progress=not args.no_progress, argv=args.argv)
+        force=args.force, resume=args.resume, progress=not args.no_progress, argv=args.argv)
     data = results.load(path)
     print(f"wrote {len(data['rows'])} rows to {path}")
     return 0
@@ -128,6 +128,7 @@ def add_parsers(sub) -> None:
     w.add_argument("--size", type=_positive, default=64)
     w.add_argument("--batch-size", type=_positive, default=4)
     _recorded_sweep_options(w)
+    _resume_option(w)
     w.set_defaults(func=_cmd_sweep_decomposition)
 
 
@@ -206,4 +207,5 @@ def add_parsers(sub) -> None:
     c.add_argument("--generations", type=_positive, default=10)
     c.add_argument("--ship-dir", default=None, help="where supernets go (default data/supernets)")
     _recorded_sweep_options(c)
+    _resume_option(c)
     c.set_defaults(func=_cmd_sweep_ofa)

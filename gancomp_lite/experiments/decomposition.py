@@ -59,7 +59,8 @@ def run(task: str = "edges2shapes", widths=(16, 4), seeds=(0,), steps: int = 500
 
     Pass a dict as ``models`` to get the trained generators back, keyed by
     ``(variant, ngf, seed)``; a :class:`~.results.ResultsFile` as ``record``
-    to append each row as it finishes; ``curve_points`` > 0 to store a
+    to append each row as it finishes (a resumed file's finished runs are
+    kept, not re-trained); ``curve_points`` > 0 to store a
     learning curve per run (the primary metric on 64 test images).
 
     Each row: variant, ngf, seed, steps, MACs (at 256x256, ``in-excluded``,
@@ -72,6 +73,11 @@ def run(task: str = "edges2shapes", widths=(16, 4), seeds=(0,), steps: int = 500
     rows = []
     jobs = [(v, w, s) for w in widths for v in VARIANTS for s in seeds]
     for variant, ngf, seed in tqdm(jobs, desc="decomposition sweep", disable=not progress):
+        if record is not None and record.has(variant=variant, ngf=ngf, seed=seed):
+            # finished in an earlier session of a resumed sweep: its stored row stands
+            rows.append(next(r for r in record.data["rows"]
+                             if (r["variant"], r["ngf"], r["seed"]) == (variant, ngf, seed)))
+            continue
         seed_everything(seed)
         G = build_variant(variant, ngf)
         if WORLDS[task].aligned:
@@ -108,17 +114,24 @@ def command(settings: dict) -> str:
 def run_recorded(out: str | Path, task: str = "edges2shapes", widths=(16, 4), seeds=(0, 1, 2),
                  steps: int = 500, size: int = 64, batch_size: int = 4, n_eval: int = 512,
                  curve_points: int = 8, allow_dirty: bool = False, force: bool = False,
-                 progress: bool = True, argv: list[str] | None = None) -> Path:
+                 resume: bool = False, progress: bool = True,
+                 argv: list[str] | None = None) -> Path:
     """The recorded sweep: refuse a dirty package tree (unless ``allow_dirty``),
     write ``out`` with its command, claims, code version and machine *before*
-    training, append each run, and mark it complete at the end."""
+    training, append each run, and mark it complete at the end.  ``resume``:
+    continue an interrupted ``out`` of the same command and package, keeping
+    its finished runs."""
+    from ..errors import GancompError
     from ..provenance import require_clean
+
+    if force and resume:
+        raise GancompError("--force starts the results file anew and --resume continues it: pass one")
 
     version = require_clean(allow_dirty, "record a sweep")
     settings = dict(task=task, widths=list(widths), seeds=list(seeds), steps=steps, size=size,
                     batch_size=batch_size, n_eval=n_eval, curve_points=curve_points)
     record = results.ResultsFile(out, "decomposition", command({**settings, "out": Path(out).as_posix()}),
-                                 version, settings, CLAIMS, force=force,
+                                 version, settings, CLAIMS, force=force, resume=resume,
                                  allow_dirty=version.endswith("+dirty"), argv=argv)
     run(progress=progress, record=record, **settings)
     return record.finish()

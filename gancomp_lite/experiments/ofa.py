@@ -97,10 +97,14 @@ def run_supernets(task: str = "edges2shapes", seeds=(0,), steps: int = 1200, siz
                   exhaustive_seed: int | None = 0, budget_ngfs=BUDGET_NGFS, space: str = SPACE,
                   curve_points: int = 0, ship_dir=None, teacher=None, teacher_D=None,
                   progress: bool = True, device="cpu", record=None, command: str = "",
-                  force: bool = False) -> list[dict]:
+                  force: bool = False, resume: bool = False) -> list[dict]:
     """The ``supernets`` experiment (see the module docstring).  ``ship_dir``:
     where the supernets (and the exhaustive score table) are written (default:
-    a temporary folder, deleted afterwards).  Returns the rows."""
+    a temporary folder, deleted afterwards).  ``resume`` (with the ``record``
+    of a resumed sweep): a supernet shipped by this ``command`` whose rows are
+    stored is kept, not re-trained, and only its missing searches and
+    fine-tunes run; a job cut short before its supernet's rows were stored is
+    trained again, replacing its own files.  Returns the rows."""
     from ..data import open_dataset
     from ..training.checkpoint import load_supernet, save_subnet, save_supernet
     from ..training.distill import StudentRecipe, student_trainer
@@ -123,38 +127,60 @@ def run_supernets(task: str = "edges2shapes", seeds=(0,), steps: int = 1200, siz
     tmp = tempfile.TemporaryDirectory()
     ship = Path(ship_dir) if ship_dir is not None else Path(tmp.name)
     jobs = [(s, seed) for seed in seeds for s in ("uniform", "sandwich")]
+
+    def stored(**match):
+        """The row an earlier session of a resumed sweep finished, if any."""
+        if record is None:
+            return None
+        return next((r for r in record.data["rows"] if all(r.get(k) == v for k, v in match.items())),
+                    None)
+
     try:
         for sampling, seed in tqdm(jobs, desc="supernets", disable=not progress):
-            trainer = supernet_trainer(sp, teacher, teacher_D, train, steps, batch_size, seed,
-                                       sampling, image_size=size, device=device, progress=False)
-            net = trainer.objective.netG
-            views = {"largest": lambda: SubnetView(net, sp.largest()),
-                     "smallest": lambda: SubnetView(net, sp.smallest())}
-            t0 = time.perf_counter()
-            curves = (results.fit_with_curves(trainer, views, probe, task, curve_points,
-                                              loss_keys={v: "G/total" for v in views})
-                      if curve_points else (trainer.fit(), {})[1])
-            train_seconds = time.perf_counter() - t0
             name = supernet_name(task, space, sampling, seed)
             path = ship / f"{name}.pt"
-            save_supernet(net.cpu().eval(), path, {
-                "recipe": supernet_recipe(task, sp, sampling, steps, batch_size, seed, n_train,
-                                          n_val, size, preset="pix2pix"),
-                "commands": [command], "code_version": record.data["code_version"] if record else None,
-                "train_seconds": train_seconds}, force=force)
-            shipped, _ = load_supernet(path)   # every number below is of the shipped weights
-            for which, config in (("largest", sp.largest()), ("smallest", sp.smallest())):
-                results.keep_row(rows, {
-                    "kind": "subnet", "arm": f"{sampling}: {which}", "sampling": sampling,
-                    "seed": seed, "steps": steps, "config": format_config(config),
-                    "gmacs_256": cost(config) / 1e9, "macs_convention": CONVENTION,
-                    "train_seconds": train_seconds, "supernet": path.name,
-                    **_quality(SubnetView(shipped, config), task, data)}, curves.get(which), record)
+            kept = [stored(supernet=path.name, arm=f"{sampling}: {w}") for w in ("largest", "smallest")]
+            if resume and all(kept) and _made_by(path, command):
+                # trained and shipped in an earlier session: its weights and rows stand
+                shipped, manifest = load_supernet(path)
+                train_seconds = manifest["train_seconds"]
+                rows.extend(kept)
+            else:
+                if record is not None:   # a job cut short: drop its rows, train it again
+                    record.data["rows"] = [r for r in record.data["rows"]
+                                           if r.get("supernet") != path.name]
+                trainer = supernet_trainer(sp, teacher, teacher_D, train, steps, batch_size, seed,
+                                           sampling, image_size=size, device=device, progress=False)
+                net = trainer.objective.netG
+                views = {"largest": lambda: SubnetView(net, sp.largest()),
+                         "smallest": lambda: SubnetView(net, sp.smallest())}
+                t0 = time.perf_counter()
+                curves = (results.fit_with_curves(trainer, views, probe, task, curve_points,
+                                                  loss_keys={v: "G/total" for v in views})
+                          if curve_points else (trainer.fit(), {})[1])
+                train_seconds = time.perf_counter() - t0
+                save_supernet(net.cpu().eval(), path, {
+                    "recipe": supernet_recipe(task, sp, sampling, steps, batch_size, seed, n_train,
+                                              n_val, size, preset="pix2pix"),
+                    "commands": [command],
+                    "code_version": record.data["code_version"] if record else None,
+                    "train_seconds": train_seconds}, force=force or resume)
+                shipped, _ = load_supernet(path)   # every number below is of the shipped weights
+                for which, config in (("largest", sp.largest()), ("smallest", sp.smallest())):
+                    results.keep_row(rows, {
+                        "kind": "subnet", "arm": f"{sampling}: {which}", "sampling": sampling,
+                        "seed": seed, "steps": steps, "config": format_config(config),
+                        "gmacs_256": cost(config) / 1e9, "macs_convention": CONVENTION,
+                        "train_seconds": train_seconds, "supernet": path.name,
+                        **_quality(SubnetView(shipped, config), task, data)}, curves.get(which),
+                        record)
             if sampling != "uniform":
                 continue
             score = subnet_scorer(shipped, held)
-            if seed == exhaustive_seed:
-                table = score_cache(shipped, sp, held, score_table_of(path), force=force,
+            if seed == exhaustive_seed and (row := stored(kind="exhaustive", supernet=path.name)):
+                rows.append(row)
+            elif seed == exhaustive_seed:
+                table = score_cache(shipped, sp, held, score_table_of(path), force=force or resume,
                                     record={"command": command, "code_version":
                                             record.data["code_version"] if record else None})
                 full = exhaustive_search(sp, cost(sp.largest()), table.wrap(score), cost,
@@ -166,6 +192,12 @@ def run_supernets(task: str = "edges2shapes", seeds=(0,), steps: int = 1200, siz
                                         "best": format_config(full.best),
                                         "best_score": full.best_score}, None, record)
             for k, budget in budgets.items():
+                done = {arm: stored(kind="searched", arm=arm, budget_ngf=k, supernet=path.name)
+                        for arm in ("searched", "searched+finetune")}
+                if all(done.values()):
+                    rows.extend(done.values())
+                    continue
+                # the search is seeded: a resumed job finds the same subnet again
                 found = evolution_search(sp, budget, score, cost, population=population,
                                          generations=generations, seed=seed)
                 base = {"kind": "searched", "budget_ngf": k, "budget_macs": budget, "seed": seed,
@@ -176,8 +208,11 @@ def run_supernets(task: str = "edges2shapes", seeds=(0,), steps: int = 1200, siz
                         "trace": [list(t) for t in found.trace]}
                 sub = export_subnet(shipped, found.best)
                 base["mparams"] = count_params(sub) / 1e6
-                results.keep_row(rows, {**base, "arm": "searched", "steps": steps,
-                                        **_quality(sub, task, data)}, None, record)
+                if done["searched"]:
+                    rows.append(done["searched"])
+                else:
+                    results.keep_row(rows, {**base, "arm": "searched", "steps": steps,
+                                            **_quality(sub, task, data)}, None, record)
                 start = save_subnet(sub, Path(tmp.name) / f"sub-{seed}-{k}.pt",
                                     format_config(found.best), path, "experiments.ofa", force=True)
                 recipe = StudentRecipe(task=task, student_file=str(start), image_size=size,
@@ -201,24 +236,41 @@ def run_baselines(task: str = "edges2shapes", seeds=(0,), steps: int = 1200, siz
                   budget_ngfs=BUDGET_NGFS, cat_ngf: int | None = CAT_NGF, prune_repeats: int = 3,
                   curve_points: int = 0, progress: bool = True, device="cpu",
                   record=None) -> list[dict]:
-    """The ``baselines`` experiment (see the module docstring)."""
+    """The ``baselines`` experiment (see the module docstring).  With the
+    ``record`` of a resumed sweep, the runs it holds are kept, not re-trained."""
     from ..compression.one_step import one_step_prune
     from ..training.checkpoint import teacher_path
     from ..training.teachers import load_teacher
     from .cat import run as run_cat
     from .distillation import run as run_arms
 
+    def stored(**match):
+        """The rows an earlier session of a resumed sweep finished."""
+        if record is None:
+            return []
+        return [r for r in record.data["rows"] if all(r.get(k) == v for k, v in match.items())]
+
     teacher, teacher_D = load_teacher(task, "ci", discriminator=True)
-    rows = run_arms(task, {"uniform": {"student": "mobile_resnet"}}, teacher, teacher_D,
-                    widths=tuple(budget_ngfs), seeds=seeds, steps=steps, size=size,
-                    batch_size=batch_size, n_train=n_train, n_eval=n_eval, mode="paired",
-                    progress=progress, device=device, record=None, curve_points=curve_points,
-                    convention=CONVENTION, describe_arm=lambda s: {})
-    for r in rows:
-        r.update(kind="uniform", budget_ngf=r["ngf"], budget_macs=budget_of(r["ngf"]))
-        if record is not None:
-            record.add(r)
+    rows: list[dict] = []
+    jobs = [(k, seed) for k in budget_ngfs for seed in seeds]
+    for k, seed in tqdm(jobs, desc="uniform students", disable=not progress):
+        kept = stored(kind="uniform", ngf=k, seed=seed)
+        if kept:           # finished in an earlier session of a resumed sweep: it stands
+            rows.extend(kept)
+            continue
+        for r in run_arms(task, {"uniform": {"student": "mobile_resnet"}}, teacher, teacher_D,
+                          widths=(k,), seeds=(seed,), steps=steps, size=size,
+                          batch_size=batch_size, n_train=n_train, n_eval=n_eval, mode="paired",
+                          progress=False, device=device, record=None, curve_points=curve_points,
+                          convention=CONVENTION, describe_arm=lambda s: {}):
+            r.update(kind="uniform", budget_ngf=r["ngf"], budget_macs=budget_of(r["ngf"]))
+            results.keep_row(rows, r, None, record)
     if cat_ngf is None:
+        return rows
+    kept = {r["seed"]: r for r in stored(kind="cat")}
+    rows.extend(kept[s] for s in seeds if s in kept)
+    todo = [s for s in seeds if s not in kept]
+    if not todo:
         return rows
     inception, inception_D = load_teacher(task, "ci", discriminator=True, arch="inception")
     target = budget_of(cat_ngf)
@@ -227,10 +279,12 @@ def run_baselines(task: str = "edges2shapes", seeds=(0,), steps: int = 1200, siz
         t0 = time.perf_counter()
         _, report = one_step_prune(inception, target, size=256, convention=CONVENTION)
         seconds.append(time.perf_counter() - t0)
+    if kept:     # a resumed sweep: the pruning timed in its first session stands
+        seconds = next(iter(kept.values()))["prune_seconds"]
     from .cat import CAT_ARMS
 
     out = run_cat(task, inception, inception_D, teacher_path(task, "ci", "inception"),
-                  arms={"ka": CAT_ARMS["ka"]}, seeds=seeds, steps=steps, size=size,
+                  arms={"ka": CAT_ARMS["ka"]}, seeds=todo, steps=steps, size=size,
                   batch_size=batch_size, n_train=n_train, n_eval=n_eval, report=report,
                   progress=progress, device=device, curve_points=curve_points)
     for r in out["rows"]:
@@ -242,6 +296,14 @@ def run_baselines(task: str = "edges2shapes", seeds=(0,), steps: int = 1200, siz
         r.update(gmacs_256=report.macs / 1e9, macs_convention=CONVENTION)
         results.keep_row(rows, r, None, record)
     return rows
+
+
+def _made_by(path: Path, command: str) -> bool:
+    """Whether the shipped supernet ``path`` exists and was written by ``command``."""
+    from ..training.checkpoint import read_manifest
+
+    return (path.exists() and path.with_suffix(".json").exists()
+            and read_manifest(path).get("commands") == [command])
 
 
 EXPERIMENTS = {"supernets": run_supernets, "baselines": run_baselines}
@@ -261,12 +323,14 @@ def run_recorded(experiment: str, out, seeds=(0, 1, 2), steps: int = 1200, size:
                  batch_size: int = 4, n_eval: int = 512, curve_points: int = 8,
                  finetune_steps: int = 300, population: int = 32, generations: int = 10,
                  ship_dir=None, allow_dirty: bool = False, force: bool = False,
-                 progress: bool = True, argv: list[str] | None = None):
+                 resume: bool = False, progress: bool = True, argv: list[str] | None = None):
     """A recorded once-for-all sweep: refuse a dirty tree (unless
     ``allow_dirty``), write ``out`` with its command, claims, code version,
     teacher checksum and machine before training, append each run, mark it
     complete.  ``supernets`` ships its supernets to ``ship_dir`` (default
-    ``data/supernets``)."""
+    ``data/supernets``).  ``resume``: continue an interrupted ``out`` of the
+    same command and package, keeping its finished runs and the supernets it
+    shipped."""
     from ..errors import GancompError
     from ..provenance import require_clean
     from ..training.checkpoint import SUPERNETS_DIR, read_manifest, teacher_path
@@ -274,30 +338,35 @@ def run_recorded(experiment: str, out, seeds=(0, 1, 2), steps: int = 1200, size:
     if experiment not in EXPERIMENTS:
         raise GancompError(f"unknown once-for-all experiment {experiment!r}: expected one of "
                            f"{', '.join(EXPERIMENTS)}")
+    if force and resume:
+        raise GancompError("--force starts the results file anew and --resume continues it: pass one")
     version = require_clean(allow_dirty, "record a sweep")
     settings = dict(task="edges2shapes", seeds=list(seeds), steps=steps, size=size,
                     batch_size=batch_size, n_eval=n_eval, curve_points=curve_points)
     if experiment == "supernets":
         settings.update(finetune_steps=finetune_steps, population=population,
                         generations=generations, space=SPACE)
+    cmd = command(experiment, {**settings, "out": Path(out).as_posix()})
     if experiment == "supernets" and not force:   # refuse before training, not after it
         from ..shipped import refuse_existing
 
         ship = Path(ship_dir or SUPERNETS_DIR)
-        refuse_existing([ship / f"{supernet_name('edges2shapes', SPACE, s, seed)}{ext}"
-                         for s in ("uniform", "sandwich") for seed in seeds
-                         for ext in (".pt", ".json")], force)
+        files = [ship / f"{supernet_name('edges2shapes', SPACE, s, seed)}.pt"
+                 for s in ("uniform", "sandwich") for seed in seeds]
+        # a resumed sweep may replace the supernets it shipped itself, and no others
+        refuse_existing([f.with_suffix(ext) for f in files for ext in (".pt", ".json")
+                         if not (resume and _made_by(f, cmd))], force)
     tpath = teacher_path("edges2shapes", "ci")
-    cmd = command(experiment, {**settings, "out": Path(out).as_posix()})
     record = results.ResultsFile(out, f"ofa-{experiment}", cmd, version, settings, CLAIMS,
-                                 force=force, allow_dirty=version.endswith("+dirty"),
+                                 force=force, resume=resume,
+                                 allow_dirty=version.endswith("+dirty"),
                                  teacher={"file": tpath.name, "sha256": read_manifest(tpath)["sha256"]},
                                  budgets={f"ngf{k}": budget_of(k) for k in BUDGET_NGFS},
                                  convention=CONVENTION, argv=argv)
     if experiment == "supernets":
         run_supernets(progress=progress, record=record, ship_dir=ship_dir or SUPERNETS_DIR,
-                      command=cmd, force=force, **{k: v for k, v in settings.items()
-                                                   if k != "space"})
+                      command=cmd, force=force, resume=resume,
+                      **{k: v for k, v in settings.items() if k != "space"})
     else:
         run_baselines(progress=progress, record=record, **settings)
     return record.finish()
