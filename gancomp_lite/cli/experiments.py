@@ -199,7 +199,8 @@ def add_parsers(sub) -> None:
                    help="supernets: train, ship and search supernets; baselines: the uniform "
                         "students at the budgets and CAT's pruning")
     c.add_argument("--seeds", type=_non_negative, nargs="+", default=[0, 1, 2])
-    c.add_argument("--steps", type=_positive, default=1200)
+    c.add_argument("--steps", type=_positive, default=2000,
+                   help="default 2000, the ci teacher's own training steps")
     c.add_argument("--size", type=_positive, default=64)
     c.add_argument("--batch-size", type=_positive, default=4)
     c.add_argument("--finetune-steps", type=_positive, default=300)

@@ -49,6 +49,9 @@ SPACE = "channels-48-ci"
 BUDGET_NGFS = (7, 8, 9, 10)
 #: the budget at which CAT's one-step pruning is compared
 CAT_NGF = 8
+#: the evolutionary search's mutation probability: Fast GAN Compression's pix2pix setting
+#: (its script's default is 0.2)
+MUTATE_PROB = 0.3
 
 
 def budget_of(ngf: int, size: int = 256) -> int:
@@ -94,7 +97,8 @@ def _quality(G, task, data) -> dict:
 def run_supernets(task: str = "edges2shapes", seeds=(0,), steps: int = 1200, size: int = 64,
                   batch_size: int = 4, n_train: int = 1000, n_val: int = 32, n_eval: int = 512,
                   finetune_steps: int = 300, population: int = 32, generations: int = 10,
-                  exhaustive_seed: int | None = 0, budget_ngfs=BUDGET_NGFS, space: str = SPACE,
+                  mutate_prob: float = MUTATE_PROB, exhaustive_seed: int | None = 0,
+                  budget_ngfs=BUDGET_NGFS, space: str = SPACE,
                   curve_points: int = 0, ship_dir=None, teacher=None, teacher_D=None,
                   progress: bool = True, device="cpu", record=None, command: str = "",
                   force: bool = False, resume: bool = False) -> list[dict]:
@@ -199,7 +203,8 @@ def run_supernets(task: str = "edges2shapes", seeds=(0,), steps: int = 1200, siz
                     continue
                 # the search is seeded: a resumed job finds the same subnet again
                 found = evolution_search(sp, budget, score, cost, population=population,
-                                         generations=generations, seed=seed)
+                                         generations=generations, mutate_prob=mutate_prob,
+                                         seed=seed)
                 base = {"kind": "searched", "budget_ngf": k, "budget_macs": budget, "seed": seed,
                         "config": format_config(found.best), "gmacs_256": found.best_macs / 1e9,
                         "macs_convention": CONVENTION, "held_out_l1": found.best_score,
@@ -345,7 +350,7 @@ def run_recorded(experiment: str, out, seeds=(0, 1, 2), steps: int = 1200, size:
                     batch_size=batch_size, n_eval=n_eval, curve_points=curve_points)
     if experiment == "supernets":
         settings.update(finetune_steps=finetune_steps, population=population,
-                        generations=generations, space=SPACE)
+                        generations=generations, mutate_prob=MUTATE_PROB, space=SPACE)
     cmd = command(experiment, {**settings, "out": Path(out).as_posix()})
     if experiment == "supernets" and not force:   # refuse before training, not after it
         from ..shipped import refuse_existing
