@@ -152,6 +152,14 @@ SOLO_FILES = ("nb/10_latency.md",)
 def pytest_configure(config):
     config.addinivalue_line("markers", "solo: times networks on several threads; `make test` "
                                        "runs it after the parallel pass, with no other test beside it")
+    # a chapter's cells share one kernel: xdist's other modes would deal them to different
+    # workers, where every cell after the first fails with a NameError
+    opts = config.option
+    if ((opts.nbval or opts.nbval_lax) and getattr(opts, "numprocesses", None)
+            and getattr(opts, "dist", "no") not in ("loadfile", "no")):
+        raise pytest.UsageError(f"the chapters run on pytest-xdist workers only with --dist loadfile "
+                                f"(got --dist {opts.dist}), which keeps a chapter's cells on one "
+                                f"worker: `make test` passes it")
 
 
 def pytest_collection_modifyitems(config, items):  # noqa: ARG001 - pytest's signature

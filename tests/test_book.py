@@ -269,3 +269,17 @@ def test_widgets_are_shown_only_where_they_can_run(monkeypatch):
     assert viz.widgets_enabled() is installed
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None)
     assert viz.widgets_enabled() is False
+
+
+def test_chapters_on_xdist_workers_need_dist_loadfile(tmp_path):
+    """Under `--dist load` a chapter's cells would be dealt to different kernels (a NameError
+    in every cell after the first): the run is refused at once, with the flag to use."""
+    import subprocess
+    import sys
+
+    base = [sys.executable, "-m", "pytest", "--co", "-q", "-p", "no:cacheprovider",
+            "nb/01_cost.md", "-n", "2"]
+    bad = subprocess.run(base, cwd=ROOT, capture_output=True, text=True)
+    assert bad.returncode == 4 and "--dist loadfile" in bad.stdout + bad.stderr, bad.stderr
+    good = subprocess.run(base + ["--dist", "loadfile"], cwd=ROOT, capture_output=True, text=True)
+    assert good.returncode == 0, good.stdout[-2000:] + good.stderr[-2000:]

@@ -2,7 +2,6 @@
 overwritten without --force, nothing half-written stays behind, bad values
 stop at the edge as one line with exit status 2, and no result is silently wrong."""
 import json
-import shutil
 from pathlib import Path
 
 import pytest

@@ -1,7 +1,6 @@
 """MACs and parameters: the papers' numbers within 0.5%, and the conventions."""
 import pytest
 import torch
-import torch.nn as nn
 
 from gancomp_lite.metrics.cost import (CONVENTIONS, count_params, layer_costs, profile,
                                        profile_macs)

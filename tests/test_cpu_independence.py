@@ -221,8 +221,7 @@ def test_score_table_command_records_its_recipe_and_refuses_to_overwrite(small_c
     assert made["machine"]["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
     with warnings.catch_warnings():
         warnings.simplefilter("error", ScoreTableWarning)
-        net2, manifest = load_supernet(file)
-        r = manifest["recipe"]
+        net2, _ = load_supernet(file)
         again = shipped_score_table(net2, space, held_out_split("edges2shapes", 8, 2, 32), out)
     assert again.checked["max_abs_diff"] <= SCORE_TOLERANCE
     assert main(["score-table", str(file), "--allow-dirty", "--no-progress"]) == 2      # exists

@@ -1,6 +1,5 @@
 """CRD and OMGD: relations on content sets, perceptual terms, online distillation and its
 discriminator schemes, the command line."""
-import copy
 import json
 
 import pytest
@@ -14,7 +13,7 @@ from gancomp_lite.losses.perceptual import (OMGD_WEIGHTS, PerceptualLoss, Percep
                                             load_backbone, ssim_loss, style_loss, tv_loss)
 from gancomp_lite.models import NLayerDiscriminator, build_generator
 from gancomp_lite.training.loop import Trainer
-from gancomp_lite.training.online import (PRESETS, SCHEMES, OnlineDistillObjective, StudentLoss,
+from gancomp_lite.training.online import (PRESETS, SCHEMES, StudentLoss,
                                           build_online, preset)
 
 

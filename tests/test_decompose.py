@@ -9,7 +9,7 @@ from gancomp_lite.cli import main
 from gancomp_lite.compression import decompose, separable_stages
 from gancomp_lite.errors import GancompError
 from gancomp_lite.metrics.cost import count_params, profile_macs
-from gancomp_lite.models import ResnetGenerator, SeparableConv2d, build_generator, from_config
+from gancomp_lite.models import SeparableConv2d, build_generator, from_config
 from gancomp_lite.models.resnet import SeparableConvTranspose2d
 
 

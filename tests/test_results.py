@@ -2,7 +2,6 @@
 import json
 
 import pytest
-import torch
 
 from gancomp_lite.errors import GancompError
 from gancomp_lite.experiments import results as R

@@ -55,7 +55,7 @@ import torch.nn.functional as F
 from ..errors import GancompError
 from .resnet import _pad, init_weights
 # the configurations live in a module of their own, which models.resnet also imports
-from .subnet_config import (N_ENTRIES, N_LEGACY, ConfigError, format_config,  # noqa: F401
+from .subnet_config import (N_ENTRIES, ConfigError, format_config,  # noqa: F401
                             parse_config, subnet_widths)
 
 # -- dynamic layers ---------------------------------------------------------------
