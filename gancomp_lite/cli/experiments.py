@@ -1,5 +1,5 @@
 """The recorded sweeps (:mod:`gancomp_lite.experiments`): ``sweep-decomposition``,
-``sweep-distillation``, ``sweep-cat``, ``sweep-crd`` and ``sweep-ofa``.
+``sweep-distillation``, ``sweep-cat``, ``sweep-crd``, ``sweep-ofa`` and ``sweep-comparison``.
 
 Part of the ``gancomp-lite`` command line (:mod:`gancomp_lite.cli`).
 """
@@ -102,6 +102,22 @@ def _cmd_sweep_ofa(args: argparse.Namespace) -> int:
     return 0
 
 
+
+
+def _cmd_sweep_comparison(args: argparse.Namespace) -> int:
+    from ..experiments import comparison as cmp
+
+    path = cmp.run_recorded(
+        args.out, seeds=args.seeds, steps=args.steps, size=args.size, batch_size=args.batch_size,
+        n_eval=args.n, points=args.curve_points, finetune_steps=args.finetune_steps,
+        methods=args.methods, allow_dirty=args.allow_dirty, force=args.force, resume=args.resume,
+        progress=not args.no_progress, argv=args.argv)
+    data = cmp.load(path)
+    print(f"wrote {len(data['rows'])} rows to {path}")
+    for claim, v in cmp.verdicts(data["rows"], data.get("baselines"),
+                                 len(data["settings"]["seeds"])).items():
+        print(f"{claim} [{v['metric']}]: {v['verdict']} ({v['reason']})")
+    return 0
 
 
 def _resume_option(p: argparse.ArgumentParser) -> None:
@@ -210,3 +226,20 @@ def add_parsers(sub) -> None:
     _recorded_sweep_options(c)
     _resume_option(c)
     c.set_defaults(func=_cmd_sweep_ofa)
+
+    from ..experiments.comparison import METHODS
+    c = sub.add_parser("sweep-comparison",
+                       help="every method at two equal MAC budgets on one task under one "
+                            "protocol, with three checkpoint rules (chapter 11)")
+    c.add_argument("--seeds", type=_non_negative, nargs="+", default=[0, 1, 2])
+    c.add_argument("--steps", type=_positive, default=None,
+                   help="default: the ci teacher's own training steps")
+    c.add_argument("--size", type=_positive, default=64)
+    c.add_argument("--batch-size", type=_positive, default=4)
+    c.add_argument("--finetune-steps", type=_positive, default=300,
+                   help="once-for-all's fine-tuning of each searched subnet")
+    c.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS,
+                   metavar="METHOD", help=f"only these ({', '.join(METHODS)}; default: all)")
+    _recorded_sweep_options(c)
+    _resume_option(c)
+    c.set_defaults(func=_cmd_sweep_comparison)

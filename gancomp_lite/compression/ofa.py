@@ -501,14 +501,19 @@ def evolution_search(space: SearchSpace, budget: float, score: Callable[[Config]
                      cost: Callable[[Config], int], population: int = 100, generations: int = 500,
                      parent_ratio: float = 0.25, mutation_ratio: float = 0.5,
                      mutate_prob: float = 0.2, seed: int = 0, max_redraws: int = 1000,
-                     progress: bool = False) -> SearchResult:
+                     progress: bool = False, floor: float = 0.0) -> SearchResult:
     """Fast GAN Compression's evolutionary search: a random population under
     the budget; each generation keeps the best ``parent_ratio`` as parents and
     fills the rest with ``mutation_ratio`` mutants (each entry redrawn with
     probability ``mutate_prob``) and crossovers of two random parents (each
     entry from either); a child over the budget is redrawn.  Deterministic
     for a given ``seed``; every subnet is scored once (re-scoring a subnet
-    already seen reuses its score)."""
+    already seen reuses its score).
+
+    ``floor`` (MACs, default 0): also redraw a subnet cheaper than this, so
+    every candidate costs between ``floor`` and ``budget`` (an equal-cost
+    comparison, chapter 11; not in Fast GAN Compression).  When no draw lands
+    there in ``max_redraws`` tries, that is an error naming the band."""
     from ..progress import tqdm
 
     from ..errors import check_number
@@ -536,11 +541,16 @@ def evolution_search(space: SearchSpace, budget: float, score: Callable[[Config]
             trace.append((len(seen), best[0]))
         return seen[c]
 
+    check_number(floor, "floor (MACs)", minimum=0.0)
+
     def draw(make: Callable[[], Config]) -> Config:
         for _ in range(max_redraws):
             c = make()
-            if cost(c) <= budget:
+            if floor <= cost(c) <= budget:
                 return c
+        if floor > 0:
+            raise BudgetError(f"no subnet of {space.name} between {floor / 1e9:.4g}G and "
+                              f"{budget / 1e9:.4g}G MACs in {max_redraws} draws: widen the band")
         return space.smallest()   # always fits (checked above)
 
     pop = [draw(lambda: space.sample(rng)) for _ in range(population)]
