@@ -299,3 +299,43 @@ def test_the_benchmark_keeps_torchs_native_profiler_chatter_out_but_not_real_err
     logging.getLogger("torch.utils.cpp_extension").warning("another note")
     err = capfd.readouterr().err
     assert "No CUDA runtime" not in err and "another note" in err
+
+
+def test_a_deploy_friendly_student_trains_and_exports_with_no_norm_or_reflect_pad(tmp_path):
+    """Issue 25: BatchNorm and zero padding, selectable at training time; every norm then
+    folds into its convolution at export, and no reflect pad is left."""
+    import dataclasses
+
+    import onnx
+
+    from gancomp_lite.data import open_dataset
+    from gancomp_lite.training.distill import StudentRecipe, distill_objective, student_trainer
+    from gancomp_lite.training.teachers import load_teacher
+
+    teacher, D = load_teacher("edges2shapes", "ci", discriminator=True)
+    recipe = StudentRecipe(task="edges2shapes", student="mobile_resnet", ngf=4, image_size=32,
+                           deploy_friendly=True)
+    train = open_dataset("edges2shapes", phase="train", n=8, size=32, seed=0)
+    trainer = student_trainer(recipe, teacher, D, train, 3, 2, 0, progress=False)
+    G = trainer.objective.translator()[0]
+    bn = next(m for m in G.modules() if isinstance(m, torch.nn.BatchNorm2d))
+    trainer.fit()
+    assert bn.num_batches_tracked.item() > 0                    # trained with batch statistics
+    G = G.eval()
+    assert G.config["norm"] == "batch" and G.config["padding_type"] == "zero"
+    kinds = {type(m) for m in G.modules()}
+    assert not kinds & {torch.nn.InstanceNorm2d, torch.nn.ReflectionPad2d}
+    assert all(torch.isfinite(torch.tensor(h["G/total"])) for h in trainer.history)
+    r = export_generator(G, tmp_path / "g.onnx", "onnx", size=32)
+    graph = onnx.load(str(tmp_path / "g.onnx")).graph
+    ops = {n.op_type for n in graph.node}
+    modes = [a.s for n in graph.node if n.op_type == "Pad" for a in n.attribute if a.name == "mode"]
+    assert r["folded_norms"] > 0 and r["max_abs_diff"] <= 1e-4
+    assert not ops & {"BatchNormalization", "InstanceNormalization"} and b"reflect" not in modes
+    # recorded in the recipe only when used (earlier manifests stay valid)
+    assert recipe.as_dict()["deploy_friendly"] is True
+    assert "deploy_friendly" not in StudentRecipe(task="edges2shapes").as_dict()
+    with pytest.raises(GancompError, match="L1 initialisation"):
+        distill_objective(dataclasses.replace(recipe, init="l1"), teacher, D)
+    with pytest.raises(GancompError, match="pruned start"):
+        distill_objective(dataclasses.replace(recipe, student_file="x.pt"), teacher, D)

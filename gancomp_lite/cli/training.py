@@ -113,7 +113,7 @@ def _cmd_distill(args: argparse.Namespace) -> int:
                            distill_loss=args.distill_loss, gan_mode=args.gan_mode,
                            lambda_recon=args.lambda_recon, lambda_distill=args.lambda_distill,
                            image_size=args.size, student_file=args.student_from,
-                           loss_preset=args.loss_preset)
+                           loss_preset=args.loss_preset, deploy_friendly=args.deploy_friendly)
     import shlex
 
     trainer = distill(recipe, args.teacher, args.out, args.steps, batch_size=args.batch_size,
@@ -297,6 +297,10 @@ def add_parsers(sub) -> None:
     g.add_argument("--loss-preset", default=None, choices=sorted(DISTILL_PRESETS),
                    help="loss weights of a paper's scripts (default: GAN Compression's for the "
                         "task; cat-pix2pix / cat-cyclegan: CAT's); the options below override it")
+    g.add_argument("--deploy-friendly", action="store_true",
+                   help="a deployment-friendly student: BatchNorm instead of the teacher's norm and "
+                        "zero padding instead of reflect, so every norm folds into its convolution "
+                        "at export (a deviation from the papers' networks; chapter 10)")
     g.add_argument("--gan-mode", choices=["lsgan", "hinge", "vanilla"], default=None)
     g.add_argument("--lambda-recon", type=_non_negative_real, default=None, help="default: the task's preset")
     g.add_argument("--lambda-distill", type=_non_negative_real, default=None, help="default: the task's preset")

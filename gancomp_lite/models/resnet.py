@@ -154,13 +154,19 @@ class ResnetGenerator(nn.Module):
         norm_layer = get_norm_layer(norm)
         bias = conv_bias(norm)
 
+        def edge_pad():
+            # the 7x7 stem and head: reflect, as the official code always pads them, except in a
+            # zero-padded (deployment-friendly) network, where every pad is zero (a module of its
+            # own either way, so the layer indices stay those of the official networks)
+            return nn.ZeroPad2d(3) if padding_type == "zero" else nn.ReflectionPad2d(3)
+
         def conv(c_in, c_out, k, stride, padding):
             if separable_down:
                 return SeparableConv2d(c_in, c_out, k, stride, padding, norm=norm, bias=bias)
             return nn.Conv2d(c_in, c_out, k, stride=stride, padding=padding, bias=bias)
 
         layers: list[nn.Module] = [
-            nn.ReflectionPad2d(3), conv(input_nc, ngf, 7, 1, 0), norm_layer(ngf), nn.ReLU(True),
+            edge_pad(), conv(input_nc, ngf, 7, 1, 0), norm_layer(ngf), nn.ReLU(True),
         ]
         for mult in (1, 2):  # two stride-2 downsampling convolutions
             layers += [conv(ngf * mult, ngf * mult * 2, 3, 2, 1),
@@ -174,7 +180,7 @@ class ResnetGenerator(nn.Module):
                   if separable_up else
                   nn.ConvTranspose2d(c_in, c_out, 3, stride=2, padding=1, output_padding=1, bias=bias))
             layers += [up, norm_layer(c_out), nn.ReLU(True)]
-        layers += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, output_nc, 7, padding=0), nn.Tanh()]
+        layers += [edge_pad(), nn.Conv2d(ngf, output_nc, 7, padding=0), nn.Tanh()]
         self.model = nn.Sequential(*layers)
         init_weights(self)
 

@@ -265,12 +265,18 @@ class StudentRecipe:
     #: a name of :data:`PRESETS` for the loss weights (None: GAN Compression's
     #: preset of the mode; ``cat-pix2pix``/``cat-cyclegan``: CAT's scripts)
     loss_preset: str | None = None
+    #: the deployment-friendly student (chapter 10): BatchNorm instead of the teacher's
+    #: norm and zero padding instead of reflect, so every norm folds into its convolution
+    #: at export.  A deviation from the papers' networks.
+    deploy_friendly: bool = False
 
     def as_dict(self) -> dict:
         d = asdict(self)
         for key in ("student_file", "loss_preset"):
             if d[key] is None:   # recorded only when used: earlier manifests stay valid
                 del d[key]
+        if not d["deploy_friendly"]:
+            del d["deploy_friendly"]
         return d
 
     def preset(self) -> str:
@@ -298,6 +304,12 @@ def _check_recipe(r: StudentRecipe, paired_task: bool) -> None:
     if r.mode == "unpaired" and r.distill_layers:
         raise GancompError("the unpaired (CycleGAN) baseline has no teacher in its objective: "
                            "feature distillation needs pseudo-pairs")
+    if r.deploy_friendly and r.student_file:
+        raise GancompError("a pruned start (--student-from) fixes the student's norms and padding: "
+                           "it cannot also be made deployment-friendly")
+    if r.deploy_friendly and r.init == "l1":
+        raise GancompError("L1 initialisation copies filters from a teacher of the same layout: a "
+                           "deployment-friendly student (BatchNorm, zero padding) has another")
     if r.loss_preset is not None:
         if r.loss_preset not in PRESETS:
             raise GancompError(f"unknown loss preset {r.loss_preset!r}: expected one of "
@@ -334,9 +346,11 @@ def distill_objective(recipe: StudentRecipe, teacher: nn.Module,
     def student():
         if recipe.student_file:
             return _pruned_start(recipe.student_file)
-        return build_generator(arch, ngf=recipe.ngf, norm=teacher.config.get("norm"),
-                               input_nc=teacher.config.get("input_nc", 3),
-                               output_nc=teacher.config.get("output_nc", 3))
+        friendly = {"norm": teacher.config.get("norm")}
+        if recipe.deploy_friendly:    # the U-Net pads with zeros already
+            friendly = {"norm": "batch", **({} if arch == "unet" else {"padding_type": "zero"})}
+        return build_generator(arch, ngf=recipe.ngf, input_nc=teacher.config.get("input_nc", 3),
+                               output_nc=teacher.config.get("output_nc", 3), **friendly)
 
     G = student()
     if recipe.init == "l1":
