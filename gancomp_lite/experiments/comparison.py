@@ -56,9 +56,11 @@ import torch
 from ..metrics.quality import evaluate, paired_metrics, test_set, translate
 from ..progress import tqdm
 from . import results
+# the budgets as the once-for-all chapter defines them: the uniform Mobile ResNet's MACs at
+# 256x256 in GAN Compression's README convention (``in-counted``)
+from .ofa import CONVENTION, budget_of
 
 TASK = "edges2shapes"
-CONVENTION = "in-counted"   # GAN Compression's README convention
 #: the uniform Mobile ResNet widths whose MACs are the budgets (1/10.5 and 1/5.9 of the teacher)
 BUDGET_NGFS = (7, 10)
 #: how far below its budget a student may be (every student is at most its budget)
@@ -101,13 +103,6 @@ def _claims() -> dict[str, str]:
 
 
 CLAIMS = _claims()
-
-
-def budget_of(ngf: int) -> int:
-    """The budget of width ``ngf``: the uniform Mobile ResNet's MACs (256x256, :data:`CONVENTION`)."""
-    from ..compression.ofa import subnet_macs
-
-    return subnet_macs([ngf] * 8, 256, CONVENTION)
 
 
 def macs_of(G) -> int:
@@ -292,13 +287,13 @@ def run_once_for_all(ctx: _Context, ks, seed: int, tmp: Path, finetune_steps: in
     net = trainer.objective.netG.cpu().eval()
     score = subnet_scorer(net, ctx.held)
     out = []
+
+    def cost(c):
+        return subnet_macs(c, 256, CONVENTION)
+
     for k in ks:
         budget = budget_of(k)
         floor = (1 - BUDGET_TOLERANCE) * budget
-
-        def cost(c):
-            return subnet_macs(c, 256, CONVENTION)
-
         # the protocol's equal-cost rule: only subnets within the tolerance below the budget
         found = evolution_search(sp, budget, score, cost, population=population,
                                  generations=generations, mutate_prob=MUTATE_PROB, seed=seed,
@@ -365,10 +360,7 @@ def run(task: str = TASK, seeds=(0,), steps: int = 2000, size: int = 64, batch_s
     rows: list[dict] = []
 
     def stored(m, k, seed):
-        if record is None:
-            return None
-        return next((r for r in record.data["rows"]
-                     if (r["method"], r["budget_ngf"], r["seed"]) == (m, k, seed)), None)
+        return next(iter(results.finished_rows(record, method=m, budget_ngf=k, seed=seed)), None)
 
     with tempfile.TemporaryDirectory() as tmp:
         for ms, ks, seed in tqdm(jobs, desc="comparison", disable=not progress):

@@ -134,10 +134,7 @@ def run_supernets(task: str = "edges2shapes", seeds=(0,), steps: int = 1200, siz
 
     def stored(**match):
         """The row an earlier session of a resumed sweep finished, if any."""
-        if record is None:
-            return None
-        return next((r for r in record.data["rows"] if all(r.get(k) == v for k, v in match.items())),
-                    None)
+        return next(iter(results.finished_rows(record, **match)), None)
 
     try:
         for sampling, seed in tqdm(jobs, desc="supernets", disable=not progress):
@@ -250,10 +247,7 @@ def run_baselines(task: str = "edges2shapes", seeds=(0,), steps: int = 1200, siz
     from .distillation import run as run_arms
 
     def stored(**match):
-        """The rows an earlier session of a resumed sweep finished."""
-        if record is None:
-            return []
-        return [r for r in record.data["rows"] if all(r.get(k) == v for k, v in match.items())]
+        return results.finished_rows(record, **match)
 
     teacher, teacher_D = load_teacher(task, "ci", discriminator=True)
     rows: list[dict] = []

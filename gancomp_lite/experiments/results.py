@@ -274,7 +274,7 @@ class ResultsFile:
     def has(self, **match) -> bool:
         """Whether a stored row has every ``key: value`` of ``match`` (a resumed
         run skips the jobs whose rows it already holds)."""
-        return any(all(r.get(k) == v for k, v in match.items()) for r in self.data["rows"])
+        return bool(finished_rows(self, **match))
 
     def add(self, row: dict) -> None:
         self.data["rows"].append(row)
@@ -291,6 +291,14 @@ class ResultsFile:
         tmp.write_text(json.dumps(self.data, indent=2) + "\n")
         tmp.replace(self.path)
         return self.path
+
+
+def finished_rows(record: "ResultsFile | None", **match) -> list[dict]:
+    """The rows of ``record`` with every ``key: value`` of ``match``: what an
+    earlier session of a resumed sweep finished (none without a record)."""
+    if record is None:
+        return []
+    return [r for r in record.data["rows"] if all(r.get(k) == v for k, v in match.items())]
 
 
 def save(experiment: str, rows: list[dict], path: str | Path, command: str, code_version: str,
