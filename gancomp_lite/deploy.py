@@ -21,6 +21,13 @@ nodes for it; the check compares with the network as given.
 ``runner(x: Tensor) -> Tensor`` for either format, which the benchmark
 (:mod:`gancomp_lite.metrics.latency`) times.
 
+int8: :func:`quantize_onnx` runs ONNX Runtime's own static quantizer (QDQ,
+per-channel int8 weights, int8 activations calibrated on task images) on an
+ONNX export and checks the result against the float32 file on held-out
+images (:data:`INT8_TOLERANCE`); :func:`export_int8` does both steps for a
+network (``gancomp-lite export --format onnx --int8 --calibrate N``), and
+can refuse a network whose norms cannot be folded (:func:`unfolded_norms`).
+
 Explained in chapter ``nb/10_latency``.
 """
 from __future__ import annotations
@@ -225,17 +232,24 @@ def onnx_session(path: str | Path, threads: int | None = None):
 INT8_TOLERANCE = 0.05
 
 
+def _check_images(images: torch.Tensor, what: str) -> None:
+    if images.ndim != 4 or len(images) < 1:
+        raise GancompError(f"{what} images must be a [N, C, H, W] batch with N >= 1, got "
+                           f"{tuple(images.shape)}")
+
+
 def quantize_onnx(float_path: str | Path, out: str | Path, calibration: torch.Tensor,
                   per_channel: bool = True, tolerance: float = INT8_TOLERANCE,
-                  force: bool = False) -> dict:
+                  force: bool = False, check: torch.Tensor | None = None) -> dict:
     """ONNX Runtime's static int8 quantization of the exported generator
     ``float_path`` into ``out``: QDQ format, int8 weights (per output channel
     with ``per_channel``) and activations, calibrated on the images
     ``calibration`` (``[N, C, H, W]`` in [-1, 1], task images: the ranges of
     the activations come from them).  The library's quantizer does the work;
-    this checks the result: the int8 model's outputs on the calibration
-    images must be within ``tolerance`` (mean absolute difference) of the
-    float32 file's, or the file is removed and an :class:`ExportError`
+    this checks the result: the int8 model's outputs on the images ``check``
+    (held out from the calibration; default: the calibration images
+    themselves) must be within ``tolerance`` (mean absolute difference) of
+    the float32 file's, or the file is removed and an :class:`ExportError`
     raised.  Returns a report with both differences.  An existing ``out`` is
     kept unless ``force``.  Explained in chapter ``nb/10_latency``."""
     import numpy as np
@@ -247,11 +261,15 @@ def quantize_onnx(float_path: str | Path, out: str | Path, calibration: torch.Te
         raise GancompError(f"an int8 model is written to a .onnx file, got {out}")
     if out.exists() and not force:
         raise OutputExistsError(f"{out} exists: pass --force (force=True) to replace it")
-    if calibration.ndim != 4 or len(calibration) < 1:
-        raise GancompError(f"calibration images must be a [N, C, H, W] batch, got {tuple(calibration.shape)}")
+    _check_images(calibration, "calibration")
+    held_out = check is not None
+    if held_out:
+        _check_images(check, "check")
     session = onnx_session(float_path)
     name = session.get_inputs()[0].name
     images = [calibration[i:i + 1].float().numpy() for i in range(len(calibration))]
+    checked = ([check[i:i + 1].float().numpy() for i in range(len(check))] if held_out
+               else images)
 
     class Reader(CalibrationDataReader):
         def __init__(self):
@@ -272,8 +290,8 @@ def quantize_onnx(float_path: str | Path, out: str | Path, calibration: torch.Te
                         per_channel=per_channel, activation_type=QuantType.QInt8,
                         weight_type=QuantType.QInt8)
         q = onnx_session(tmp)
-        ref = np.concatenate([session.run(None, {name: x})[0] for x in images])
-        got = np.concatenate([q.run(None, {name: x})[0] for x in images])
+        ref = np.concatenate([session.run(None, {name: x})[0] for x in checked])
+        got = np.concatenate([q.run(None, {name: x})[0] for x in checked])
     except Exception as err:   # noqa: BLE001 - the quantizer raises many kinds
         tmp.unlink(missing_ok=True)
         raise ExportError(f"int8 quantization of {float_path.name} failed: {type(err).__name__}: "
@@ -284,10 +302,88 @@ def quantize_onnx(float_path: str | Path, out: str | Path, calibration: torch.Te
     if not mean_diff <= tolerance:
         tmp.unlink(missing_ok=True)
         raise ExportError(f"the int8 model of {float_path.name} differs from float32 by {mean_diff:.3g} "
-                          f"on average (tolerance {tolerance:g}): not written")
+                          f"on average over {len(checked)} "
+                          f"{'held-out' if held_out else 'calibration'} images (tolerance "
+                          f"{tolerance:g}): not written")
     tmp.replace(out)
     for extra in out.parent.glob(out.name + ".tmp*"):   # the quantizer's own side files
         extra.unlink(missing_ok=True)
     return {"path": str(out), "mean_abs_diff": mean_diff, "max_abs_diff": max_diff,
             "tolerance": tolerance, "per_channel": per_channel, "calibration_images": len(images),
+            "check_images": len(checked), "checked_on": "held-out" if held_out else "calibration",
             "seconds": time.perf_counter() - t0}
+
+
+def unfolded_norms(net: nn.Module) -> dict[str, int]:
+    """The norm layers of ``net`` that :func:`fold_batchnorm` leaves in place,
+    by class name: InstanceNorm (each image normalised by its own statistics,
+    so no constant scale exists to fold) and any BatchNorm that follows no
+    convolution."""
+    model, _ = fold_batchnorm(net)
+    left: dict[str, int] = {}
+    for m in model.modules():
+        if isinstance(m, (nn.modules.batchnorm._NormBase, nn.GroupNorm, nn.LayerNorm)) or \
+                (type(m).__name__ == "DynamicNorm" and m.kind != "none"):
+            left[type(m).__name__] = left.get(type(m).__name__, 0) + 1
+    return left
+
+
+def task_images(data: str, n: int, size: int, phase: str = "train", seed: int = 0,
+                offset: int = 0) -> torch.Tensor:
+    """``n`` input images (domain A, ``[n, C, size, size]`` in [-1, 1]) of a
+    task or dataset folder (:func:`gancomp_lite.data.open_dataset`), items
+    ``offset`` to ``offset + n`` of ``phase``: what int8 calibration and its
+    check read."""
+    from .data import open_dataset
+
+    if n < 1:
+        raise GancompError(f"need at least one image, got {n}")
+    ds = open_dataset(data, phase=phase, size=size, n=offset + n, seed=seed)
+    if len(ds) < offset + n:
+        raise GancompError(f"{data} has {len(ds)} {phase} images; {offset + n} are needed")
+    images = torch.stack([ds[i]["A"] for i in range(offset, offset + n)])
+    if images.shape[-1] != size or images.shape[-2] != size:
+        raise GancompError(f"{data}: images are {tuple(images.shape[-2:])}, the export is "
+                           f"{size}x{size}")
+    return images
+
+
+def export_int8(net: nn.Module, path: str | Path, calibration: torch.Tensor,
+                check: torch.Tensor | None = None, size: int | None = None,
+                per_channel: bool = True, tolerance: float = INT8_TOLERANCE,
+                require_folded: bool = False, force: bool = False) -> dict:
+    """``net`` exported to ONNX (its BatchNorms folded, checked against eager
+    PyTorch) and quantized to int8 by :func:`quantize_onnx` into ``path``,
+    calibrated on ``calibration`` and checked against the float32 export on
+    ``check`` (held-out images).  The float32 file is only the quantizer's
+    input and is not kept.  ``require_folded``: refuse a network with norms
+    that cannot be folded (:func:`unfolded_norms`), which int8 runtimes run
+    in float between dequantize and quantize steps.  ``size``: the image
+    side, the calibration images' by default.  Explained in chapter
+    ``nb/10_latency``."""
+    import tempfile
+
+    path = Path(path)
+    if path.suffix != ".onnx":
+        raise GancompError(f"an int8 model is written to a .onnx file, got {path}")
+    if path.exists() and not force:
+        raise OutputExistsError(f"{path} exists: pass --force (force=True) to replace it")
+    _check_images(calibration, "calibration")
+    size = size or calibration.shape[-1]
+    for what, images in (("calibration", calibration), ("check", check)):
+        if images is not None and tuple(images.shape[-2:]) != (size, size):
+            raise GancompError(f"{what} images are {tuple(images.shape[-2:])}, the export is "
+                               f"{size}x{size}")
+    left = unfolded_norms(net)
+    if require_folded and left:
+        kinds = ", ".join(f"{n} {k}" for k, n in sorted(left.items()))
+        raise GancompError(f"{type(net).__name__} has norms that cannot be folded into a "
+                           f"convolution ({kinds}): InstanceNorm normalises each image by its own "
+                           f"statistics. Train a deployment-friendly student "
+                           f"(`gancomp-lite distill --deploy-friendly`: BatchNorm, zero padding)")
+    with tempfile.TemporaryDirectory() as tmp:
+        exported = export_generator(net, Path(tmp) / "float32.onnx", "onnx", size=size)
+        report = quantize_onnx(exported["path"], path, calibration, per_channel=per_channel,
+                               tolerance=tolerance, force=force, check=check)
+    return {**report, "size": size, "folded_norms": exported["folded_norms"],
+            "unfolded_norms": left, "float_max_abs_diff": exported["max_abs_diff"]}

@@ -339,3 +339,73 @@ def test_a_deploy_friendly_student_trains_and_exports_with_no_norm_or_reflect_pa
         distill_objective(dataclasses.replace(recipe, init="l1"), teacher, D)
     with pytest.raises(GancompError, match="pruned start"):
         distill_objective(dataclasses.replace(recipe, student_file="x.pt"), teacher, D)
+
+
+def test_int8_export_is_checked_on_held_out_images_and_refuses_unfoldable_norms(tmp_path):
+    """Issue 25: the int8 model is judged on images the calibration did not see; a network
+    whose norms cannot fold is refused when folding is required, and a BatchNorm one is not."""
+    import onnx
+
+    from gancomp_lite.deploy import export_int8, task_images, unfolded_norms
+
+    calibration = task_images("edges2shapes", 8, 32, phase="train")
+    held = task_images("edges2shapes", 4, 32, phase="test")
+    assert calibration.shape == (8, 3, 32, 32) and not torch.equal(calibration[:4], held)
+    G = _with_running_stats(build_generator("mobile_resnet", ngf=8, norm="batch", padding_type="zero"))
+    assert unfolded_norms(G) == {}
+    r = export_int8(G, tmp_path / "g.int8.onnx", calibration, held, require_folded=True)
+    assert r["checked_on"] == "held-out" and r["check_images"] == 4 and r["calibration_images"] == 8
+    assert r["folded_norms"] > 0 and 0 < r["mean_abs_diff"] <= r["tolerance"]
+    ops = [n.op_type for n in onnx.load(str(tmp_path / "g.int8.onnx")).graph.node]
+    assert "QuantizeLinear" in ops and "DequantizeLinear" in ops
+    assert not {"BatchNormalization", "InstanceNormalization"} & set(ops)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["g.int8.onnx"]    # no float file left
+    with torch.no_grad():      # the int8 file computes G's function within the int8 tolerance
+        assert float((load_runner(tmp_path / "g.int8.onnx")(held) - G(held)).abs().mean()) < 0.05
+    instance = build_generator("mobile_resnet", ngf=4)
+    assert unfolded_norms(instance)["InstanceNorm2d"] > 0
+    with pytest.raises(GancompError, match="cannot be folded.*deploy-friendly"):
+        export_int8(instance, tmp_path / "i.onnx", calibration, held, require_folded=True)
+    with pytest.raises(GancompError, match="the export is 64x64"):
+        export_int8(G, tmp_path / "i.onnx", calibration, held, size=64)
+    with pytest.raises(OutputExistsError):
+        export_int8(G, tmp_path / "g.int8.onnx", calibration, held)
+    assert not (tmp_path / "i.onnx").exists()
+
+
+def test_int8_export_and_int8_benchmark_from_the_command_line(tmp_path, capsys):
+    from gancomp_lite.cli import main
+    from gancomp_lite.paths import DATA_DIR
+
+    student = DATA_DIR / "students" / "stripes-pseudo-pairs-ngf4-ci.pt"
+    out = tmp_path / "s.int8.onnx"
+    assert main(["export", str(student), "--format", "onnx", "--int8", "--calibrate", "4",
+                 "--size", "32", "--out", str(out)]) == 0
+    said = capsys.readouterr().out
+    assert out.exists() and "4 stripes training images" in said and "held-out" in said
+    report = tmp_path / "bench.json"
+    assert main(["bench", str(student), "--backends", "onnxruntime", "onnxruntime-int8",
+                 "--calibrate", "4", "--size", "32", "--repeats", "2", "--warmup", "0",
+                 "--threads", "1", "--json", str(report), "--no-progress"]) == 0
+    rows = {r["backend"]: r for r in json.loads(report.read_text())["rows"]}
+    assert rows["onnxruntime-int8"]["status"] == "ok" and rows["onnxruntime-int8"]["median_ms"] > 0
+    assert 0 < rows["onnxruntime-int8"]["mean_abs_diff"] <= 0.05
+    assert rows["onnxruntime"]["max_abs_diff"] <= 1e-4 < rows["onnxruntime-int8"]["max_abs_diff"]
+    # bad input: one clear error each, nothing written
+    with pytest.raises(SystemExit):
+        main(["export", str(student), "--format", "onnx", "--int8", "--calibrate", "0",
+              "--out", str(tmp_path / "x.onnx")])
+    assert "positive" in capsys.readouterr().err
+    for argv, words in [
+            (["export", str(student), "--format", "torch-export", "--int8", "--out",
+              str(tmp_path / "x.pt2")], "use --format onnx"),
+            (["export", str(student), "--format", "onnx", "--calibrate", "4", "--out",
+              str(tmp_path / "x.onnx")], "add --int8"),
+            (["export", str(student), "--format", "onnx", "--int8", "--require-folded", "--size",
+              "32", "--out", str(tmp_path / "x.onnx")], "cannot be folded"),
+            (["bench", "--random", "mobile_resnet:4", "--backends", "onnxruntime-int8"],
+             "--data"),
+            (["bench", str(student), "--calibrate", "4"], "add one to --backends")]:
+        assert main(argv) == 2, argv
+        assert words in _one_error(capsys), argv
+    assert not list(tmp_path.glob("x.*"))

@@ -38,11 +38,50 @@ def _random_model(spec: str):
 
 
 
-def _cmd_export(args: argparse.Namespace) -> int:
-    from ..deploy import export_generator
+#: held-out test images an int8 export is checked on against its float32 file
+INT8_CHECK_IMAGES = 16
 
-    report = export_generator(_generator_of(args.checkpoint), args.out, args.format, size=args.size,
-                              force=args.force)
+
+def _task_of(path: str, data: str | None) -> str:
+    """``--data``, or the task recorded in the generator file's manifest."""
+    from ..shipped import read_manifest
+
+    from pathlib import Path
+
+    task = data or read_manifest(Path(path)).get("task")
+    if not task:
+        raise GancompError(f"{path} records no task: name the calibration images with --data "
+                           f"(a task or a dataset folder)")
+    return task
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from ..deploy import export_generator, export_int8, task_images
+
+    if not args.int8:
+        for flag, given in (("--calibrate", args.calibrate is not None), ("--data", args.data),
+                            ("--require-folded", args.require_folded)):
+            if given:
+                raise GancompError(f"{flag} applies to an int8 export: add --int8")
+    elif args.format != "onnx":
+        raise GancompError(f"int8 is ONNX Runtime's static quantization (QDQ): use --format onnx, "
+                           f"not {args.format}")
+    G = _generator_of(args.checkpoint)
+    if args.int8:
+        task = _task_of(args.checkpoint, args.data)
+        n = args.calibrate if args.calibrate is not None else 64
+        calibration = task_images(task, n, args.size, phase="train")
+        check = task_images(task, INT8_CHECK_IMAGES, args.size, phase="test")
+        r = export_int8(G, args.out, calibration, check, size=args.size,
+                        require_folded=args.require_folded, force=args.force)
+        left = ", ".join(f"{v} {k}" for k, v in sorted(r["unfolded_norms"].items())) or "none"
+        print(f"wrote {r['path']} (int8 ONNX, QDQ, per-channel weights, {args.size}x{args.size}): "
+              f"calibrated on {r['calibration_images']} {task} training images; on "
+              f"{r['check_images']} held-out test images it differs from float32 by "
+              f"{r['mean_abs_diff']:.3g} on average, {r['max_abs_diff']:.3g} at most (tolerance "
+              f"{r['tolerance']:g} on average); norms folded {r['folded_norms']}, left {left}")
+        return 0
+    report = export_generator(G, args.out, args.format, size=args.size, force=args.force)
     print(f"wrote {report['path']} ({args.format}, {args.size}x{args.size}): largest difference to "
           f"eager PyTorch {report['max_abs_diff']:.2g} (tolerance {report['tolerance']:g}), "
           f"exported in {report['export_seconds']:.1f} s")
@@ -56,7 +95,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from ..metrics.cost import profile_macs
-    from ..metrics.latency import benchmark
+    from ..metrics.latency import INT8_BACKENDS, benchmark
     from ..viz import Table
 
     if args.json and Path(args.json).exists() and not args.force:   # before minutes of timing
@@ -65,10 +104,26 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     models.update({spec: _random_model(spec) for spec in args.random or []})
     if not models:
         raise GancompError("nothing to benchmark: give generator files and/or --random ARCH:NGF")
+    calibration = None
+    if set(args.backends) & set(INT8_BACKENDS):
+        from ..deploy import task_images
+
+        tasks = {Path(c).stem: _task_of(c, args.data) for c in args.checkpoints}
+        if args.random and not args.data:
+            raise GancompError("--random networks record no task: name the int8 calibration "
+                               "images with --data (a task or a dataset folder)")
+        tasks.update({spec: args.data for spec in args.random or []})
+        images = {t: (task_images(t, args.calibrate or 64, args.size, phase="train"),
+                      task_images(t, INT8_CHECK_IMAGES, args.size, phase="test"))
+                  for t in set(tasks.values())}
+        calibration = {name: images[t] for name, t in tasks.items()}
+    elif args.calibrate is not None or args.data:
+        raise GancompError("--calibrate and --data apply to the int8 backends ("
+                           f"{', '.join(INT8_BACKENDS)}): add one to --backends")
     rows = benchmark(models, tuple(args.backends), size=args.size, batch_size=args.batch_size,
                      threads=args.threads, repeats=args.repeats, warmup=args.warmup,
                      progress=not args.no_progress, process=args.process_memory,
-                     process_samples=args.process_samples)
+                     process_samples=args.process_samples, calibration=calibration)
     gmacs = {n: profile_macs(m, args.size, "in-counted") / 1e9 for n, m in models.items()}
     for r in rows:
         r["gmacs_in_counted"] = gmacs[r["model"]]
@@ -90,6 +145,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     out = {"command": "gancomp-lite " + shlex.join(args.argv), "code_version": code_version(),
            "settings": {"size": args.size, "batch_size": args.batch_size, "threads": args.threads,
                         "repeats": args.repeats, "warmup": args.warmup, "backends": args.backends,
+                        **({"calibrate": args.calibrate or 64, "check_images": INT8_CHECK_IMAGES,
+                            "data": args.data} if calibration else {}),
                         **({"process_samples": args.process_samples} if args.process_memory else {})},
            "machine": machine, "rows": rows}
     if args.json:
@@ -99,11 +156,13 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     print(f"{machine['cpu']}, {args.threads} threads, batch {args.batch_size}, "
           f"{args.size}x{args.size}, median of {args.repeats} interleaved repeats")
     print(Table([{k: r.get(k) for k in ("model", "backend", "gmacs_in_counted", "median_ms", "min_ms",
-                                        "max_ms", "max_abs_diff", "weights_mb", "peak_activation_mb",
+                                        "max_ms", "max_abs_diff", "mean_abs_diff", "weights_mb",
+                                        "peak_activation_mb",
                                         "process_peak_mb", "status")}
                  for r in rows],
                 formats={"gmacs_in_counted": ".3f", "median_ms": ".1f", "min_ms": ".1f",
-                         "max_ms": ".1f", "max_abs_diff": ".1e", "weights_mb": ".2f",
+                         "max_ms": ".1f", "max_abs_diff": ".1e", "mean_abs_diff": ".1e",
+                         "weights_mb": ".2f",
                          "peak_activation_mb": ".1f", "process_peak_mb": ".0f"}))
     return 0
 
@@ -122,6 +181,16 @@ def add_parsers(sub) -> None:
     e.add_argument("--size", type=_positive, default=256, help="image side (default 256)")
     e.add_argument("--out", required=True, help="the exported file (.onnx or .pt2)")
     e.add_argument("--force", action="store_true")
+    e.add_argument("--int8", action="store_true",
+                   help="quantize to int8 (ONNX Runtime static QDQ, per-channel weights; onnx only), "
+                        "checked against float32 on held-out test images")
+    e.add_argument("--calibrate", type=_positive, default=None, metavar="N",
+                   help="int8: calibrate on N training images of the task (default 64)")
+    e.add_argument("--data", default=None,
+                   help="int8: the task or dataset folder the calibration images come from "
+                        "(default: the task the generator file records)")
+    e.add_argument("--require-folded", action="store_true",
+                   help="int8: refuse a network whose norms cannot be folded (InstanceNorm)")
     e.set_defaults(func=_cmd_export)
 
 
@@ -144,6 +213,12 @@ def add_parsers(sub) -> None:
                          "(Linux; about 5 s per model, runtime and sample)")
     bn.add_argument("--process-samples", type=_positive, default=2,
                     help="processes per model and runtime for --process-memory (median and range)")
+    bn.add_argument("--calibrate", type=_positive, default=None, metavar="N",
+                    help="int8 backends: calibrate on N training images of each network's task "
+                         "(default 64); checked on held-out test images")
+    bn.add_argument("--data", default=None,
+                    help="int8 backends: the task or dataset folder of the calibration images "
+                         "(default: the task each generator file records; needed with --random)")
     bn.add_argument("--json", default=None, help="also write the table as JSON here")
     bn.add_argument("--force", action="store_true", help="replace an existing --json file")
     bn.add_argument("--no-progress", action="store_true")

@@ -93,7 +93,12 @@ def measure_latency(model: nn.Module, size=(256, 256), batch_size: int = 1, runs
 
 # -- the deployment benchmark (chapter nb/10_latency) ---------------------------------
 #: runtimes the benchmark knows; a runtime that is missing or fails is reported, not fatal
-BACKENDS = ("eager", "channels-last", "compile", "onnxruntime", "openvino")
+BACKENDS = ("eager", "channels-last", "compile", "onnxruntime", "openvino",
+            "onnxruntime-int8", "openvino-int8")
+#: the int8 runtimes: ONNX Runtime's static QDQ quantization of the export
+#: (:func:`gancomp_lite.deploy.quantize_onnx`), run by ONNX Runtime or by OpenVINO (which
+#: reads the quantize/dequantize pairs and runs the convolutions between them in int8)
+INT8_BACKENDS = ("onnxruntime-int8", "openvino-int8")
 #: largest absolute difference from eager PyTorch for a runtime to count as computing the same
 #: function: float32 runtimes sum in other orders and pick other convolution algorithms
 #: (differences of 1e-6 to 1e-4 at 256x256); bfloat16 is off by 1e-2 or more.  An eighth of
@@ -113,6 +118,16 @@ def _check_backends(backends) -> None:
         raise GancompError(f"unknown backend(s) {unknown}: expected {', '.join(BACKENDS)}")
 
 
+def _check_calibration(backends, calibration) -> None:
+    """An int8 backend needs ``(calibration images, held-out images)``."""
+    from ..errors import GancompError
+
+    wanted = [b for b in backends if b in INT8_BACKENDS]
+    if wanted and (calibration is None or len(calibration) != 2):
+        raise GancompError(f"{', '.join(wanted)} quantize the export: give calibration=(images, "
+                           f"held-out images) ([N, C, H, W] task inputs in [-1, 1])")
+
+
 def _as_tensor(out) -> torch.Tensor:
     """The first output of a runtime's call as a tensor (ONNX Runtime: a list of
     arrays; OpenVINO: a result dictionary; PyTorch: a tensor)."""
@@ -128,8 +143,10 @@ def _as_tensor(out) -> torch.Tensor:
 
 
 def _onnx_runner(path, backend: str, x: torch.Tensor, threads: int):
-    """A callable running the ONNX file at ``path`` on ``x`` in ONNX Runtime or OpenVINO."""
+    """A callable running the ONNX file at ``path`` on ``x`` in ONNX Runtime or OpenVINO
+    (an ``-int8`` backend runs the same way: its file is the quantized one)."""
     xn = x.numpy()
+    backend = backend.removesuffix("-int8")
     if backend == "onnxruntime":
         try:
             from ..deploy import onnx_session
@@ -207,23 +224,37 @@ def _torch_runner(model: nn.Module, backend: str, x: torch.Tensor):
     return lambda: fn(x)
 
 
-def _runner(net: nn.Module, backend: str, size: int, batch_size: int, threads: int, workdir):
+def _runner(net: nn.Module, backend: str, size: int, batch_size: int, threads: int, workdir,
+            calibration=None):
     """``(run, x)``: a callable for one forward pass of ``net`` on ``backend`` and its input
     (``net`` is copied; the ONNX runtimes read the export ``workdir/_onnx_name(net, size)``,
-    written here if it is not there yet)."""
+    written here if it is not there yet; the int8 ones its quantization, calibrated and
+    checked on ``calibration``, a pair ``(calibration images, held-out images)``)."""
     from pathlib import Path
 
-    from ..deploy import copy_eval, export_generator
+    from ..deploy import copy_eval, export_generator, quantize_onnx
 
     _check_backends([backend])
     model = copy_eval(net)
     x = _input(model, size, batch_size)
-    if backend in ("onnxruntime", "openvino"):
+    if backend in ONNX_BACKENDS:
         path = Path(workdir) / _onnx_name(net, size)
         if not path.exists():
             export_generator(model, path, "onnx", size=size)
+        if backend in INT8_BACKENDS:
+            quantized = path.with_name(path.stem + ".int8.onnx")
+            if not quantized.exists():
+                quantize_onnx(path, quantized, calibration[0], check=calibration[1])
+            path = quantized
+            # timed on held-out task images: int8 ranges are the task's, not random noise's
+            held = calibration[1].float()
+            x = held[torch.arange(batch_size) % len(held)].contiguous()
         return _onnx_runner(path, backend, x, threads), x
     return _torch_runner(model, backend, x), x
+
+
+#: the runtimes that run the ONNX export
+ONNX_BACKENDS = ("onnxruntime", "openvino") + INT8_BACKENDS
 
 
 def _onnx_name(net: nn.Module, size: int) -> str:
@@ -248,9 +279,9 @@ def _footprint_child(net_bytes: bytes | None, onnx_path: str | None, channels: i
 
     torch.set_num_threads(threads)
     try:   # the library is imported before the baseline: its code is not the model's memory
-        if backend == "onnxruntime":
+        if backend.removesuffix("-int8") == "onnxruntime":
             import onnxruntime  # noqa: F401
-        elif backend == "openvino":
+        elif backend.removesuffix("-int8") == "openvino":
             import openvino  # noqa: F401
         else:
             from .. import models  # noqa: F401  (the classes the pickled network needs)
@@ -277,7 +308,8 @@ def _footprint_child(net_bytes: bytes | None, onnx_path: str | None, channels: i
 
 
 def process_memory(net: nn.Module, backends, size: int = 256, batch_size: int = 1, threads: int = 2,
-                   runs: int = 2, samples: int = 1, workdir=None, timeout: float = 600) -> dict:
+                   runs: int = 2, samples: int = 1, workdir=None, timeout: float = 600,
+                   calibration=None) -> dict:
     """``backend -> {"mb", "spread_mb", "status"}``: how much the peak resident
     memory of a fresh process grows when it loads ``net`` on that runtime and
     runs ``runs`` forward passes (median of ``samples`` processes, and their
@@ -293,6 +325,8 @@ def process_memory(net: nn.Module, backends, size: int = 256, batch_size: int = 
     ``torch.compile``, the compiler in this process (not its worker
     processes).  :func:`runtime_floor` measures the same for a network of one
     1x1 convolution, so the difference is what the network itself costs.
+    The int8 runtimes read the export's quantization (``calibration``: as
+    for :func:`benchmark`).
     ``samples_mb`` holds every sample (for the book's rule,
     :func:`gancomp_lite.experiments.results.compare_values`).
     ``status`` is ``ok``, ``skipped: ...`` (runtime not installed; ``mb`` is
@@ -308,10 +342,11 @@ def process_memory(net: nn.Module, backends, size: int = 256, batch_size: int = 
     import tempfile
     from pathlib import Path
 
-    from ..deploy import copy_eval, export_generator
+    from ..deploy import copy_eval, export_generator, quantize_onnx
     from ..errors import GancompError
 
     _check_backends(backends)
+    _check_calibration(backends, calibration)
     if samples < 1:
         raise GancompError(f"need samples >= 1, got {samples}")
     model = copy_eval(net)
@@ -322,15 +357,20 @@ def process_memory(net: nn.Module, backends, size: int = 256, batch_size: int = 
     with tempfile.TemporaryDirectory() as tmp:
         onnx_path = Path(workdir or tmp) / _onnx_name(net, size)
         for backend in backends:
-            onnx = backend in ("onnxruntime", "openvino")
+            onnx = backend in ONNX_BACKENDS
+            path = onnx_path
             try:
                 if onnx and not onnx_path.exists():
                     export_generator(model, onnx_path, "onnx", size=size)
+                if backend in INT8_BACKENDS:
+                    path = onnx_path.with_name(onnx_path.stem + ".int8.onnx")
+                    if not path.exists():
+                        quantize_onnx(onnx_path, path, calibration[0], check=calibration[1])
             except Exception as err:   # reported on the row, as the benchmark does
                 out[backend] = {"mb": None, "spread_mb": None,
                                 "status": f"failed: {type(err).__name__}: {str(err).splitlines()[0][:160]}"}
                 continue
-            job = pickle.dumps((None if onnx else buf.getvalue(), str(onnx_path) if onnx else None,
+            job = pickle.dumps((None if onnx else buf.getvalue(), str(path) if onnx else None,
                                 channels, backend, size, batch_size, threads, runs))
             values, status = [], "ok"
             for _ in range(samples):
@@ -367,7 +407,9 @@ def runtime_floor(backends, size: int = 256, batch_size: int = 1, threads: int =
     with torch.random.fork_rng():
         torch.manual_seed(0)
         net = nn.Conv2d(3, 3, 1)
-    return process_memory(net, backends, size, batch_size, threads, samples=samples)
+        images = torch.rand(4, 3, size, size) * 2 - 1   # int8: any ranges do for one convolution
+    return process_memory(net, backends, size, batch_size, threads, samples=samples,
+                          calibration=(images, images))
 
 
 def _footprint_main() -> None:
@@ -432,7 +474,7 @@ def peak_memory(model: nn.Module, size: int = 256, batch_size: int = 1) -> dict:
 def benchmark(models: dict, backends=("eager", "onnxruntime"), size: int = 256, batch_size: int = 1,
               threads: int = 2, repeats: int = 7, warmup: int = 2, progress: bool = True,
               memory: bool = True, tolerance: float = RUNTIME_TOLERANCE,
-              process: bool = False, process_samples: int = 2) -> list[dict]:
+              process: bool = False, process_samples: int = 2, calibration=None) -> list[dict]:
     """Latency of every model (``name -> generator``) on every backend, on the CPU.
 
     Each (model, backend) is prepared and warmed up ``warmup`` times; then
@@ -447,7 +489,14 @@ def benchmark(models: dict, backends=("eager", "onnxruntime"), size: int = 256, 
     between the backend's output and eager PyTorch's on the timed input; a
     backend that differs by more than ``tolerance`` (default
     :data:`RUNTIME_TOLERANCE`) is ``failed`` and not
-    timed (a fast wrong answer is not a result).  With ``memory``, every row
+    timed (a fast wrong answer is not a result).  The int8 backends
+    (:data:`INT8_BACKENDS`) run the export quantized by
+    :func:`gancomp_lite.deploy.quantize_onnx`, calibrated on
+    ``calibration[0]`` and checked against the float32 export on the held-out
+    ``calibration[1]`` (a dict ``name -> pair`` gives each model its own):
+    int8 is not the same function, so their rows also have ``mean_abs_diff``
+    and fail only beyond :data:`gancomp_lite.deploy.INT8_TOLERANCE` on
+    average.  With ``memory``, every row
     also has its model's :func:`peak_memory` (eager PyTorch); with ``process``,
     ``process_peak_mb`` and ``process_spread_mb``, the growth of a fresh
     process's peak resident memory on that runtime (:func:`process_memory`,
@@ -457,10 +506,14 @@ def benchmark(models: dict, backends=("eager", "onnxruntime"), size: int = 256, 
     asserts a time."""
     import tempfile
 
-    from ..deploy import copy_eval
+    from ..deploy import INT8_TOLERANCE, copy_eval
     from ..errors import GancompError
 
     _check_backends(backends)
+    calibrations = (calibration if isinstance(calibration, dict)
+                    else {name: calibration for name in models})
+    for name in models:
+        _check_calibration(backends, calibrations.get(name))
     if repeats < 1 or warmup < 0 or threads < 1:
         raise GancompError(f"need repeats >= 1, warmup >= 0 and threads >= 1, got {repeats}, "
                            f"{warmup}, {threads}")
@@ -474,7 +527,8 @@ def benchmark(models: dict, backends=("eager", "onnxruntime"), size: int = 256, 
                                   disable=not progress, leave=False):
                 mem = peak_memory(net, size, batch_size) if memory else {}
                 resident = (process_memory(net, backends, size, batch_size, threads,
-                                           samples=process_samples, workdir=workdir)
+                                           samples=process_samples, workdir=workdir,
+                                           calibration=calibrations.get(name))
                             if process else {})
                 eager = copy_eval(net)
                 for backend in backends:
@@ -488,12 +542,21 @@ def benchmark(models: dict, backends=("eager", "onnxruntime"), size: int = 256, 
                                    process_floor_mb=floor[backend]["mb"])
                     rows.append(row)
                     try:
-                        run, x = _runner(net, backend, size, batch_size, threads, workdir)
+                        run, x = _runner(net, backend, size, batch_size, threads, workdir,
+                                         calibrations.get(name))
                         for _ in range(warmup):
                             run()
-                        diff = float((_as_tensor(run()) - eager(x)).abs().max())
+                        error = (_as_tensor(run()) - eager(x)).abs()
+                        diff = float(error.max())
                         row["max_abs_diff"] = diff
-                        if not diff <= tolerance:
+                        if backend in INT8_BACKENDS:
+                            row["mean_abs_diff"] = float(error.mean())
+                            if not row["mean_abs_diff"] <= INT8_TOLERANCE:
+                                row["status"] = (f"failed: int8 output differs from eager PyTorch "
+                                                 f"by {row['mean_abs_diff']:.2g} on average "
+                                                 f"(tolerance {INT8_TOLERANCE:g})")
+                                continue
+                        elif not diff <= tolerance:
                             row["status"] = (f"failed: output differs from eager PyTorch by "
                                              f"{diff:.2g} (tolerance {tolerance:g})")
                             continue
