@@ -12,6 +12,7 @@ from gancomp_lite.compression.prune import filter_l1, l1_select
 from gancomp_lite.data import SyntheticAligned, SyntheticUnaligned
 from gancomp_lite.errors import GancompError
 from gancomp_lite.experiments import distillation as dx
+from gancomp_lite.experiments import results
 from gancomp_lite.losses.distill import DISTILL_LOSSES, FeatureDistillLoss, MappedMSE
 from gancomp_lite.models import MobileResnetGenerator, NLayerDiscriminator, ResnetGenerator, build_generator
 from gancomp_lite.models.hooks import UnknownLayerError, capture_features, feature_shapes
@@ -477,3 +478,43 @@ def test_load_or_train_student_trains_when_nothing_is_shipped_and_checks_what_is
     assert "loading the shipped" in capsys.readouterr().out
     with pytest.raises(CheckpointError, match="steps"):
         load_or_train_student("s", recipe64, T64, D64, steps=3, scale="ci")
+
+
+def test_deploy_friendly_verdicts_follow_the_numbers_and_the_gate():
+    """Issue 25: a deploy-friendly arm built to be worse refutes "not worse"; a tie is
+    inconclusive; a clear gain confirms it; an arm that did not learn is not judged."""
+    def l1_rows(std, dep):
+        return [{"arm": a, "ngf": 12, "seed": i, "l1": v, "gmacs_256": 1.0, "mparams": 1.0}
+                for a, vs in (("standard", std), ("deploy-friendly", dep)) for i, v in enumerate(vs)]
+
+    trivial = {"identity": 0.5, "mean target": 0.2}
+    std = [0.080, 0.082, 0.081]
+    verdict = lambda dep, t=trivial: dx.deploy_verdicts(l1_rows(std, dep), t)[  # noqa: E731
+        "deploy_friendly_not_worse@ngf12"]
+    assert verdict([0.120, 0.121, 0.122])["verdict"] == "not confirmed"
+    assert verdict([0.079, 0.083, 0.081])["verdict"] == "inconclusive"
+    assert verdict([0.060, 0.061, 0.062])["verdict"] == "confirmed"
+    v = verdict([0.201, 0.202, 0.200])
+    assert v["verdict"] == results.NOT_JUDGED and "mean target" in v["reason"]
+    v = verdict([0.120, 0.121, 0.122], None)           # no gate: judged by the rule alone
+    assert v["verdict"] == "not confirmed" and v["difference"] == pytest.approx(0.04, abs=1e-3)
+    assert v["claim"] in dx.DEPLOY_CLAIMS and v["metric"] == "l1"
+
+
+def test_the_deploy_friendly_sweep_trains_both_students_by_one_recipe(tmp_path, monkeypatch, capsys):
+    import gancomp_lite.provenance as prov
+
+    monkeypatch.setattr(prov, "require_clean", lambda *a, **k: "0" * 40)   # a clean commit
+    out = tmp_path / "deploy.json"
+    assert main(["sweep-distillation", "deploy-friendly", "--widths", "4", "--seeds", "0",
+                 "--steps", "2", "--size", "32", "--n", "8", "--curve-points", "0", "--out",
+                 str(out), "--no-progress"]) == 0
+    assert "deploy_friendly_not_worse@ngf4 [l1]:" in capsys.readouterr().out
+    stored = json.loads(out.read_text())
+    assert stored["claims"] == dx.DEPLOY_CLAIMS and set(stored["baselines"]) >= {"identity"}
+    by_arm = {r["arm"]: r for r in stored["rows"]}
+    assert set(by_arm) == {"standard", "deploy-friendly"}
+    assert by_arm["deploy-friendly"]["deploy_friendly"] and not by_arm["standard"]["deploy_friendly"]
+    assert all(r["distill"] and r["keep_d"] and not r["prune"] for r in by_arm.values())
+    assert by_arm["deploy-friendly"]["gmacs_256"] == pytest.approx(by_arm["standard"]["gmacs_256"],
+                                                                   rel=0.02)

@@ -39,10 +39,12 @@ def _cmd_sweep_distillation(args: argparse.Namespace) -> int:
         steps=args.steps, size=args.size, batch_size=args.batch_size, n_eval=args.n,
         curve_points=args.curve_points, allow_dirty=args.allow_dirty, force=args.force,
         resume=args.resume, progress=not args.no_progress, argv=args.argv)
-    rows = results.load(path)["rows"]
+    stored = results.load(path)
+    rows = stored["rows"]
     print(f"wrote {len(rows)} runs to {path}")
     verdicts = (dx.pseudo_pair_verdicts(rows) if args.experiment == "pseudo-pairs"
-                else dx.ablation_verdicts(rows))
+                else dx.deploy_verdicts(rows, stored.get("baselines"))
+                if args.experiment == "deploy-friendly" else dx.ablation_verdicts(rows))
     for claim, v in verdicts.items():
         print(f"{claim} [{v['metric']}]: {v['verdict']} ({v['reason']})")
     return 0
@@ -149,16 +151,17 @@ def add_parsers(sub) -> None:
 
 
     s = sub.add_parser("sweep-distillation",
-                       help="GAN Compression's Fig. 7a (pseudo-pairs) or Table 3 (ablation)")
-    s.add_argument("experiment", choices=["pseudo-pairs", "ablation"])
+                       help="GAN Compression's Fig. 7a (pseudo-pairs) or Table 3 (ablation), or "
+                            "the deployment-friendly student against the standard one")
+    s.add_argument("experiment", choices=["pseudo-pairs", "ablation", "deploy-friendly"])
     s.add_argument("--task", default=None, choices=sorted(WORLDS),
-                   help="default: stripes (pseudo-pairs), edges2shapes (ablation)")
+                   help="default: stripes (pseudo-pairs), edges2shapes (ablation, deploy-friendly)")
     s.add_argument("--widths", type=_positive, nargs="+", default=[8, 4])
     s.add_argument("--seeds", type=_non_negative, nargs="+", default=[0, 1, 2])
     s.add_argument("--steps", type=_positive, default=500)
     s.add_argument("--size", type=_positive, default=64)
     s.add_argument("--batch-size", type=_positive, default=None,
-                   help="default: 1 (pseudo-pairs, as CycleGAN), 4 (ablation)")
+                   help="default: 1 (pseudo-pairs, as CycleGAN), 4 (ablation, deploy-friendly)")
     _recorded_sweep_options(s)
     _resume_option(s)
     s.set_defaults(func=_cmd_sweep_distillation)

@@ -14,11 +14,17 @@ run by :func:`run` at several widths and seeds:
 * :data:`ABLATION_ARMS` (Table 3, a paired task): the paper's combinations of
   pruning (L1 filter selection from the teacher), intermediate distillation
   and keeping the teacher's discriminator, plus plain from-scratch training.
+* :data:`DEPLOY_ARMS` (issue 25, a paired task): the same distillation recipe
+  (feature distillation, the teacher's discriminator kept) for the papers'
+  student (InstanceNorm, reflect padding) and for its deployment-friendly
+  variant (BatchNorm, zero padding: every norm folds into its convolution at
+  export), the quality cost of a network that a CPU runs faster.
 
 :func:`pseudo_pair_verdicts` and :func:`ablation_verdicts` turn the rows into a
 verdict per claim of the paper with the reason, using the one rule of
 :func:`~gancomp_lite.experiments.results.compare`.
-Explained in chapters ``nb/05_pseudo_pairs`` and ``nb/06_distillation``.
+Explained in chapters ``nb/05_pseudo_pairs``, ``nb/06_distillation`` and
+``nb/10_latency`` (the deployment-friendly student).
 """
 from __future__ import annotations
 
@@ -60,10 +66,24 @@ PAPER_TABLE3_FID = {"teacher": 24.91, "keep-D": 28.60, "prune+keep-D": 27.25,
                     "prune+distill+keep-D": 24.45}
 
 
+#: the deployment-friendly student against the standard one, by the same recipe (L1
+#: initialisation is left out: it copies filters of an InstanceNorm teacher, whose scales
+#: a BatchNorm student does not share)
+DEPLOY_ARMS = {
+    "standard": dict(init="random", inherit_d=True, distill_layers=None, deploy_friendly=False),
+    "deploy-friendly": dict(init="random", inherit_d=True, distill_layers=None,
+                            deploy_friendly=True),
+}
+
+
 def arm_flags(arm: dict) -> dict:
-    """Pr. / Dstl. / Keep D flags of an arm, as Table 3 writes them."""
-    return {"prune": arm.get("init") == "l1", "distill": arm.get("distill_layers") is None,
-            "keep_d": bool(arm.get("inherit_d"))}
+    """Pr. / Dstl. / Keep D flags of an arm, as Table 3 writes them (and
+    ``deploy_friendly`` where an arm sets it)."""
+    flags = {"prune": arm.get("init") == "l1", "distill": arm.get("distill_layers") is None,
+             "keep_d": bool(arm.get("inherit_d"))}
+    if "deploy_friendly" in arm:
+        flags["deploy_friendly"] = bool(arm["deploy_friendly"])
+    return flags
 
 
 #: Fig. 7a claims, registered in the results file before the run
@@ -85,6 +105,15 @@ ABLATION_CLAIMS = {
                     "clearly better than resetting it.",
     "reset_d_below_scratch": "Pruning + distillation with a reset discriminator is clearly worse "
                              "than the keep-D from-scratch baseline.",
+}
+
+
+#: issue 25's claim, registered in the results file before the run
+DEPLOY_CLAIMS = {
+    "deploy_friendly_not_worse": "The deployment-friendly student (BatchNorm, zero padding) is not "
+                                 "clearly worse than the standard student (InstanceNorm, reflect "
+                                 "padding) trained by the same recipe (a tie cannot confirm it, a "
+                                 "clear loss refutes it, a clear gain confirms it).",
 }
 
 
@@ -144,7 +173,12 @@ def run(task: str, arms: dict[str, dict], teacher, teacher_D, widths=(8,), seeds
     return rows
 
 
-EXPERIMENTS = {"pseudo-pairs": ("stripes", 1), "ablation": ("edges2shapes", 4)}
+EXPERIMENTS = {"pseudo-pairs": ("stripes", 1), "ablation": ("edges2shapes", 4),
+               "deploy-friendly": ("edges2shapes", 4)}
+#: each experiment's arms and registered claims
+_ARMS = {"pseudo-pairs": (PSEUDO_PAIR_ARMS, PSEUDO_PAIR_CLAIMS),
+         "ablation": (ABLATION_ARMS, ABLATION_CLAIMS),
+         "deploy-friendly": (DEPLOY_ARMS, DEPLOY_CLAIMS)}
 
 
 def command(experiment: str, settings: dict) -> str:
@@ -161,8 +195,8 @@ def run_recorded(experiment: str, out, task: str | None = None, widths=(8, 4), s
                  n_eval: int = 512, curve_points: int = 8, allow_dirty: bool = False,
                  force: bool = False, resume: bool = False, progress: bool = True,
                  argv: list[str] | None = None):
-    """A recorded sweep (``pseudo-pairs`` = Fig. 7a, ``ablation`` = Table 3)
-    from the task's shipped teacher: refuse a dirty tree (unless
+    """A recorded sweep (``pseudo-pairs`` = Fig. 7a, ``ablation`` = Table 3,
+    ``deploy-friendly`` = issue 25's quality check) from the task's shipped teacher: refuse a dirty tree (unless
     ``allow_dirty``), write ``out`` with its command, claims, code version,
     teacher checksum and machine *before* training, append each run, mark it
     complete at the end.  ``resume``: continue an interrupted ``out`` made by
@@ -186,14 +220,17 @@ def run_recorded(experiment: str, out, task: str | None = None, widths=(8, 4), s
     teacher, teacher_D = load_or_train_teacher(task, discriminator=True)
     tpath = teacher_path(task, "ci")
     tinfo = {"file": tpath.name, "sha256": read_manifest(tpath)["sha256"]} if tpath.exists() else None
-    claims = PSEUDO_PAIR_CLAIMS if experiment == "pseudo-pairs" else ABLATION_CLAIMS
+    arms, claims = _ARMS[experiment]
+    extra = ({"judged_if": results.LEARNED_RULE,
+              "baselines": results.trivial_scores(task, n_eval, size)}
+             if experiment == "deploy-friendly" else {})
     record = results.ResultsFile(out, f"distillation-{experiment}",
                                  command(experiment, {**settings, "out": Path(out).as_posix()}),
                                  version, settings, claims, force=force, resume=resume,
-                                 allow_dirty=version.endswith("+dirty"), teacher=tinfo, argv=argv)
-    arms = PSEUDO_PAIR_ARMS if experiment == "pseudo-pairs" else ABLATION_ARMS
+                                 allow_dirty=version.endswith("+dirty"), teacher=tinfo, argv=argv,
+                                 **extra)
     run(arms=arms, teacher=teacher, teacher_D=teacher_D,
-        mode=None if experiment == "ablation" else "pseudo-pairs", progress=progress,
+        mode="pseudo-pairs" if experiment == "pseudo-pairs" else None, progress=progress,
         record=record, **settings)
     return record.finish()
 
@@ -293,3 +330,33 @@ def ablation_verdicts(rows: list[dict], metric: str | None = None) -> dict[str, 
     out["reset_d_below_scratch"] = (v, f"{m('prune+distill')} vs {m(base)}: {v}")
     return {k: {"verdict": v[0], "reason": v[1], "ngf": ngf, "metric": metric, "claim": k}
             for k, v in out.items()}
+
+
+def deploy_verdicts(rows: list[dict], trivial: dict[str, float] | None = None,
+                    metric: str | None = None) -> dict[str, dict]:
+    """The verdict on :data:`DEPLOY_CLAIMS` at every width of ``rows`` (on
+    ``metric``, default the primary one, paired L1), gated by the trivial
+    translators ``trivial``: a clear loss of the deployment-friendly student
+    refutes the claim, a clear gain confirms it, a tie is inconclusive; each
+    with the difference of the means beside the spread of the standard arm's
+    seeds, its noise floor."""
+    metric = metric or results.primary_of(rows)
+    better, worse = _better(metric)
+    t = _table(rows, metric)
+    out = {}
+    for ngf in sorted({w for w, _ in t}):
+        std, dep = {**t[ngf, "standard"], "arm": "standard"}, {**t[ngf, "deploy-friendly"],
+                                                             "arm": "deploy-friendly"}
+        v, why = results.judged_verdict(dep, std, metric, worse, trivial)
+        # "clearly worse" confirmed refutes the claim; "clearly worse" refuted (a clear gain)
+        # is a difference in the claimed direction
+        verdict = {"confirmed": "not confirmed", "not confirmed": "confirmed"}.get(v, v)
+        diff = dep[f"{metric}_mean"] - std[f"{metric}_mean"]
+        out[f"deploy_friendly_not_worse@ngf{ngf}"] = {
+            "verdict": verdict, "claim": "deploy_friendly_not_worse", "metric": metric,
+            "ngf": ngf, "difference": diff, "standard_std": std[f"{metric}_std"],
+            "reason": (f"deploy-friendly {dep[f'{metric}_mean']:.4g}±{dep[f'{metric}_std']:.2g} vs "
+                       f"standard {std[f'{metric}_mean']:.4g}±{std[f'{metric}_std']:.2g} at ngf "
+                       f"{ngf}: {why}" + ("" if verdict != "inconclusive" else
+                                           "; a tie cannot confirm a claim of no effect"))}
+    return out
