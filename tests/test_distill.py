@@ -508,7 +508,7 @@ def test_the_deploy_friendly_sweep_trains_both_students_by_one_recipe(tmp_path, 
     out = tmp_path / "deploy.json"
     assert main(["sweep-distillation", "deploy-friendly", "--widths", "4", "--seeds", "0",
                  "--steps", "2", "--size", "32", "--n", "8", "--curve-points", "0", "--out",
-                 str(out), "--no-progress"]) == 0
+                 str(out), "--save-students", str(tmp_path / "nets"), "--no-progress"]) == 0
     assert "deploy_friendly_not_worse@ngf4 [l1]:" in capsys.readouterr().out
     stored = json.loads(out.read_text())
     assert stored["claims"] == dx.DEPLOY_CLAIMS and set(stored["baselines"]) >= {"identity"}
@@ -518,3 +518,12 @@ def test_the_deploy_friendly_sweep_trains_both_students_by_one_recipe(tmp_path, 
     assert all(r["distill"] and r["keep_d"] and not r["prune"] for r in by_arm.values())
     assert by_arm["deploy-friendly"]["gmacs_256"] == pytest.approx(by_arm["standard"]["gmacs_256"],
                                                                    rel=0.02)
+    # the first seed's networks are shipped files that name their sweep
+    from gancomp_lite.training.checkpoint import load_generator_file, read_manifest
+
+    saved = {a: tmp_path / "nets" / f"deploy-friendly-{a}-ngf4-seed0.pt" for a in by_arm}
+    norms = {a: {type(m).__name__ for m in load_generator_file(p).modules()} for a, p in saved.items()}
+    assert "BatchNorm2d" in norms["deploy-friendly"] and "InstanceNorm2d" not in norms["deploy-friendly"]
+    assert "InstanceNorm2d" in norms["standard"]
+    assert read_manifest(saved["standard"])["command"] == stored["command"]
+    assert "--save-students" in stored["command"]

@@ -38,7 +38,8 @@ def _cmd_sweep_distillation(args: argparse.Namespace) -> int:
         args.experiment, args.out, task=args.task, widths=args.widths, seeds=args.seeds,
         steps=args.steps, size=args.size, batch_size=args.batch_size, n_eval=args.n,
         curve_points=args.curve_points, allow_dirty=args.allow_dirty, force=args.force,
-        resume=args.resume, progress=not args.no_progress, argv=args.argv)
+        resume=args.resume, progress=not args.no_progress, argv=args.argv,
+        save_students_to=args.save_students)
     stored = results.load(path)
     rows = stored["rows"]
     print(f"wrote {len(rows)} runs to {path}")
@@ -162,6 +163,8 @@ def add_parsers(sub) -> None:
     s.add_argument("--size", type=_positive, default=64)
     s.add_argument("--batch-size", type=_positive, default=None,
                    help="default: 1 (pseudo-pairs, as CycleGAN), 4 (ablation, deploy-friendly)")
+    s.add_argument("--save-students", default=None, metavar="DIR",
+                   help="also write every arm's network of the first seed into DIR")
     _recorded_sweep_options(s)
     _resume_option(s)
     s.set_defaults(func=_cmd_sweep_distillation)

@@ -174,17 +174,9 @@ def student_file(directory, arm: str, seed: int = 0) -> Path:
 def save_student(G, directory, arm: str, seed: int, results_file, command_line: str,
                  version: str, force: bool = False) -> Path:
     """Write one network a recorded sweep trained into ``directory``
-    (:func:`student_file`, checksummed, half precision as every shipped
-    student), its manifest naming the results file, arm, seed, command and code
-    version."""
-    from ..training.checkpoint import save_network
-
-    path = student_file(directory, arm, seed)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return save_network(G.cpu().eval(), path, "paired", {
-        "kind": SWEEP_STUDENT_KIND, "experiment": "cat", "arm": arm, "seed": seed,
-        "results": Path(results_file).name, "command": command_line, "code_version": version},
-        "a sweep's student", force)
+    (:func:`student_file`, by :func:`~.results.save_sweep_student`)."""
+    return results.save_sweep_student(G, student_file(directory, arm, seed), SWEEP_STUDENT_KIND,
+                                      "cat", arm, seed, results_file, command_line, version, force)
 
 
 def teacher_row(teacher, task: str, data: dict) -> dict:

@@ -298,24 +298,13 @@ def student_file(directory, experiment: str, arm: str, seed: int = 0) -> Path:
 def save_students(models: dict, directory, experiment: str, results_file, command_line: str,
                   version: str, seed: int = 0, force: bool = False) -> list[Path]:
     """Write the networks of ``seed`` a sweep trained (``models``: ``{(arm,
-    seed): generator}``) into ``directory``, one checksummed file per arm
-    (:func:`student_file`, half precision, as every shipped student) whose
-    manifest names the results file, the arm, the seed, the command and the
-    code version.  Returns the paths written."""
-    from ..training.checkpoint import save_network
-
-    written = []
-    for (arm, s), G in sorted(models.items(), key=lambda kv: str(kv[0])):
-        if s != seed:
-            continue
-        path = student_file(directory, experiment, arm, seed)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        save_network(G.cpu().eval(), path, "paired", {
-            "kind": SWEEP_STUDENT_KIND, "experiment": f"crd-{experiment}", "arm": arm, "seed": seed,
-            "results": Path(results_file).name, "command": command_line, "code_version": version},
-            "a sweep's student", force)
-        written.append(path)
-    return written
+    seed): generator}``) into ``directory``, one file per arm
+    (:func:`student_file`, by :func:`~.results.save_sweep_student`).  Returns
+    the paths written."""
+    return [results.save_sweep_student(G, student_file(directory, experiment, arm, seed),
+                                       SWEEP_STUDENT_KIND, f"crd-{experiment}", arm, seed,
+                                       results_file, command_line, version, force)
+            for (arm, s), G in sorted(models.items(), key=lambda kv: str(kv[0])) if s == seed]
 
 
 def run_recorded(experiment: str, out, task: str = "edges2shapes", seeds=(0, 1, 2),

@@ -31,6 +31,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
+from pathlib import Path
 
 import torch
 from ..progress import tqdm
@@ -181,30 +182,42 @@ _ARMS = {"pseudo-pairs": (PSEUDO_PAIR_ARMS, PSEUDO_PAIR_CLAIMS),
          "deploy-friendly": (DEPLOY_ARMS, DEPLOY_CLAIMS)}
 
 
+#: the manifest kind of a network saved by ``sweep-distillation --save-students``
+SWEEP_STUDENT_KIND = "distillation sweep student"
+
+
 def command(experiment: str, settings: dict) -> str:
     """The command line that re-runs a recorded sweep with ``settings``."""
+    save = f" --save-students {settings['save_students']}" if settings.get("save_students") else ""
     return ("gancomp-lite sweep-distillation {exp} --task {task} --widths {w} --seeds {s} "
             "--steps {steps} --size {size} --batch-size {batch_size} --n {n_eval} "
-            "--curve-points {curve_points} --out {out}").format(
+            "--curve-points {curve_points} --out {out}{save}").format(
         exp=experiment, w=" ".join(map(str, settings["widths"])),
-        s=" ".join(map(str, settings["seeds"])), **settings)
+        s=" ".join(map(str, settings["seeds"])), save=save,
+        **{k: v for k, v in settings.items() if k != "save_students"})
+
+
+def student_file(directory, experiment: str, arm: str, ngf: int, seed: int) -> Path:
+    """Where ``--save-students DIRECTORY`` puts ``arm``'s network of width ``ngf`` and ``seed``."""
+    return Path(directory) / f"{experiment}-{arm}-ngf{ngf}-seed{seed}.pt"
 
 
 def run_recorded(experiment: str, out, task: str | None = None, widths=(8, 4), seeds=(0, 1, 2),
                  steps: int = 500, size: int = 64, batch_size: int | None = None,
                  n_eval: int = 512, curve_points: int = 8, allow_dirty: bool = False,
                  force: bool = False, resume: bool = False, progress: bool = True,
-                 argv: list[str] | None = None):
+                 argv: list[str] | None = None, save_students_to=None):
     """A recorded sweep (``pseudo-pairs`` = Fig. 7a, ``ablation`` = Table 3,
     ``deploy-friendly`` = issue 25's quality check) from the task's shipped teacher: refuse a dirty tree (unless
     ``allow_dirty``), write ``out`` with its command, claims, code version,
     teacher checksum and machine *before* training, append each run, mark it
     complete at the end.  ``resume``: continue an interrupted ``out`` made by
-    the same command and package, keeping its finished runs."""
-    from pathlib import Path
-
+    the same command and package, keeping its finished runs.
+    ``save_students_to``: a folder that receives every arm's network of the
+    first seed as it finishes (:func:`student_file`)."""
     from ..errors import GancompError
     from ..provenance import require_clean
+    from ..shipped import refuse_existing
     from ..training.checkpoint import read_manifest, teacher_path
     from ..training.teachers import load_or_train_teacher
 
@@ -221,17 +234,29 @@ def run_recorded(experiment: str, out, task: str | None = None, widths=(8, 4), s
     tpath = teacher_path(task, "ci")
     tinfo = {"file": tpath.name, "sha256": read_manifest(tpath)["sha256"]} if tpath.exists() else None
     arms, claims = _ARMS[experiment]
+    save = Path(save_students_to).as_posix() if save_students_to else None
+    if save:
+        refuse_existing([student_file(save, experiment, a, w, seeds[0]) for a in arms
+                         for w in widths], force or resume)
     extra = ({"judged_if": results.LEARNED_RULE,
               "baselines": results.trivial_scores(task, n_eval, size)}
              if experiment == "deploy-friendly" else {})
     record = results.ResultsFile(out, f"distillation-{experiment}",
-                                 command(experiment, {**settings, "out": Path(out).as_posix()}),
+                                 command(experiment, {**settings, "out": Path(out).as_posix(),
+                                                      "save_students": save}),
                                  version, settings, claims, force=force, resume=resume,
                                  allow_dirty=version.endswith("+dirty"), teacher=tinfo, argv=argv,
                                  **extra)
+    def keep(key, G):
+        arm, ngf, seed = key
+        if seed == seeds[0]:
+            results.save_sweep_student(G, student_file(save, experiment, arm, ngf, seed),
+                                       SWEEP_STUDENT_KIND, f"distillation-{experiment}", arm, seed,
+                                       out, record.data["command"], version, force=True)
+
     run(arms=arms, teacher=teacher, teacher_D=teacher_D,
         mode="pseudo-pairs" if experiment == "pseudo-pairs" else None, progress=progress,
-        record=record, **settings)
+        record=record, models=results.SavingDict(keep) if save else None, **settings)
     return record.finish()
 
 

@@ -466,6 +466,22 @@ def keep_row(rows: list[dict], row: dict, curve: dict | None, record: "ResultsFi
         record.add(row)
 
 
+def save_sweep_student(G, path, kind: str, experiment: str, arm: str, seed: int, results_file,
+                       command_line: str, version: str, force: bool = False) -> Path:
+    """Write one network a recorded sweep trained to ``path`` (checksummed,
+    half precision as every shipped student), its manifest naming ``kind``,
+    the experiment, the results file, arm, seed, command and code version;
+    ``evaluate``, ``export`` and ``bench`` read it like any student file."""
+    from ..training.checkpoint import save_network
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return save_network(G.cpu().eval(), path, "paired", {
+        "kind": kind, "experiment": experiment, "arm": arm, "seed": seed,
+        "results": Path(results_file).name, "command": command_line, "code_version": version},
+        "a sweep's student", force)[0]
+
+
 class SavingDict(dict):
     """A ``models`` dict for the sweep runners that hands each trained network
     to ``save(key, network)`` as soon as it is trained (so an interrupted,
