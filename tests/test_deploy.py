@@ -384,10 +384,16 @@ def test_int8_export_and_int8_benchmark_from_the_command_line(tmp_path, capsys):
     said = capsys.readouterr().out
     assert out.exists() and "4 stripes training images" in said and "held-out" in said
     report = tmp_path / "bench.json"
-    assert main(["bench", str(student), "--backends", "onnxruntime", "onnxruntime-int8",
-                 "--calibrate", "4", "--size", "32", "--repeats", "2", "--warmup", "0",
-                 "--threads", "1", "--json", str(report), "--no-progress"]) == 0
-    rows = {r["backend"]: r for r in json.loads(report.read_text())["rows"]}
+    assert main(["bench", str(student), "--random", "mobile_resnet:4:deploy", "--data", "stripes",
+                 "--backends", "onnxruntime", "onnxruntime-int8", "--calibrate", "4", "--size",
+                 "32", "--repeats", "2", "--warmup", "0", "--threads", "1", "--json", str(report),
+                 "--no-progress"]) == 0
+    data = json.loads(report.read_text())
+    assert data["settings"]["calibrate"] == 4 and set(data["machine"]["instructions"]) >= {
+        "avx2", "avx512", "vnni", "bf16"}
+    deploy = {r["backend"]: r for r in data["rows"] if r["model"] == "mobile_resnet:4:deploy"}
+    assert all(r["status"] == "ok" for r in deploy.values())
+    rows = {r["backend"]: r for r in data["rows"] if r["model"] == student.stem}
     assert rows["onnxruntime-int8"]["status"] == "ok" and rows["onnxruntime-int8"]["median_ms"] > 0
     assert 0 < rows["onnxruntime-int8"]["mean_abs_diff"] <= 0.05
     assert rows["onnxruntime"]["max_abs_diff"] <= 1e-4 < rows["onnxruntime-int8"]["max_abs_diff"]
@@ -405,7 +411,8 @@ def test_int8_export_and_int8_benchmark_from_the_command_line(tmp_path, capsys):
               "32", "--out", str(tmp_path / "x.onnx")], "cannot be folded"),
             (["bench", "--random", "mobile_resnet:4", "--backends", "onnxruntime-int8"],
              "--data"),
-            (["bench", str(student), "--calibrate", "4"], "add one to --backends")]:
+            (["bench", str(student), "--calibrate", "4"], "add one to --backends"),
+            (["bench", "--random", "unet:4:deploy"], "ARCH:NGF:deploy")]:
         assert main(argv) == 2, argv
         assert words in _one_error(capsys), argv
     assert not list(tmp_path.glob("x.*"))

@@ -14,14 +14,19 @@ from .common import _positive, _non_negative, _generator_of
 
 
 def _random_model(spec: str):
-    """``ARCH:NGF``, ``sub:CONFIG`` or ``cat:GMACS`` (random weights) for ``bench --random``."""
+    """``ARCH:NGF`` (``ARCH:NGF:deploy``: BatchNorm and zero padding), ``sub:CONFIG``
+    or ``cat:GMACS`` (random weights) for ``bench --random``."""
     from ..models import SubMobileResnetGenerator, build_generator
 
     arch, _, value = spec.partition(":")
     if arch == "sub":
         return SubMobileResnetGenerator(value)
-    usage = (f"--random {spec!r}: expected ARCH:NGF (resnet:64), sub:CONFIG "
+    usage = (f"--random {spec!r}: expected ARCH:NGF (resnet:64), ARCH:NGF:deploy "
+             f"(mobile_resnet:16:deploy, BatchNorm and zero padding), sub:CONFIG "
              f"(sub:24_24_24_32_20_16) or cat:GMACS (cat:2.6)")
+    value, _, variant = value.partition(":")
+    if variant not in ("", "deploy") or (variant and arch not in ("resnet", "mobile_resnet")):
+        raise GancompError(usage)
     if arch == "cat":
         from ..compression.one_step import prune_untrained
 
@@ -34,6 +39,8 @@ def _random_model(spec: str):
         ngf = int(value)
     except ValueError:
         raise GancompError(usage) from None
+    if variant == "deploy":       # the deployment-friendly variant: every norm folds at export
+        return build_generator(arch, ngf=ngf, norm="batch", padding_type="zero").eval()
     return build_generator(arch, ngf=ngf)
 
 
@@ -135,6 +142,10 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         flags = next(line.split(":", 1)[1].split() for line in open("/proc/cpuinfo")
                      if line.startswith("flags"))
         machine["bfloat16_instructions"] = bool({"avx512_bf16", "amx_bf16"} & set(flags))
+        machine["instructions"] = {  # what the runtimes' int8 and float kernels can use
+            "avx2": "avx2" in flags, "avx512": "avx512f" in flags,
+            "vnni": bool({"avx512_vnni", "avx_vnni"} & set(flags)),
+            "bf16": machine["bfloat16_instructions"], "amx": "amx_tile" in flags}
         machine["cores"] = len(os.sched_getaffinity(0))
     except (OSError, StopIteration, AttributeError):
         pass
@@ -199,7 +210,7 @@ def add_parsers(sub) -> None:
     bn.add_argument("checkpoints", nargs="*", help="generator files")
     bn.add_argument("--random", action="append", metavar="ARCH:NGF",
                     help="also a randomly initialised generator: resnet:64, mobile_resnet:16, "
-                         "inception:64, sub:24_24_24_32_20_16 (an OFA subnet), cat:2.6 (an "
+                         "mobile_resnet:16:deploy (BatchNorm and zero padding), inception:64, sub:24_24_24_32_20_16 (an OFA subnet), cat:2.6 (an "
                          "ngf-64 inception teacher with random scales one-step pruned to 2.6G "
                          "MACs, CAT's counting at 256x256) (repeatable)")
     bn.add_argument("--backends", nargs="+", choices=BACKENDS, default=["eager", "onnxruntime"])
