@@ -98,11 +98,29 @@ def test_every_method_trains_a_student_at_its_budget(tiny_run):
     assert omgd["shared_with"] == ["crd"] and omgd["online_teacher_l1"] == crd["online_teacher_l1"]
 
 
+def _shapes_only_latency(G, threads=1, repeats=5, size=256):
+    """A stand-in for :func:`comparison.latency` where a test is not about latency: the
+    ONNX export it needs takes seconds per network (the real one is tested below)."""
+    return {"latency_ms": {"eager": 1.0}, "best_runtime": "eager", "best_ms": 1.0,
+            "latency_threads": threads, "latency_size": size}
+
+
+def test_latency_times_the_student_on_each_runtime_and_names_the_fastest():
+    from gancomp_lite.models import build_generator
+
+    r = C.latency(build_generator("mobile_resnet", ngf=4), repeats=1, size=16)
+    assert set(r["latency_ms"]) == {"eager", "onnxruntime"} and all(v > 0 for v in r["latency_ms"].values())
+    assert r["best_ms"] == min(r["latency_ms"].values()) == r["latency_ms"][r["best_runtime"]]
+    assert (r["latency_threads"], r["latency_size"]) == (1, 16)
+
+
 @pytest.fixture(scope="module")
 def tiny_run():
-    return C.run(seeds=(0,), steps=2, n_eval=8, n_held=8, points=2, budget_ngfs=(7,),
-                 population=4, generations=1, finetune_steps=2, latency_repeats=1,
-                 latency_size=32, progress=False)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(C, "latency", _shapes_only_latency)
+        return C.run(seeds=(0,), steps=2, n_eval=8, n_held=8, points=2, budget_ngfs=(7,),
+                     population=4, generations=1, finetune_steps=2, latency_repeats=1,
+                     latency_size=32, progress=False)
 
 
 def test_a_resumed_comparison_keeps_its_finished_runs(tmp_path, monkeypatch, capsys):
@@ -110,6 +128,7 @@ def test_a_resumed_comparison_keeps_its_finished_runs(tmp_path, monkeypatch, cap
     from gancomp_lite.cli import main
 
     monkeypatch.setattr(prov, "require_clean", lambda *a, **k: "0" * 40)   # a clean commit
+    monkeypatch.setattr(C, "latency", _shapes_only_latency)
     out = tmp_path / "cmp.json"
     args = ["sweep-comparison", "--methods", "scratch", "--seeds", "0", "--steps", "1",
             "--n", "8", "--curve-points", "1", "--out", str(out), "--no-progress"]
