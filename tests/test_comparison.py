@@ -136,6 +136,7 @@ def test_a_resumed_comparison_keeps_its_finished_runs(tmp_path, monkeypatch, cap
     whole = results.load(out)
     assert whole["command"].count("--methods scratch ") == 1
     assert set(whole["claims"]) == set(C.CLAIMS) and whole["baselines"]
+    assert whole["cost_clock"] == C.CLOCK       # CPU time: a paused or crowded run costs the same
     assert [(r["method"], r["budget_ngf"]) for r in whole["rows"]] == [("scratch", 7), ("scratch", 10)]
     out.write_text(json.dumps(dict(whole, status="running", rows=whole["rows"][:1])))
     assert main(args) == 2                                        # exists: not overwritten
