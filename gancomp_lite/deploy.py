@@ -387,3 +387,69 @@ def export_int8(net: nn.Module, path: str | Path, calibration: torch.Tensor,
                                tolerance=tolerance, force=force, check=check)
     return {**report, "size": size, "folded_norms": exported["folded_norms"],
             "unfolded_norms": left, "float_max_abs_diff": exported["max_abs_diff"]}
+
+
+def onnx_ops(path: str | Path) -> dict[str, int]:
+    """How many nodes of each operator type the ONNX file at ``path`` has
+    (what an export left of the network: convolutions, norms, pads,
+    quantize/dequantize pairs)."""
+    import onnx
+
+    ops: dict[str, int] = {}
+    for node in onnx.load(str(path)).graph.node:
+        ops[node.op_type] = ops.get(node.op_type, 0) + 1
+    return dict(sorted(ops.items(), key=lambda kv: -kv[1]))
+
+
+def int8_ranges(path: str | Path) -> dict[str, dict]:
+    """For every tensor an int8 (QDQ) ONNX file quantizes at run time (each
+    ``QuantizeLinear`` node: the activations, whose ranges the calibration
+    chose; ONNX Runtime stores the weights as int8 already, behind a
+    ``DequantizeLinear`` only): its ``scale`` (the step between two int8
+    levels), ``zero_point`` and the float range ``[low, high]`` that int8 can
+    represent, ``(-128 - zero_point) * scale`` to ``(127 - zero_point) *
+    scale``; a value outside is clipped.  Explained in chapter
+    ``nb/10b_deployment``."""
+    import numpy as np
+    import onnx
+    from onnx import numpy_helper
+
+    model = onnx.load(str(path))
+    init = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+    out = {}
+    for node in model.graph.node:
+        if node.op_type != "QuantizeLinear" or node.input[1] not in init:
+            continue
+        scale = np.asarray(init[node.input[1]], dtype=np.float64)
+        zp = (np.asarray(init[node.input[2]], dtype=np.float64) if len(node.input) > 2
+              and node.input[2] in init else np.zeros_like(scale))
+        low, high = (-128 - zp) * scale, (127 - zp) * scale
+        out[node.input[0]] = {"scale": float(scale.max()), "zero_point": float(zp.flat[0]),
+                              "low": float(low.min()), "high": float(high.max()),
+                              "per_channel": scale.size > 1, "weight": node.input[0] in init}
+    return out
+
+
+def onnx_tensors(path: str | Path, names, x: torch.Tensor) -> dict:
+    """The values the ONNX file at ``path`` computes for its intermediate
+    tensors ``names`` on the input ``x`` (each made an extra output of a copy
+    of the graph): what a calibration sees of one layer."""
+    import onnx
+    import onnxruntime as ort
+
+    model = onnx.load(str(path))
+    have = {o.name for o in model.graph.output}
+    known = {n for node in model.graph.node for n in node.output}
+    missing = [n for n in names if n not in known]
+    if missing:
+        raise GancompError(f"{Path(path).name} computes no tensor named {missing[0]!r}")
+    for n in names:
+        if n not in have:
+            model.graph.output.append(onnx.ValueInfoProto(name=n))
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL  # keep every tensor
+    options.log_severity_level = 3
+    session = ort.InferenceSession(model.SerializeToString(), options,
+                                   providers=["CPUExecutionProvider"])
+    values = session.run(list(names), {session.get_inputs()[0].name: x.float().numpy()})
+    return dict(zip(names, values))

@@ -362,6 +362,20 @@ def test_int8_export_is_checked_on_held_out_images_and_refuses_unfoldable_norms(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["g.int8.onnx"]    # no float file left
     with torch.no_grad():      # the int8 file computes G's function within the int8 tolerance
         assert float((load_runner(tmp_path / "g.int8.onnx")(held) - G(held)).abs().mean()) < 0.05
+    # the calibrated ranges: min-max calibration clips none of the calibration images' values
+    from gancomp_lite.deploy import int8_ranges, onnx_ops, onnx_tensors
+
+    ranges = int8_ranges(tmp_path / "g.int8.onnx")
+    assert len(ranges) == onnx_ops(tmp_path / "g.int8.onnx")["QuantizeLinear"] > 10
+    export_generator(G, tmp_path / "f.onnx", "onnx", size=32)
+    assert "QuantizeLinear" not in onnx_ops(tmp_path / "f.onnx")
+    inner = [n for n in ranges if n != "A"][:3]
+    for name, v in onnx_tensors(tmp_path / "f.onnx", inner, calibration).items():
+        r = ranges[name]
+        assert r["low"] - r["scale"] <= v.min() and v.max() <= r["high"] + r["scale"], (name, r)
+    with pytest.raises(GancompError, match="no tensor named"):
+        onnx_tensors(tmp_path / "f.onnx", ["nowhere"], calibration)
+    (tmp_path / "f.onnx").unlink()
     instance = build_generator("mobile_resnet", ngf=4)
     assert unfolded_norms(instance)["InstanceNorm2d"] > 0
     with pytest.raises(GancompError, match="cannot be folded.*deploy-friendly"):
