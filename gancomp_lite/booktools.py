@@ -36,7 +36,7 @@ COLAB_SETUP_CELL = '# Colab only: clone the repository (code and the small files
 
 def chapters() -> list[Path]:
     """The chapter sources, in order."""
-    return sorted(p for p in NB_DIR.glob("[0-9][0-9]_*.md"))
+    return sorted(p for p in NB_DIR.glob("[0-9][0-9]*_*.md"))   # 10_latency before 10b_deployment
 
 
 def colab_url(chapter: Path) -> str:

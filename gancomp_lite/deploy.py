@@ -28,7 +28,8 @@ images (:data:`INT8_TOLERANCE`); :func:`export_int8` does both steps for a
 network (``gancomp-lite export --format onnx --int8 --calibrate N``), and
 can refuse a network whose norms cannot be folded (:func:`unfolded_norms`).
 
-Explained in chapter ``nb/10_latency``.
+Explained in chapters ``nb/10_latency`` (export, runtimes) and ``nb/10b_deployment``
+(folding, int8).
 """
 from __future__ import annotations
 
@@ -78,7 +79,7 @@ def fold_batchnorm(net: nn.Module) -> tuple[nn.Module, int]:
     folded norm is replaced by ``nn.Identity``, so layer indices stay the
     same.  InstanceNorm, which normalises each image by its own statistics,
     cannot be folded and is left as it is.  The caller's network is not
-    changed.  Explained in chapter ``nb/10_latency``."""
+    changed.  Explained in chapter ``nb/10b_deployment``."""
     model = copy_eval(net)
     folded = 0
     for seq in [m for m in model.modules() if isinstance(m, nn.Sequential)]:
@@ -214,6 +215,21 @@ def load_runner(path: str | Path, fmt: str | None = None, threads: int | None = 
     return run_export
 
 
+class ExportedGenerator(nn.Module):
+    """An exported file (:func:`load_runner`) as a generator module on the
+    CPU, so that what measures a network's quality
+    (:func:`gancomp_lite.metrics.quality.evaluate`) measures the deployed
+    form: float32 or int8, folded or not."""
+
+    def __init__(self, path: str | Path, threads: int | None = None):
+        super().__init__()
+        self.path = Path(path)
+        self._run = load_runner(self.path, threads=threads)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self._run(x.detach().float().cpu().contiguous())
+
+
 def onnx_session(path: str | Path, threads: int | None = None):
     """An ONNX Runtime CPU session for ``path`` (all graph optimisations on)."""
     import onnxruntime as ort
@@ -251,7 +267,7 @@ def quantize_onnx(float_path: str | Path, out: str | Path, calibration: torch.Te
     themselves) must be within ``tolerance`` (mean absolute difference) of
     the float32 file's, or the file is removed and an :class:`ExportError`
     raised.  Returns a report with both differences.  An existing ``out`` is
-    kept unless ``force``.  Explained in chapter ``nb/10_latency``."""
+    kept unless ``force``.  Explained in chapter ``nb/10b_deployment``."""
     import numpy as np
     from onnxruntime.quantization import (CalibrationDataReader, QuantFormat, QuantType,
                                           quantize_static)
@@ -314,6 +330,25 @@ def quantize_onnx(float_path: str | Path, out: str | Path, calibration: torch.Te
             "seconds": time.perf_counter() - t0}
 
 
+def batchnorm_statistics(net: nn.Module, images: torch.Tensor, batch_size: int = 4) -> nn.Module:
+    """An eval-mode copy of ``net`` whose BatchNorms hold the mean and
+    variance of their inputs over ``images`` (a cumulative average; nothing
+    else changes): what training would have left in them.  A randomly
+    initialised BatchNorm network (a latency stand-in) otherwise normalises
+    by mean 0 and variance 1, and its activations grow layer by layer until
+    the output saturates."""
+    model = copy_eval(net)
+    norms = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None                       # the cumulative average over all batches
+        m.train()
+    with torch.no_grad():
+        for batch in images.float().split(batch_size):
+            model(batch)
+    return model.eval()
+
+
 def unfolded_norms(net: nn.Module) -> dict[str, int]:
     """The norm layers of ``net`` that :func:`fold_batchnorm` leaves in place,
     by class name: InstanceNorm (each image normalised by its own statistics,
@@ -360,7 +395,7 @@ def export_int8(net: nn.Module, path: str | Path, calibration: torch.Tensor,
     that cannot be folded (:func:`unfolded_norms`), which int8 runtimes run
     in float between dequantize and quantize steps.  ``size``: the image
     side, the calibration images' by default.  Explained in chapter
-    ``nb/10_latency``."""
+    ``nb/10b_deployment``."""
     import tempfile
 
     path = Path(path)

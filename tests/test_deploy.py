@@ -362,6 +362,14 @@ def test_int8_export_is_checked_on_held_out_images_and_refuses_unfoldable_norms(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["g.int8.onnx"]    # no float file left
     with torch.no_grad():      # the int8 file computes G's function within the int8 tolerance
         assert float((load_runner(tmp_path / "g.int8.onnx")(held) - G(held)).abs().mean()) < 0.05
+    # an exported file is a generator for the quality metrics: the deployed form is what is judged
+    from gancomp_lite.deploy import ExportedGenerator
+    from gancomp_lite.metrics.quality import evaluate, test_set
+
+    data = test_set("edges2shapes", 8, 32, seed=0)
+    q = {k: evaluate(net, "edges2shapes", data=data, features="synthetic", baselines=False)["l1"]
+         for k, net in (("float", G), ("int8", ExportedGenerator(tmp_path / "g.int8.onnx")))}
+    assert q["int8"] != q["float"] and abs(q["int8"] - q["float"]) < 0.05
     # the calibrated ranges: min-max calibration clips none of the calibration images' values
     from gancomp_lite.deploy import int8_ranges, onnx_ops, onnx_tensors
 
@@ -406,8 +414,11 @@ def test_int8_export_and_int8_benchmark_from_the_command_line(tmp_path, capsys):
     assert data["settings"]["calibrate"] == 4 and set(data["machine"]["instructions"]) >= {
         "avx2", "avx512", "vnni", "bf16"}
     deploy = {r["backend"]: r for r in data["rows"] if r["model"] == "mobile_resnet:4:deploy"}
-    assert all(r["status"] == "ok" for r in deploy.values())
+    assert all(r["status"] == "ok" and r["weights"] == "random" for r in deploy.values())
+    assert deploy["onnxruntime-int8"]["int8_tolerance"] == float("inf")    # reported, not gated
     rows = {r["backend"]: r for r in data["rows"] if r["model"] == student.stem}
+    assert rows["onnxruntime-int8"]["weights"] == "trained" and rows["onnxruntime-int8"][
+        "int8_tolerance"] == 0.05
     assert rows["onnxruntime-int8"]["status"] == "ok" and rows["onnxruntime-int8"]["median_ms"] > 0
     assert 0 < rows["onnxruntime-int8"]["mean_abs_diff"] <= 0.05
     assert rows["onnxruntime"]["max_abs_diff"] <= 1e-4 < rows["onnxruntime-int8"]["max_abs_diff"]
@@ -430,3 +441,22 @@ def test_int8_export_and_int8_benchmark_from_the_command_line(tmp_path, capsys):
         assert main(argv) == 2, argv
         assert words in _one_error(capsys), argv
     assert not list(tmp_path.glob("x.*"))
+
+
+def test_batchnorm_statistics_give_a_random_batchnorm_network_real_activations():
+    """A random BatchNorm stand-in normalises by mean 0 / variance 1 and its output collapses;
+    with its inputs' statistics it draws images that vary, and nothing else changes."""
+    from gancomp_lite.deploy import batchnorm_statistics, task_images
+
+    torch.manual_seed(0)
+    G = build_generator("mobile_resnet", ngf=8, norm="batch", padding_type="zero").eval()
+    before = {k: v.clone() for k, v in G.state_dict().items()}
+    x = task_images("edges2shapes", 8, 32)
+    B = batchnorm_statistics(G, x)
+    with torch.no_grad():
+        collapsed, real = G(x).std(0).mean(), B(x).std(0).mean()
+    assert real > 100 * collapsed and real > 0.05
+    assert all(torch.equal(before[k], v) for k, v in G.state_dict().items())   # the caller's net kept
+    assert all(torch.equal(p, q) for p, q in zip(G.parameters(), B.parameters()))
+    bn = next(m for m in B.modules() if isinstance(m, torch.nn.BatchNorm2d))
+    assert not B.training and float(bn.running_var.mean()) != 1.0

@@ -111,6 +111,12 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     models.update({spec: _random_model(spec) for spec in args.random or []})
     if not models:
         raise GancompError("nothing to benchmark: give generator files and/or --random ARCH:NGF")
+    deploy_specs = [s for s in args.random or [] if s.endswith(":deploy")]
+    if deploy_specs:   # random BatchNorms hold mean 0 / variance 1: give them real statistics
+        from ..deploy import batchnorm_statistics, task_images
+
+        stats_images = task_images(args.data or "edges2shapes", 16, args.size, phase="train")
+        models.update({s: batchnorm_statistics(models[s], stats_images) for s in deploy_specs})
     calibration = None
     if set(args.backends) & set(INT8_BACKENDS):
         from ..deploy import task_images
@@ -124,13 +130,19 @@ def _cmd_bench(args: argparse.Namespace) -> int:
                       task_images(t, INT8_CHECK_IMAGES, args.size, phase="test"))
                   for t in set(tasks.values())}
         calibration = {name: images[t] for name, t in tasks.items()}
+        # a network with random weights computes noise, on which int8 loses far more than on a
+        # trained one: its int8 time is reported with its difference, not gated by the tolerance
+        int8_tolerance = {spec: float("inf") for spec in args.random or []}
     elif args.calibrate is not None or args.data:
         raise GancompError("--calibrate and --data apply to the int8 backends ("
                            f"{', '.join(INT8_BACKENDS)}): add one to --backends")
     rows = benchmark(models, tuple(args.backends), size=args.size, batch_size=args.batch_size,
                      threads=args.threads, repeats=args.repeats, warmup=args.warmup,
                      progress=not args.no_progress, process=args.process_memory,
-                     process_samples=args.process_samples, calibration=calibration)
+                     process_samples=args.process_samples, calibration=calibration,
+                     int8_tolerance=int8_tolerance if calibration else None)
+    for r in rows:
+        r["weights"] = "random" if r["model"] in (args.random or []) else "trained"
     gmacs = {n: profile_macs(m, args.size, "in-counted") / 1e9 for n, m in models.items()}
     for r in rows:
         r["gmacs_in_counted"] = gmacs[r["model"]]

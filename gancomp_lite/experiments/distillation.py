@@ -24,7 +24,7 @@ run by :func:`run` at several widths and seeds:
 verdict per claim of the paper with the reason, using the one rule of
 :func:`~gancomp_lite.experiments.results.compare`.
 Explained in chapters ``nb/05_pseudo_pairs``, ``nb/06_distillation`` and
-``nb/10_latency`` (the deployment-friendly student).
+``nb/10b_deployment`` (the deployment-friendly student).
 """
 from __future__ import annotations
 

@@ -225,11 +225,12 @@ def _torch_runner(model: nn.Module, backend: str, x: torch.Tensor):
 
 
 def _runner(net: nn.Module, backend: str, size: int, batch_size: int, threads: int, workdir,
-            calibration=None):
+            calibration=None, int8_tolerance: float | None = None):
     """``(run, x)``: a callable for one forward pass of ``net`` on ``backend`` and its input
     (``net`` is copied; the ONNX runtimes read the export ``workdir/_onnx_name(net, size)``,
     written here if it is not there yet; the int8 ones its quantization, calibrated and
-    checked on ``calibration``, a pair ``(calibration images, held-out images)``)."""
+    checked on ``calibration``, a pair ``(calibration images, held-out images)``, within
+    ``int8_tolerance``, :data:`~gancomp_lite.deploy.INT8_TOLERANCE` by default)."""
     from pathlib import Path
 
     from ..deploy import copy_eval, export_generator, quantize_onnx
@@ -244,7 +245,10 @@ def _runner(net: nn.Module, backend: str, size: int, batch_size: int, threads: i
         if backend in INT8_BACKENDS:
             quantized = path.with_name(path.stem + ".int8.onnx")
             if not quantized.exists():
-                quantize_onnx(path, quantized, calibration[0], check=calibration[1])
+                from ..deploy import INT8_TOLERANCE
+
+                quantize_onnx(path, quantized, calibration[0], check=calibration[1],
+                              tolerance=INT8_TOLERANCE if int8_tolerance is None else int8_tolerance)
             path = quantized
             # timed on held-out task images: int8 ranges are the task's, not random noise's
             held = calibration[1].float()
@@ -474,7 +478,8 @@ def peak_memory(model: nn.Module, size: int = 256, batch_size: int = 1) -> dict:
 def benchmark(models: dict, backends=("eager", "onnxruntime"), size: int = 256, batch_size: int = 1,
               threads: int = 2, repeats: int = 7, warmup: int = 2, progress: bool = True,
               memory: bool = True, tolerance: float = RUNTIME_TOLERANCE,
-              process: bool = False, process_samples: int = 2, calibration=None) -> list[dict]:
+              process: bool = False, process_samples: int = 2, calibration=None,
+              int8_tolerance=None) -> list[dict]:
     """Latency of every model (``name -> generator``) on every backend, on the CPU.
 
     Each (model, backend) is prepared and warmed up ``warmup`` times; then
@@ -495,8 +500,9 @@ def benchmark(models: dict, backends=("eager", "onnxruntime"), size: int = 256, 
     ``calibration[0]`` and checked against the float32 export on the held-out
     ``calibration[1]`` (a dict ``name -> pair`` gives each model its own):
     int8 is not the same function, so their rows also have ``mean_abs_diff``
-    and fail only beyond :data:`gancomp_lite.deploy.INT8_TOLERANCE` on
-    average.  With ``memory``, every row
+    and fail only beyond ``int8_tolerance`` on average (default
+    :data:`gancomp_lite.deploy.INT8_TOLERANCE`; a dict ``name -> tolerance``
+    gives each model its own, recorded in its rows).  With ``memory``, every row
     also has its model's :func:`peak_memory` (eager PyTorch); with ``process``,
     ``process_peak_mb`` and ``process_spread_mb``, the growth of a fresh
     process's peak resident memory on that runtime (:func:`process_memory`,
@@ -512,6 +518,8 @@ def benchmark(models: dict, backends=("eager", "onnxruntime"), size: int = 256, 
     _check_backends(backends)
     calibrations = (calibration if isinstance(calibration, dict)
                     else {name: calibration for name in models})
+    tolerances = (int8_tolerance if isinstance(int8_tolerance, dict)
+                  else {name: int8_tolerance for name in models})
     for name in models:
         _check_calibration(backends, calibrations.get(name))
     if repeats < 1 or warmup < 0 or threads < 1:
@@ -542,8 +550,12 @@ def benchmark(models: dict, backends=("eager", "onnxruntime"), size: int = 256, 
                                    process_floor_mb=floor[backend]["mb"])
                     rows.append(row)
                     try:
+                        q_tol = tolerances.get(name)
+                        q_tol = INT8_TOLERANCE if q_tol is None else q_tol
+                        if backend in INT8_BACKENDS:
+                            row["int8_tolerance"] = q_tol
                         run, x = _runner(net, backend, size, batch_size, threads, workdir,
-                                         calibrations.get(name))
+                                         calibrations.get(name), q_tol)
                         for _ in range(warmup):
                             run()
                         error = (_as_tensor(run()) - eager(x)).abs()
@@ -551,10 +563,10 @@ def benchmark(models: dict, backends=("eager", "onnxruntime"), size: int = 256, 
                         row["max_abs_diff"] = diff
                         if backend in INT8_BACKENDS:
                             row["mean_abs_diff"] = float(error.mean())
-                            if not row["mean_abs_diff"] <= INT8_TOLERANCE:
+                            if not row["mean_abs_diff"] <= q_tol:
                                 row["status"] = (f"failed: int8 output differs from eager PyTorch "
                                                  f"by {row['mean_abs_diff']:.2g} on average "
-                                                 f"(tolerance {INT8_TOLERANCE:g})")
+                                                 f"(tolerance {q_tol:g})")
                                 continue
                         elif not diff <= tolerance:
                             row["status"] = (f"failed: output differs from eager PyTorch by "

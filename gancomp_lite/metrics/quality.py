@@ -161,8 +161,10 @@ def oracle_metrics(fake: torch.Tensor, oracle: torch.Tensor, mask: torch.Tensor)
 @torch.no_grad()
 def translate(generator: nn.Module, images: torch.Tensor, batch_size: int = 16,
               device=None) -> torch.Tensor:
-    """Run ``generator`` (in eval mode) over ``images`` in batches; CPU result."""
-    device = device or next(generator.parameters()).device
+    """Run ``generator`` (in eval mode) over ``images`` in batches; CPU result
+    (a module without parameters, such as an exported file's
+    :class:`~gancomp_lite.deploy.ExportedGenerator`, runs on the CPU)."""
+    device = device or next(iter(generator.parameters()), torch.empty(0)).device
     was_training = generator.training
     generator.eval()
     try:
