@@ -398,6 +398,16 @@ def test_ablation_verdicts_follow_the_numbers():
 
 # -- the command line ---------------------------------------------------------
 
+def test_distill_command_trains_in_mixed_precision_and_records_it(tmp_path):
+    out = tmp_path / "run"
+    assert main(["distill", "edges2shapes", "--ngf", "4", "--steps", "2", "--n-train", "8",
+                 "--n", "8", "--amp", "bf16", "--out", str(out), "--no-progress"]) == 0
+    assert json.loads((out / "recipe.json").read_text())["amp"] == "bf16"
+    assert torch.load(out / "checkpoint.pt", weights_only=False)["settings"]["amp"] == "bf16"
+    with pytest.raises(SystemExit):
+        main(["distill", "edges2shapes", "--amp", "int4", "--out", str(tmp_path / "x")])
+
+
 @pytest.mark.parametrize("args, mode", [
     (["edges2shapes", "--init", "l1", "--fresh-d"], "paired"),
     (["edges2shapes", "--distill-layers", "model.9", "model.18", "--batch-size", "2"], "paired"),

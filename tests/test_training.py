@@ -1,5 +1,6 @@
 """The training loop, objectives and GAN losses."""
 import copy
+import math
 
 import pytest
 import torch
@@ -91,7 +92,7 @@ def test_resume_equals_uninterrupted(tmp_path, make):
     full = make(steps=6)
     full.fit()
     half = make(steps=6)
-    half.fit(until=3, checkpoint=tmp_path / "ck.pt")
+    half.fit(until=9, checkpoint=tmp_path / "ck.pt")
     resumed = make(steps=6).load(tmp_path / "ck.pt")
     assert resumed.step == 3
     resumed.fit()
@@ -139,3 +140,42 @@ def test_dataset_smaller_than_a_batch_is_rejected():
     with pytest.raises(ValueError, match="fewer than one batch"):
         Trainer(pix2pix("resnet", ngf=4, ndf=8, image_size=32),
                 SyntheticAligned("edges2shapes", n=2, size=32), total_steps=2, batch_size=4)
+
+
+@pytest.mark.parametrize("amp", ["bf16", "fp16"])
+def test_mixed_precision_trains_close_to_float32_and_resumes_exactly(amp, tmp_path):
+    """Issue 24: the loop under autocast (fp16 with a loss scaler, its state in the
+    checkpoint) follows the float32 run's losses closely, and a run stopped and resumed
+    ends with exactly the weights of an uninterrupted one."""
+    data = SyntheticAligned("edges2shapes", n=8, size=32, seed=0)
+
+    def trainer(precision):
+        torch.manual_seed(0)
+        return Trainer(pix2pix(ngf=4, ndf=8, image_size=32), data, 16, batch_size=2, seed=0,
+                       progress=False, device="cpu", amp=precision)
+
+    ref = trainer(None)
+    ref.fit()
+    mixed = trainer(amp)
+    assert mixed.settings["amp"] == amp and "amp" not in ref.settings
+    mixed.fit()
+    end = lambda t: sum(h["G/l1"] for h in t.history[-3:]) / 3  # noqa: E731
+    assert end(mixed) < mixed.history[0]["G/l1"] and end(ref) < ref.history[0]["G/l1"]
+    if amp == "bf16":      # every step taken: the losses follow float32's
+        assert abs(end(mixed) - end(ref)) < 0.1 * end(ref), (end(mixed), end(ref))
+    else:                  # the scaler starts at 2**16 and skips each step whose scaled
+        skipped = round(math.log2(2.0 ** 16 / mixed.scaler.get_scale()))   # gradients overflow
+        assert 0 < skipped <= 8, skipped            # ... halving the scale each time
+    assert all(p.dtype == torch.float32 for p in mixed.objective.parameters())   # master weights
+    whole = trainer(amp)
+    whole.fit()
+    half = trainer(amp)
+    half.fit(until=9, checkpoint=tmp_path / "ck.pt")
+    resumed = trainer(amp).load(tmp_path / "ck.pt")
+    resumed.fit()
+    assert all(torch.equal(a, b) for a, b in zip(whole.objective.state_dict().values(),
+                                                 resumed.objective.state_dict().values()))
+    with pytest.raises(Exception, match="amp"):        # a float32 checkpoint is another run
+        trainer(None).load(tmp_path / "ck.pt")
+    with pytest.raises(Exception, match="unknown mixed precision"):
+        trainer("int4")

@@ -120,7 +120,7 @@ def _cmd_distill(args: argparse.Namespace) -> int:
                       seed=args.seed, n_train=args.n_train, device=args.device,
                       progress=not args.no_progress, data=args.data,
                       evaluate_n=args.n or True,
-                      command="gancomp-lite " + shlex.join(args.argv))
+                      command="gancomp-lite " + shlex.join(args.argv), amp=args.amp)
     last = trainer.history[-1]
     print(f"trained {args.student} ngf={args.ngf} ({mode}, init {args.init}, "
           f"{'inherited' if args.inherit_d else 'fresh'} D) for {trainer.step} steps into {args.out}")
@@ -300,7 +300,10 @@ def add_parsers(sub) -> None:
     g.add_argument("--deploy-friendly", action="store_true",
                    help="a deployment-friendly student: BatchNorm instead of the teacher's norm and "
                         "zero padding instead of reflect, so every norm folds into its convolution "
-                        "at export (a deviation from the papers' networks; chapter 10)")
+                        "at export (a deviation from the papers' networks; chapter 10b)")
+    g.add_argument("--amp", choices=["bf16", "fp16"], default=None,
+                   help="mixed precision: forward passes in bfloat16 or float16 (fp16 with loss "
+                        "scaling), weights and optimizer in float32 (default: float32)")
     g.add_argument("--gan-mode", choices=["lsgan", "hinge", "vanilla"], default=None)
     g.add_argument("--lambda-recon", type=_non_negative_real, default=None, help="default: the task's preset")
     g.add_argument("--lambda-distill", type=_non_negative_real, default=None, help="default: the task's preset")

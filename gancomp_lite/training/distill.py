@@ -399,22 +399,24 @@ def _pruned_start(path: str | Path) -> nn.Module:
 
 def student_trainer(recipe: StudentRecipe, teacher: nn.Module, teacher_D: nn.Module | None,
                     data, steps: int, batch_size: int = 1, seed: int = 0, device=None,
-                    progress: bool = True):
+                    progress: bool = True, amp: str | None = None):
     """A :class:`~.loop.Trainer` for ``recipe`` on ``data``, seeded before
-    the student is built (so the seed fixes its random initialisation too)."""
+    the student is built (so the seed fixes its random initialisation too);
+    ``amp``: the trainer's mixed precision (``bf16``/``fp16``, default float32)."""
     from ..config import seed_everything
     from .loop import Trainer
 
     seed_everything(seed)
     objective = distill_objective(recipe, teacher, teacher_D)
     return Trainer(objective, data, steps, batch_size=batch_size, seed=seed, device=device,
-                   progress=progress)
+                   progress=progress, amp=amp)
 
 
 def distill(recipe: StudentRecipe, teacher_path: str | Path | None, out: str | Path | None,
             steps: int, batch_size: int = 1, seed: int = 0, n_train: int = 1000,
             device=None, progress: bool = True, evaluate_n: int | bool = True,
-            data: str | Path | None = None, command: str | None = None):
+            data: str | Path | None = None, command: str | None = None,
+            amp: str | None = None):
     """Train one student of ``recipe`` for ``steps`` steps.
 
     ``teacher_path``: a shipped teacher file (default: the task's shipped
@@ -453,7 +455,7 @@ def distill(recipe: StudentRecipe, teacher_path: str | Path | None, out: str | P
                            f"pass that task's teacher (--teacher)")
     train_set = task_data(recipe.task, scale.name, recipe.image_size, n_train, 0, data)
     trainer = student_trainer(recipe, teacher, teacher_D, train_set, steps, batch_size, seed,
-                              device=device, progress=progress)
+                              device=device, progress=progress, amp=amp)
     objective = trainer.objective
     if out is None:
         trainer.fit()
@@ -465,7 +467,7 @@ def distill(recipe: StudentRecipe, teacher_path: str | Path | None, out: str | P
              "data": str(data or f"synthetic:{recipe.task}"), "steps": steps,
              "batch_size": batch_size, "seed": seed, "n_train": n_train,
              "weights": recipe.weights(), "code_version": code_version(),
-             "command": command}, indent=2) + "\n")
+             "command": command, **({"amp": amp} if amp else {})}, indent=2) + "\n")
         trainer.fit(checkpoint=ckpt)
     if evaluate_n is True:
         evaluate_n = scale.n_test

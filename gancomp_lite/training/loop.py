@@ -11,7 +11,11 @@ on any dataset of :mod:`gancomp_lite.data`:
 * checkpoints with everything needed to resume (networks, optimizers,
   schedulers, step, loss history, image pools, RNG states): on the CPU a run
   stopped and resumed ends with exactly the weights of an uninterrupted run;
-* a tqdm progress bar and a loss history a notebook can plot.
+* a tqdm progress bar and a loss history a notebook can plot;
+* mixed precision (``amp``): the forward passes and losses under
+  ``torch.autocast`` in bfloat16 or float16, the weights and optimizer in
+  float32; float16 scales the losses (``torch.amp.GradScaler``, its state in
+  the checkpoint) so that small gradients do not underflow.
 
 Explained in chapter ``nb/03_teachers`` (section ``sec-teachers-loop``).
 """
@@ -19,6 +23,7 @@ from __future__ import annotations
 
 import random
 import shutil
+import warnings
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator
@@ -33,6 +38,8 @@ from ..errors import CheckpointError
 from .objectives import Objective
 
 CHECKPOINT_FORMAT = "gancomp-lite/train-checkpoint/1"
+#: mixed-precision modes of :class:`Trainer` (``amp``) and their autocast dtypes
+AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 def linear_decay(total_steps: int, decay_steps: int | None = None) -> Callable[[int], float]:
@@ -118,14 +125,21 @@ class Trainer:
         seed: seeds the data order, the initial RNG state and image pools.
         device: default: the best available.
         progress: show a tqdm bar.
+        amp: ``None`` (float32), ``"bf16"`` or ``"fp16"`` (mixed precision;
+            ``fp16`` with loss scaling).
     """
 
     def __init__(self, objective: Objective, dataset: Dataset, total_steps: int,
                  batch_size: int = 1, lr: float = 2e-4, betas=(0.5, 0.999),
                  decay_steps: int | None = None, seed: int = 0, device=None,
-                 progress: bool = True):
+                 progress: bool = True, amp: str | None = None):
         if total_steps < 1:
             raise ValueError(f"total_steps must be >= 1, got {total_steps}")
+        if amp is not None and amp not in AMP_DTYPES:
+            from ..errors import GancompError
+
+            raise GancompError(f"unknown mixed precision {amp!r}: expected one of "
+                               f"{', '.join(AMP_DTYPES)} (or none for float32)")
         if len(dataset) < batch_size:
             raise ValueError(f"the dataset has {len(dataset)} items, fewer than one batch of {batch_size}")
         self.objective = objective
@@ -138,6 +152,10 @@ class Trainer:
         self.objective.to(self.device)
         self.settings = dict(total_steps=total_steps, batch_size=batch_size, lr=lr,
                              betas=list(betas), decay_steps=decay_steps, seed=seed)
+        if amp is not None:        # recorded only when used: float32 checkpoints stay as they were
+            self.settings["amp"] = amp
+        self.amp = amp
+        self.scaler = (torch.amp.GradScaler(self.device.type) if amp == "fp16" else None)
         factor = linear_decay(total_steps, decay_steps)
         self.optimizers = {g: torch.optim.Adam(objective.parameters_of(g), lr=lr, betas=tuple(betas))
                            for g in objective.groups()}
@@ -172,24 +190,43 @@ class Trainer:
                 for p in pg["params"]:
                     p.requires_grad_(group is None or g == group)
 
+    def _autocast(self):
+        """The forward passes' precision: autocast for ``amp``, else nothing."""
+        if self.amp is None:
+            return torch.autocast(self.device.type, enabled=False)
+        return torch.autocast(self.device.type, dtype=AMP_DTYPES[self.amp])
+
     def train_step(self) -> dict:
         obj = self.objective
         obj.train()
         self._set_trainable(None)
-        ctx = obj.forward_step(self.batch_at(self.step))
+        with self._autocast():
+            ctx = obj.forward_step(self.batch_at(self.step))
         record = {"step": self.step}
         for group in obj.groups():
             self._set_trainable(group)
             opt = self.optimizers[group]
             opt.zero_grad(set_to_none=True)
-            loss, parts = obj.group_loss(group, ctx)
-            loss.backward()
-            opt.step()
+            with self._autocast():
+                loss, parts = obj.group_loss(group, ctx)
+            if self.scaler is not None:
+                self.scaler.scale(loss.float()).backward()
+                self.scaler.step(opt)         # skipped when the scaled gradients overflowed
+            else:
+                loss.float().backward()
+                opt.step()
             record.update(parts)
+        if self.scaler is not None:
+            self.scaler.update()
         self._set_trainable(None)
         record["lr"] = self.optimizers[obj.groups()[0]].param_groups[0]["lr"]
-        for sched in self.schedulers.values():
-            sched.step()
+        with warnings.catch_warnings():
+            # a step the fp16 scaler skipped (overflow) makes torch warn that the schedule
+            # ran before the optimizer: expected with loss scaling, and the schedule is by step
+            warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step",
+                                    category=UserWarning)
+            for sched in self.schedulers.values():
+                sched.step()
         self.step += 1
         self.history.append(record)
         return record
@@ -222,7 +259,8 @@ class Trainer:
                 "objective_extra": self.objective.extra_state(),
                 "optimizers": {g: o.state_dict() for g, o in self.optimizers.items()},
                 "schedulers": {g: s.state_dict() for g, s in self.schedulers.items()},
-                "history": self.history, "rng": _rng_state()}
+                "history": self.history, "rng": _rng_state(),
+                **({"scaler": self.scaler.state_dict()} if self.scaler is not None else {})}
 
     def save(self, path: str | Path) -> Path:
         """Write a resumable checkpoint (atomically: a crash never leaves half a file)."""
@@ -245,8 +283,8 @@ class Trainer:
             raise CheckpointError(
                 f"{path} was written for other networks: {state['networks']} "
                 f"vs {self.objective.describe()}")
-        for key in ("total_steps", "batch_size", "seed"):
-            if state["settings"][key] != self.settings[key]:
+        for key in ("total_steps", "batch_size", "seed", "amp"):
+            if state["settings"].get(key) != self.settings.get(key):
                 raise CheckpointError(
                     f"{path} was written with {key}={state['settings'][key]}, "
                     f"this run has {key}={self.settings[key]}")
@@ -259,6 +297,8 @@ class Trainer:
             opt.load_state_dict(state["optimizers"][g])
         for g, sched in self.schedulers.items():
             sched.load_state_dict(state["schedulers"][g])
+        if self.scaler is not None:
+            self.scaler.load_state_dict(state["scaler"])
         self.step = state["step"]
         self.history = list(state["history"])
         _set_rng_state(state["rng"])
