@@ -31,6 +31,10 @@ unless ``--force``; nothing is written where the user did not ask (outputs
 go to ``--out``, relative to the current folder); a command that fails
 leaves no half-written output behind.
 
+Under ``torchrun`` (``torchrun --nproc_per_node=K -m gancomp_lite train|distill ...``)
+the process group is joined before the verb runs, and only rank 0 prints
+(:mod:`gancomp_lite.training.parallel`).
+
 Each verb lives beside what it drives: :mod:`.models` (``profile``, ``info``),
 :mod:`.data` (``data``, ``download``), :mod:`.training` (teachers, students,
 ``evaluate``, ``bench-train``), :mod:`.experiments` (the ``sweep-*`` verbs),
@@ -40,6 +44,7 @@ Each verb lives beside what it drives: :mod:`.models` (``profile``, ``info``),
 from __future__ import annotations
 
 import sys
+from contextlib import contextmanager, nullcontext, redirect_stdout
 
 from ..errors import GancompError
 from . import compression, data, deploy, experiments, models, training
@@ -84,12 +89,42 @@ def main(argv: list[str] | None = None) -> int:
     _show_notes()
     args.argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        return args.func(args)
+        with _processes(args.command):
+            return args.func(args)
     except GancompError as err:
         if args.debug:
             raise
         print(f"gancomp-lite: error: {err}", file=sys.stderr)
         return 2
+
+
+@contextmanager
+def _processes(verb: str):
+    """Under ``torchrun``: join the process group for ``verb`` (or refuse a verb
+    that does not run data-parallel), keep the output of ranks other than 0
+    quiet, and leave the group at the end.  Otherwise nothing."""
+    import os
+
+    if "WORLD_SIZE" not in os.environ:    # not under torchrun: no torch import for this
+        yield
+        return
+    from ..training import parallel
+
+    if not parallel.launched():
+        yield
+        return
+    parallel.init_from_env(verb)
+    quiet = None if parallel.is_main() else open(os.devnull, "w")
+    try:
+        with redirect_stdout(quiet) if quiet else nullcontext():
+            yield
+    finally:
+        if quiet:
+            quiet.close()
+        import torch.distributed as dist
+
+        if dist.is_initialized():
+            dist.destroy_process_group()
 
 
 if __name__ == "__main__":  # pragma: no cover

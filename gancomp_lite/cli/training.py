@@ -22,7 +22,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     trainer = train_teacher(args.task, args.out, scale=args.scale, steps=args.steps, arch=args.arch,
                             seed=args.seed, resume=args.resume, data=args.data,
                             device=args.device, progress=not args.no_progress,
-                            checkpoint_every=args.checkpoint_every,
+                            checkpoint_every=args.checkpoint_every, amp=args.amp,
+                            channels_last=args.channels_last,
                             command="gancomp-lite " + shlex.join(args.argv))
     last = trainer.history[-1] if trainer.history else {}
     print(f"trained {args.task} teacher to step {trainer.step} -> {args.out}/checkpoint.pt")
@@ -120,7 +121,8 @@ def _cmd_distill(args: argparse.Namespace) -> int:
                       seed=args.seed, n_train=args.n_train, device=args.device,
                       progress=not args.no_progress, data=args.data,
                       evaluate_n=args.n or True,
-                      command="gancomp-lite " + shlex.join(args.argv), amp=args.amp)
+                      command="gancomp-lite " + shlex.join(args.argv), amp=args.amp,
+                      channels_last=args.channels_last)
     last = trainer.history[-1]
     print(f"trained {args.student} ngf={args.ngf} ({mode}, init {args.init}, "
           f"{'inherited' if args.inherit_d else 'fresh'} D) for {trainer.step} steps into {args.out}")
@@ -203,6 +205,17 @@ def _cmd_convert_official(args: argparse.Namespace) -> int:
     print(f"converted {args.file} ({args.arch}: {manifest['config']}) -> {out}")
     return 0
 
+def _add_speed_options(p) -> None:
+    """The trainer's speed options (mixed precision, memory format) of ``train`` and ``distill``."""
+    from ..training.loop import AMP_DTYPES
+
+    p.add_argument("--amp", choices=sorted(AMP_DTYPES), default=None,
+                   help="mixed precision: forward passes in bfloat16 or float16 (fp16 with loss "
+                        "scaling), weights and optimizer in float32 (default: float32)")
+    p.add_argument("--channels-last", action="store_true",
+                   help="networks and batches in channels-last memory (faster convolutions on GPUs)")
+
+
 def add_parsers(sub) -> None:
     """Add the training verbs to the sub-command parser ``sub``."""
     from ..config import SCALES
@@ -224,6 +237,7 @@ def add_parsers(sub) -> None:
     t.add_argument("--data", default=None, help="a real dataset folder instead of the synthetic task")
     t.add_argument("--device", type=_device, default=None, help="default: the best available")
     t.add_argument("--checkpoint-every", type=_positive, default=500)
+    _add_speed_options(t)
     t.add_argument("--no-progress", action="store_true")
     t.set_defaults(func=_cmd_train)
 
@@ -301,9 +315,7 @@ def add_parsers(sub) -> None:
                    help="a deployment-friendly student: BatchNorm instead of the teacher's norm and "
                         "zero padding instead of reflect, so every norm folds into its convolution "
                         "at export (a deviation from the papers' networks; chapter 10b)")
-    g.add_argument("--amp", choices=["bf16", "fp16"], default=None,
-                   help="mixed precision: forward passes in bfloat16 or float16 (fp16 with loss "
-                        "scaling), weights and optimizer in float32 (default: float32)")
+    _add_speed_options(g)
     g.add_argument("--gan-mode", choices=["lsgan", "hinge", "vanilla"], default=None)
     g.add_argument("--lambda-recon", type=_non_negative_real, default=None, help="default: the task's preset")
     g.add_argument("--lambda-distill", type=_non_negative_real, default=None, help="default: the task's preset")
@@ -315,8 +327,10 @@ def add_parsers(sub) -> None:
     g.add_argument("--data", default=None, help="a real dataset folder instead of the synthetic task")
     g.add_argument("--device", type=_device, default=None, help="default: the best available")
     g.add_argument("--out", required=True, help="output folder (checkpoint, recipe, metrics)")
-    g.add_argument("--n", type=_positive, default=None,
-                   help="test images to evaluate on (default: the scale's n_test, 512 at ci)")
+    g.add_argument("--n", "--n-eval", dest="n", type=_positive, default=None,
+                   help="test images to evaluate on (default: the scale's n_test, 512 at ci); "
+                        "under torchrun write --n-eval, which torchrun does not take for its "
+                        "own --nnodes or --nproc-per-node")
     g.add_argument("--no-progress", action="store_true")
     g.set_defaults(func=_cmd_distill)
 

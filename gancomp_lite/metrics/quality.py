@@ -63,7 +63,9 @@ def fid(real: torch.Tensor | Iterable[torch.Tensor], fake: torch.Tensor | Iterab
 
     extractor = _feature_extractor(features) if isinstance(features, str) else features
     device = next(extractor.parameters()).device
-    metric = FrechetInceptionDistance(feature=extractor, normalize=True).to(device)
+    # computed by the process that calls it: never gathered across a torchrun group
+    metric = FrechetInceptionDistance(feature=extractor, normalize=True,
+                                      sync_on_compute=False).to(device)
     metric.inception.eval()
     for images, real_flag in ((real, True), (fake, False)):
         batches = images.split(batch_size) if isinstance(images, torch.Tensor) else images
@@ -101,7 +103,8 @@ def kid(real: torch.Tensor, fake: torch.Tensor, features: str | nn.Module = "syn
     with warnings.catch_warnings():  # "will save all extracted features": a few hundred here
         warnings.filterwarnings("ignore", message=".*save all extracted features.*")
         metric = KernelInceptionDistance(feature=extractor, normalize=True, subsets=subsets,
-                                         subset_size=min(KID_SUBSET, n)).to(device)
+                                         subset_size=min(KID_SUBSET, n),
+                                         sync_on_compute=False).to(device)
     metric.inception.eval()
     for images, real_flag in ((real, True), (fake, False)):
         for batch in images.split(batch_size):

@@ -399,24 +399,25 @@ def _pruned_start(path: str | Path) -> nn.Module:
 
 def student_trainer(recipe: StudentRecipe, teacher: nn.Module, teacher_D: nn.Module | None,
                     data, steps: int, batch_size: int = 1, seed: int = 0, device=None,
-                    progress: bool = True, amp: str | None = None):
+                    progress: bool = True, amp: str | None = None, channels_last: bool = False):
     """A :class:`~.loop.Trainer` for ``recipe`` on ``data``, seeded before
     the student is built (so the seed fixes its random initialisation too);
-    ``amp``: the trainer's mixed precision (``bf16``/``fp16``, default float32)."""
+    ``amp``: the trainer's mixed precision (``bf16``/``fp16``, default float32);
+    ``channels_last``: its memory format."""
     from ..config import seed_everything
     from .loop import Trainer
 
     seed_everything(seed)
     objective = distill_objective(recipe, teacher, teacher_D)
     return Trainer(objective, data, steps, batch_size=batch_size, seed=seed, device=device,
-                   progress=progress, amp=amp)
+                   progress=progress, amp=amp, channels_last=channels_last)
 
 
 def distill(recipe: StudentRecipe, teacher_path: str | Path | None, out: str | Path | None,
             steps: int, batch_size: int = 1, seed: int = 0, n_train: int = 1000,
             device=None, progress: bool = True, evaluate_n: int | bool = True,
             data: str | Path | None = None, command: str | None = None,
-            amp: str | None = None):
+            amp: str | None = None, channels_last: bool = False):
     """Train one student of ``recipe`` for ``steps`` steps.
 
     ``teacher_path``: a shipped teacher file (default: the task's shipped
@@ -427,7 +428,10 @@ def distill(recipe: StudentRecipe, teacher_path: str | Path | None, out: str | P
     quality and the student's cost).  ``data``: a real dataset folder
     (needed at the ``full`` scale) instead of the synthetic task.
     ``command``: the command line that started the run, recorded for
-    :func:`export_student`.  Returns the trainer.
+    :func:`export_student`.  ``amp``, ``channels_last``: the trainer's mixed
+    precision and memory format.  Under ``torchrun`` the run is data-parallel
+    (:mod:`.parallel`): ``batch_size`` is the global batch and rank 0 writes
+    the files and evaluates.  Returns the trainer.
     """
     from ..config import get_scale
     from ..metrics.cost import count_params, profile_macs
@@ -435,6 +439,7 @@ def distill(recipe: StudentRecipe, teacher_path: str | Path | None, out: str | P
     from ..provenance import code_version
     from .checkpoint import load_teacher_file, require_teacher_file, teacher_path as shipped_path
     from .loop import run_folder
+    from .parallel import is_main
     from .teachers import task_data
 
     from ..shipped import read_manifest
@@ -455,20 +460,26 @@ def distill(recipe: StudentRecipe, teacher_path: str | Path | None, out: str | P
                            f"pass that task's teacher (--teacher)")
     train_set = task_data(recipe.task, scale.name, recipe.image_size, n_train, 0, data)
     trainer = student_trainer(recipe, teacher, teacher_D, train_set, steps, batch_size, seed,
-                              device=device, progress=progress, amp=amp)
+                              device=device, progress=progress, amp=amp,
+                              channels_last=channels_last)
     objective = trainer.objective
     if out is None:
         trainer.fit()
         return trainer
     out = Path(out)
     with run_folder(out):
-        (out / "recipe.json").write_text(json.dumps(
-            {"recipe": recipe.as_dict(), "teacher": str(path),
-             "data": str(data or f"synthetic:{recipe.task}"), "steps": steps,
-             "batch_size": batch_size, "seed": seed, "n_train": n_train,
-             "weights": recipe.weights(), "code_version": code_version(),
-             "command": command, **({"amp": amp} if amp else {})}, indent=2) + "\n")
+        if is_main():
+            (out / "recipe.json").write_text(json.dumps(
+                {"recipe": recipe.as_dict(), "teacher": str(path),
+                 "data": str(data or f"synthetic:{recipe.task}"), "steps": steps,
+                 "batch_size": batch_size, "seed": seed, "n_train": n_train,
+                 "weights": recipe.weights(), "code_version": code_version(),
+                 "command": command,
+                 **{k: trainer.settings[k] for k in ("amp", "channels_last", "processes")
+                    if k in trainer.settings}}, indent=2) + "\n")
         trainer.fit(checkpoint=ckpt)
+    if not is_main():      # rank 0 evaluates and writes the metrics
+        return trainer
     if evaluate_n is True:
         evaluate_n = scale.n_test
     if evaluate_n and data is None:  # real data: `gancomp-lite evaluate`

@@ -15,7 +15,12 @@ on any dataset of :mod:`gancomp_lite.data`:
 * mixed precision (``amp``): the forward passes and losses under
   ``torch.autocast`` in bfloat16 or float16, the weights and optimizer in
   float32; float16 scales the losses (``torch.amp.GradScaler``, its state in
-  the checkpoint) so that small gradients do not underflow.
+  the checkpoint) so that small gradients do not underflow;
+* channels-last memory (``channels_last``) for the networks and batches, which
+  GPUs' convolution kernels prefer;
+* data-parallel training over processes started by ``torchrun``
+  (:mod:`.parallel`): each process takes its share of every global batch, the
+  gradients are averaged, rank 0 writes the checkpoints and the progress bar.
 
 Explained in chapter ``nb/03_teachers`` (section ``sec-teachers-loop``).
 """
@@ -127,12 +132,18 @@ class Trainer:
         progress: show a tqdm bar.
         amp: ``None`` (float32), ``"bf16"`` or ``"fp16"`` (mixed precision;
             ``fp16`` with loss scaling).
+        channels_last: keep the networks and batches in channels-last memory.
+
+    Inside a process group (``torchrun``, :mod:`.parallel`), ``batch_size`` is
+    the global batch, divided among the processes.
     """
 
     def __init__(self, objective: Objective, dataset: Dataset, total_steps: int,
                  batch_size: int = 1, lr: float = 2e-4, betas=(0.5, 0.999),
                  decay_steps: int | None = None, seed: int = 0, device=None,
-                 progress: bool = True, amp: str | None = None):
+                 progress: bool = True, amp: str | None = None, channels_last: bool = False):
+        from . import parallel
+
         if total_steps < 1:
             raise ValueError(f"total_steps must be >= 1, got {total_steps}")
         if amp is not None and amp not in AMP_DTYPES:
@@ -147,13 +158,24 @@ class Trainer:
         self.total_steps = total_steps
         self.batch_size = batch_size
         self.seed = seed
-        self.progress = progress
+        self.rank, self.world_size = parallel.rank_and_size()
+        parallel.shard(list(range(batch_size)), 0, self.world_size)   # the batch must divide
+        self.progress = progress and self.rank == 0
         self.device = torch.device(device) if device is not None else get_device()
         self.objective.to(self.device)
+        self.channels_last = channels_last
+        if channels_last:
+            self.objective.to(memory_format=torch.channels_last)
+        parallel.broadcast_module(self.objective)    # every process starts from rank 0's weights
         self.settings = dict(total_steps=total_steps, batch_size=batch_size, lr=lr,
                              betas=list(betas), decay_steps=decay_steps, seed=seed)
-        if amp is not None:        # recorded only when used: float32 checkpoints stay as they were
+        # recorded only when used: float32, one-process checkpoints stay as they were
+        if amp is not None:
             self.settings["amp"] = amp
+        if channels_last:
+            self.settings["channels_last"] = True
+        if self.world_size > 1:
+            self.settings["processes"] = self.world_size
         self.amp = amp
         self.scaler = (torch.amp.GradScaler(self.device.type) if amp == "fp16" else None)
         factor = linear_decay(total_steps, decay_steps)
@@ -173,15 +195,26 @@ class Trainer:
         return len(self.dataset) // self.batch_size
 
     def batch_at(self, step: int) -> dict:
-        """The batch of global step ``step`` (a function of seed and step only)."""
+        """The batch of global step ``step`` (a function of seed and step only);
+        in a process group, this process's slice of it."""
         epoch, offset = divmod(step, self.steps_per_epoch)
         gen = torch.Generator().manual_seed(self.seed * 100_003 + epoch)
         order = torch.randperm(len(self.dataset), generator=gen)
         if hasattr(self.dataset, "set_epoch"):
             self.dataset.set_epoch(epoch)
         idx = order[offset * self.batch_size:(offset + 1) * self.batch_size].tolist()
+        if self.world_size > 1:
+            from .parallel import shard
+
+            idx = shard(idx, self.rank, self.world_size)
         batch = default_collate([self.dataset[i] for i in idx])
-        return {k: v.to(self.device) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
+        return {k: self._placed(v) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
+
+    def _placed(self, t: torch.Tensor) -> torch.Tensor:
+        t = t.to(self.device)
+        if self.channels_last and t.dim() == 4:
+            t = t.contiguous(memory_format=torch.channels_last)
+        return t
 
     # -- training -------------------------------------------------------
     def _set_trainable(self, group: str | None) -> None:
@@ -197,6 +230,8 @@ class Trainer:
         return torch.autocast(self.device.type, dtype=AMP_DTYPES[self.amp])
 
     def train_step(self) -> dict:
+        from .parallel import average_gradients, average_values
+
         obj = self.objective
         obj.train()
         self._set_trainable(None)
@@ -209,13 +244,16 @@ class Trainer:
             opt.zero_grad(set_to_none=True)
             with self._autocast():
                 loss, parts = obj.group_loss(group, ctx)
+            params = [p for pg in opt.param_groups for p in pg["params"]]
             if self.scaler is not None:
                 self.scaler.scale(loss.float()).backward()
+                average_gradients(params)
                 self.scaler.step(opt)         # skipped when the scaled gradients overflowed
             else:
                 loss.float().backward()
+                average_gradients(params)
                 opt.step()
-            record.update(parts)
+            record.update(average_values(parts, self.device))
         if self.scaler is not None:
             self.scaler.update()
         self._set_trainable(None)
@@ -263,12 +301,17 @@ class Trainer:
                 **({"scaler": self.scaler.state_dict()} if self.scaler is not None else {})}
 
     def save(self, path: str | Path) -> Path:
-        """Write a resumable checkpoint (atomically: a crash never leaves half a file)."""
+        """Write a resumable checkpoint (atomically: a crash never leaves half a
+        file); in a process group rank 0 writes it and every process waits for it."""
+        from .parallel import barrier
+
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        torch.save(self.state_dict(), tmp)
-        tmp.replace(path)
+        if self.rank == 0:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(path.suffix + ".tmp")
+            torch.save(self.state_dict(), tmp)
+            tmp.replace(path)
+        barrier()
         return path
 
     def load(self, path: str | Path) -> "Trainer":
@@ -283,11 +326,11 @@ class Trainer:
             raise CheckpointError(
                 f"{path} was written for other networks: {state['networks']} "
                 f"vs {self.objective.describe()}")
-        for key in ("total_steps", "batch_size", "seed", "amp"):
+        for key in ("total_steps", "batch_size", "seed", "amp", "channels_last"):
             if state["settings"].get(key) != self.settings.get(key):
                 raise CheckpointError(
-                    f"{path} was written with {key}={state['settings'][key]}, "
-                    f"this run has {key}={self.settings[key]}")
+                    f"{path} was written with {key}={state['settings'].get(key)}, "
+                    f"this run has {key}={self.settings.get(key)}")
         try:
             self.objective.load_state_dict(state["objective"])
         except RuntimeError as err:

@@ -130,7 +130,8 @@ def task_data(task: str, scale: str, image_size: int, n: int, seed: int = 0,
 def train_teacher(task: str, out: str | Path, scale: Scale | str | None = None,
                   steps: int | None = None, seed: int = 0, resume: bool = False,
                   data: str | Path | None = None, device=None, progress: bool = True,
-                  checkpoint_every: int = 500, command: str | None = None, arch: str = "resnet"):
+                  checkpoint_every: int = 500, command: str | None = None, arch: str = "resnet",
+                  amp: str | None = None, channels_last: bool = False):
     """Train the teacher of ``task`` into ``out/checkpoint.pt`` (resumable).
 
     ``out/recipe.json`` records the recipe, the code version and ``command``
@@ -138,8 +139,10 @@ def train_teacher(task: str, out: str | Path, scale: Scale | str | None = None,
     With ``resume`` an existing checkpoint in ``out`` is continued (the
     record keeps the command that started the run and lists every session's
     code version in ``code_versions``); without it an existing checkpoint is
-    an error (nothing is silently overwritten).  Returns the
-    :class:`~gancomp_lite.training.loop.Trainer`.
+    an error (nothing is silently overwritten).  ``amp``, ``channels_last``:
+    the trainer's mixed precision and memory format (recorded when used).
+    Under ``torchrun`` the run is data-parallel and rank 0 writes the files
+    (:mod:`.parallel`).  Returns the :class:`~gancomp_lite.training.loop.Trainer`.
     """
     from ..config import seed_everything
     from .loop import Trainer, run_folder
@@ -157,7 +160,7 @@ def train_teacher(task: str, out: str | Path, scale: Scale | str | None = None,
     seed_everything(recipe.seed)
     trainer = Trainer(build_objective(recipe), training_data(recipe, data), recipe.steps,
                       batch_size=recipe.batch_size, seed=recipe.seed, device=device,
-                      progress=progress)
+                      progress=progress, amp=amp, channels_last=channels_last)
     if resume:
         trainer.load(ckpt)
     with run_folder(out):
@@ -168,16 +171,21 @@ def train_teacher(task: str, out: str | Path, scale: Scale | str | None = None,
 def _record_and_fit(trainer, recipe, out, ckpt, resume, data, task, command, checkpoint_every):
     import json
 
+    from .parallel import is_main
+
     version = provenance.code_version()
     record = {"recipe": recipe.as_dict(), "code_version": version, "command": command,
-              "data": str(data) if data else f"synthetic:{task}"}
+              "data": str(data) if data else f"synthetic:{task}",
+              **{k: trainer.settings[k] for k in ("amp", "channels_last", "processes")
+                 if k in trainer.settings}}
     earlier = out / "recipe.json"
     if resume and earlier.exists():  # a continued run keeps its history
         before = json.loads(earlier.read_text())
         versions = before.get("code_versions") or [before.get("code_version")]
         record["code_versions"] = list(dict.fromkeys([v for v in versions if v] + [version]))
         record["command"] = before.get("command") or command
-    earlier.write_text(json.dumps(record, indent=2) + "\n")
+    if is_main():
+        earlier.write_text(json.dumps(record, indent=2) + "\n")
     trainer.fit(checkpoint=ckpt, checkpoint_every=checkpoint_every)
 
 
