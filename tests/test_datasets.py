@@ -325,3 +325,80 @@ def test_open_dataset_dispatch(written, tmp_path):
     assert str(tmp_path / "junk") in str(info.value)
     with pytest.raises(UnknownTaskError):
         SyntheticUnaligned("stripes", phase="validation")
+
+
+# --------------------------------------------------------------------------
+# Cityscapes, prepared from the user's own download (issue 24)
+# --------------------------------------------------------------------------
+def _cityscapes_tree(root: Path, scenes=("aachen_000000_000019", "bochum_000000_000313")) -> tuple:
+    """The two unpacked Cityscapes archives at a tiny size: colour label maps (flat
+    regions), label ids and photos (noise), for each split."""
+    gt, left = root / "gtFine", root / "leftImg8bit"
+    for k, split in enumerate(("train", "val")):
+        for j, scene in enumerate(scenes):
+            city = scene.split("_")[0]
+            colour = np.zeros((32, 64, 3), np.uint8)
+            colour[:, :32] = (128, 64, 128)          # road, left half
+            colour[:, 32:] = (70, 70, 70) if j else (107, 142, 35)
+            save(gt / split / city / f"{scene}_gtFine_color.png", colour)
+            save(gt / split / city / f"{scene}_gtFine_trainIds.png",
+                 np.zeros((32, 64), np.uint8))
+            save(left / split / city / f"{scene}_leftImg8bit.png", noise_image(32, 64, 10 * k + j))
+    return gt, left
+
+
+def test_prepare_cityscapes_writes_the_official_pix2pix_layout(tmp_path):
+    from gancomp_lite.cli import main
+    from gancomp_lite.data.cityscapes import read_table
+
+    gt, left = _cityscapes_tree(tmp_path / "raw")
+    out = tmp_path / "cityscapes"
+    assert main(["prepare", "cityscapes", "--gtfine", str(gt), "--leftimg", str(left),
+                 "--out", str(out), "--no-progress"]) == 0
+    for split in ("train", "val"):
+        assert sorted(p.name for p in (out / split).iterdir()) == ["0.jpg", "1.jpg"]
+        assert Image.open(out / split / "0.jpg").size == (512, 256)
+        assert Image.open(out / f"{split}B" / "1_B.jpg").size == (256, 256)
+        table = read_table(out / f"{split}_table.txt")
+        assert table[1] == (f"gtFine/{split}/bochum/bochum_000000_000313_gtFine_trainIds.png",
+                            f"leftImg8bit/{split}/bochum/bochum_000000_000313_leftImg8bit.png")
+    # labels -> photos, as the papers train: B (the label map) is the input
+    item = AlignedFolderDataset(out, phase="val", size=256, direction="BtoA")[0]
+    road = torch.tensor([128, 64, 128]) / 127.5 - 1
+    assert (item["A"][:, 128, 10] - road).abs().max() < 0.05          # the road, left half
+    assert (item["A"][:, 128, 250] - (torch.tensor([107, 142, 35]) / 127.5 - 1)).abs().max() < 0.05
+    assert item["B"].std() > 0.3                                        # the photo (noise)
+    # nothing is written over without --force
+    assert main(["prepare", "cityscapes", "--gtfine", str(gt), "--leftimg", str(left),
+                 "--out", str(out), "--no-progress"]) == 2
+
+
+def test_prepare_cityscapes_refuses_archives_that_do_not_match(tmp_path, capsys):
+    from gancomp_lite.cli import main
+
+    gt, left = _cityscapes_tree(tmp_path / "raw")
+    next((left / "val").glob("*/*_leftImg8bit.png")).unlink()
+    assert main(["prepare", "cityscapes", "--gtfine", str(gt), "--leftimg", str(left),
+                 "--out", str(tmp_path / "out"), "--no-progress"]) == 2
+    assert "do not match" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()                 # checked before anything is written
+    assert main(["prepare", "cityscapes", "--gtfine", str(tmp_path / "nowhere"), "--leftimg",
+                 str(left), "--out", str(tmp_path / "out")]) == 2
+    assert "cityscapes-dataset.com" in capsys.readouterr().err
+
+
+def test_downloads_name_every_dataset_and_cityscapes_says_how_to_get_it(tmp_path, capsys):
+    from gancomp_lite.cli import main
+    from gancomp_lite.data import download
+    from gancomp_lite.errors import MissingDownloadError
+
+    for name, folder in (("maps", "maps"), ("summer2winter", "summer2winter_yosemite"),
+                         ("horse2zebra", "horse2zebra"), ("edges2shoes-r", "edges2shoes-r")):
+        assert download.local_folder(name, tmp_path).name == folder
+        with pytest.raises(MissingDownloadError, match=download.ASSETS[name].url):
+            download.ensure(name, tmp_path)                 # offline: what to fetch and where
+    assert main(["download", "cityscapes"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "gancomp-lite prepare cityscapes" in err
+    assert main(["download", "--list"]) == 0
+    assert "cityscapes" in capsys.readouterr().out

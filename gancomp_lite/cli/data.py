@@ -1,5 +1,6 @@
 """The data verbs: ``data`` (a synthetic task in a real dataset's layout,
-:mod:`gancomp_lite.data`) and ``download`` (:mod:`gancomp_lite.data.download`).
+:mod:`gancomp_lite.data`), ``download`` (:mod:`gancomp_lite.data.download`) and
+``prepare`` (a dataset the user downloads by hand: :mod:`gancomp_lite.data.cityscapes`).
 
 Part of the ``gancomp-lite`` command line (:mod:`gancomp_lite.cli`).
 """
@@ -22,12 +23,14 @@ def _cmd_data(args: argparse.Namespace) -> int:
 
 
 def _cmd_download(args: argparse.Namespace) -> int:
-    from ..data.download import ASSETS, ensure, fetch, local_folder
+    from ..data.download import ASSETS, MANUAL, ensure, fetch, local_folder
     from ..errors import MissingDownloadError
 
     if args.list:
         for name, asset in ASSETS.items():
             print(f"{name:16s} {asset.what}\n{'':16s} -> {local_folder(name)}")
+        for name, what in MANUAL.items():
+            print(f"{name:16s} {what}")
         return 0
     if not args.name:
         raise GancompError("name an asset to download (--list shows them)")
@@ -42,6 +45,16 @@ def _cmd_download(args: argparse.Namespace) -> int:
     return 0
 
 
+
+
+def _cmd_prepare(args: argparse.Namespace) -> int:
+    from ..data.cityscapes import prepare_cityscapes
+
+    counts = prepare_cityscapes(args.gtfine, args.leftimg, args.out, force=args.force,
+                                progress=not args.no_progress)
+    print(f"wrote cityscapes to {args.out}: " + ", ".join(f"{n} {split} images"
+                                                        for split, n in counts.items()))
+    return 0
 
 
 def add_parsers(sub) -> None:
@@ -65,3 +78,15 @@ def add_parsers(sub) -> None:
     dl.add_argument("name", nargs="?", help="asset name (see --list)")
     dl.add_argument("--list", action="store_true", help="list the assets and where each goes")
     dl.set_defaults(func=_cmd_download)
+
+    pr = sub.add_parser("prepare", help="a dataset the user downloaded by hand, in the official "
+                                        "pix2pix layout (Cityscapes)")
+    pr.add_argument("dataset", choices=["cityscapes"])
+    pr.add_argument("--gtfine", required=True,
+                    help="the unpacked gtFine_trainvaltest folder (gtFine/{train,val}/CITY/...)")
+    pr.add_argument("--leftimg", required=True,
+                    help="the unpacked leftImg8bit_trainvaltest folder (leftImg8bit/{train,val}/CITY/...)")
+    pr.add_argument("--out", required=True, help="output folder (new or empty)")
+    pr.add_argument("--force", action="store_true", help="write over a folder that is not empty")
+    pr.add_argument("--no-progress", action="store_true")
+    pr.set_defaults(func=_cmd_prepare)

@@ -59,6 +59,15 @@ ASSETS: dict[str, Asset] = {a.name: a for a in [
     Asset("horse2zebra", "http://efrosgans.eecs.berkeley.edu/cyclegan/datasets/horse2zebra.zip",
           "horse2zebra.zip", "datasets", "CycleGAN horse2zebra (unaligned trainA/trainB/testA/testB)",
           extract_to="horse2zebra"),
+    Asset("summer2winter",
+          "http://efrosgans.eecs.berkeley.edu/cyclegan/datasets/summer2winter_yosemite.zip",
+          "summer2winter_yosemite.zip", "datasets",
+          "CycleGAN summer2winter_yosemite (unaligned trainA/trainB/testA/testB)",
+          extract_to="summer2winter_yosemite"),
+    # GAN Compression's map2sat is pix2pix's maps read BtoA (map -> satellite photo)
+    Asset("maps", "http://efrosgans.eecs.berkeley.edu/pix2pix/datasets/maps.tar.gz",
+          "maps.tar.gz", "datasets",
+          "pix2pix maps (aligned train/val AB images; map2sat reads them BtoA)", extract_to="maps"),
     Asset("edges2shoes-r",
           "https://huggingface.co/mit-han-lab/gan-compression/resolve/main/datasets/edges2shoes-r.tar.gz",
           "edges2shoes-r.tar.gz", "datasets",
@@ -163,9 +172,19 @@ def _extract(archive: Path, dest: Path) -> Path:
     return out
 
 
+#: datasets whose licence forbids redistribution: the user downloads them, then prepares them
+MANUAL: dict[str, str] = {"cityscapes": "Cityscapes labels -> photos (manual download; "
+                                        "`gancomp-lite prepare cityscapes`)"}
+
+
 def _asset(name: str) -> Asset:
+    if name in MANUAL:
+        from .cityscapes import LICENCE
+
+        raise MissingDownloadError(f"{name} is not downloaded by the package. {LICENCE}")
     if name not in ASSETS:
-        raise MissingDownloadError(f"unknown asset {name!r}: known assets are {', '.join(ASSETS)}")
+        raise MissingDownloadError(f"unknown asset {name!r}: known assets are "
+                                   f"{', '.join([*ASSETS, *MANUAL])}")
     return ASSETS[name]
 
 

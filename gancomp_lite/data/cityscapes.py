@@ -1,0 +1,109 @@
+"""Cityscapes in the official pix2pix layout, from the two archives its licence lets
+only the user download.
+
+Cityscapes (https://www.cityscapes-dataset.com) may not be redistributed, so
+neither GAN Compression nor this package downloads it.  After registering there,
+download ``gtFine_trainvaltest.zip`` (the label maps) and
+``leftImg8bit_trainvaltest.zip`` (the photos), unpack both, and run
+``gancomp-lite prepare cityscapes --gtfine DIR --leftimg DIR --out DIR``.
+
+:func:`prepare_cityscapes` writes what GAN Compression's
+``datasets/prepare_cityscapes_dataset.py`` writes, for the ``val`` and ``train``
+splits:
+
+* ``OUT/{split}/{i}.jpg``: the photo (left half, A) beside the colour label map
+  (right half, B), each resized to 256x256 with Pillow's default filter for RGB
+  images (bicubic, the label map included, as the official script does), JPEG at
+  quality 100 without chroma subsampling; ``i`` counts the sorted file names from 0;
+* ``OUT/{split}A/{i}_A.jpg`` and ``OUT/{split}B/{i}_B.jpg``: the two halves alone
+  (the unpaired layout);
+* ``OUT/{split}_table.txt``: one line ``i gtFine/.../*_gtFine_trainIds.png
+  leftImg8bit/.../*_leftImg8bit.png`` per image, which maps a generated image back
+  to its full-resolution label ids for the mIoU protocol.
+
+The papers translate labels to photos: train with ``direction="BtoA"``
+(:class:`~gancomp_lite.data.datasets.AlignedFolderDataset`).  The official tables
+are written to ``datasets/{split}_table.txt`` by default; here they sit in the
+output folder.  Explained in the book's page ``nb/12_gpu`` (real datasets).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import DatasetLayoutError, OutputExistsError
+from ..progress import tqdm
+
+#: the splits in the order the official script prepares them
+SPLITS = ("val", "train")
+SIZE = 256
+LICENCE = ("Cityscapes may not be redistributed: register at https://www.cityscapes-dataset.com, "
+           "download gtFine_trainvaltest.zip and leftImg8bit_trainvaltest.zip, unpack both, then run "
+           "`gancomp-lite prepare cityscapes --gtfine GTFINE_DIR --leftimg LEFTIMG8BIT_DIR "
+           "--out data/downloads/datasets/cityscapes`")
+
+
+def _pairs(gtfine: Path, leftimg: Path, split: str) -> list[tuple[Path, Path]]:
+    labels = sorted((gtfine / split).glob("*/*_color.png"))
+    photos = sorted((leftimg / split).glob("*/*_leftImg8bit.png"))
+    if not labels or not photos:
+        raise DatasetLayoutError(
+            f"no Cityscapes {split} images: expected {gtfine / split}/CITY/*_gtFine_color.png and "
+            f"{leftimg / split}/CITY/*_leftImg8bit.png (the unpacked gtFine_trainvaltest and "
+            f"leftImg8bit_trainvaltest folders). " + LICENCE)
+    if len(labels) != len(photos):
+        raise DatasetLayoutError(f"{len(labels)} label maps in {gtfine / split} but {len(photos)} "
+                                 f"photos in {leftimg / split}: the two archives do not match")
+    for lab, photo in zip(labels, photos):
+        a, b = lab.name.replace("_gtFine_color", ""), photo.name.replace("_leftImg8bit", "")
+        if a != b:
+            raise DatasetLayoutError(f"{lab} and {photo} are not the same scene: the two archives "
+                                     f"do not match")
+    return list(zip(labels, photos))
+
+
+def prepare_cityscapes(gtfine, leftimg, out, force: bool = False, progress: bool = True) -> dict:
+    """Write Cityscapes in the official pix2pix layout (see the module docstring).
+    ``out`` must be new or empty unless ``force``.  Returns the number of images
+    per split."""
+    from PIL import Image
+
+    gtfine, leftimg, out = Path(gtfine).resolve(), Path(leftimg).resolve(), Path(out)
+    for what, folder in (("--gtfine", gtfine), ("--leftimg", leftimg)):
+        if not folder.is_dir():
+            raise DatasetLayoutError(f"{what} {folder} is not a folder. " + LICENCE)
+    pairs = {split: _pairs(gtfine, leftimg, split) for split in SPLITS}   # checked before writing
+    if out.exists() and any(out.iterdir()) and not force:
+        raise OutputExistsError(f"{out} is not empty: choose a new folder, or pass --force to "
+                                f"write the prepared dataset over it")
+    counts = {}
+    for split in SPLITS:
+        for folder in (split, split + "A", split + "B"):
+            (out / folder).mkdir(parents=True, exist_ok=True)
+        lines = []
+        for i, (lab, photo) in enumerate(tqdm(pairs[split], desc=f"cityscapes {split}",
+                                               disable=not progress)):
+            segmap = Image.open(lab).convert("RGB").resize((SIZE, SIZE))
+            image = Image.open(photo).convert("RGB").resize((SIZE, SIZE))
+            both = Image.new("RGB", (2 * SIZE, SIZE))
+            both.paste(image, (0, 0))
+            both.paste(segmap, (SIZE, 0))
+            jpeg = dict(format="JPEG", subsampling=0, quality=100)
+            both.save(out / split / f"{i}.jpg", **jpeg)
+            image.save(out / f"{split}A" / f"{i}_A.jpg", **jpeg)
+            segmap.save(out / f"{split}B" / f"{i}_B.jpg", **jpeg)
+            ids = lab.relative_to(gtfine.parent).as_posix().replace("_color", "_trainIds")
+            lines.append(f"{i} {ids} {photo.relative_to(leftimg.parent).as_posix()}")
+        (out / f"{split}_table.txt").write_text("\n".join(lines) + "\n")
+        counts[split] = len(lines)
+    return counts
+
+
+def read_table(path) -> dict[int, tuple[str, str]]:
+    """A ``{split}_table.txt``: image index -> (label ids file, photo file), relative
+    to the folder that holds the unpacked archives."""
+    table = {}
+    for line in Path(path).read_text().splitlines():
+        if line.strip():
+            i, ids, photo = line.split()
+            table[int(i)] = (ids, photo)
+    return table
