@@ -38,6 +38,10 @@ class OutputExistsError(GancompError, FileExistsError):
     """A command would replace a file or folder it did not just create."""
 
 
+class DatasetSizeError(GancompError, ValueError):
+    """A dataset too small for what is asked of it (fewer items than one batch)."""
+
+
 class CorruptImageError(GancompError, ValueError):
     """An image file in a dataset folder cannot be decoded."""
 

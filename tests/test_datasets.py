@@ -347,7 +347,7 @@ def _cityscapes_tree(root: Path, scenes=("aachen_000000_000019", "bochum_000000_
     return gt, left
 
 
-def test_prepare_cityscapes_writes_the_official_pix2pix_layout(tmp_path):
+def test_prepare_cityscapes_writes_the_official_pix2pix_layout(tmp_path, capsys):
     from gancomp_lite.cli import main
     from gancomp_lite.data.cityscapes import read_table
 
@@ -371,6 +371,10 @@ def test_prepare_cityscapes_writes_the_official_pix2pix_layout(tmp_path):
     # nothing is written over without --force
     assert main(["prepare", "cityscapes", "--gtfine", str(gt), "--leftimg", str(left),
                  "--out", str(out), "--no-progress"]) == 2
+    # two training images are fewer than the teacher's batch of 4: one line, no traceback
+    assert main(["train", "labels2scene", "--data", str(out), "--direction", "BtoA", "--steps", "1",
+                 "--out", str(tmp_path / "small"), "--no-progress"]) == 2
+    assert "fewer than one batch" in capsys.readouterr().err
 
 
 def test_prepare_cityscapes_refuses_archives_that_do_not_match(tmp_path, capsys):
@@ -402,3 +406,24 @@ def test_downloads_name_every_dataset_and_cityscapes_says_how_to_get_it(tmp_path
     assert err.count("\n") == 1 and "gancomp-lite prepare cityscapes" in err
     assert main(["download", "--list"]) == 0
     assert "cityscapes" in capsys.readouterr().out
+
+
+def test_a_prepared_cityscapes_trains_labels_to_photos(tmp_path, capsys):
+    """The official layout holds both train/ and trainA/trainB/: a paired task reads the
+    AB images, BtoA as the papers do, and the run records the direction."""
+    from gancomp_lite.cli import main
+
+    scenes = [f"aachen_00000{i}_000019" for i in range(4)]          # one batch of the ci teacher
+    gt, left = _cityscapes_tree(tmp_path / "raw", scenes)
+    out = tmp_path / "cityscapes"
+    assert main(["prepare", "cityscapes", "--gtfine", str(gt), "--leftimg", str(left),
+                 "--out", str(out), "--no-progress"]) == 0
+    assert main(["train", "labels2scene", "--data", str(out / "nowhere"), "--steps", "1",
+                 "--out", str(tmp_path / "x"), "--no-progress"]) == 2     # one line, no traceback
+    run = tmp_path / "run"
+    assert main(["train", "labels2scene", "--data", str(out), "--direction", "BtoA", "--steps", "1",
+                 "--out", str(run), "--no-progress"]) == 0
+    assert json.loads((run / "recipe.json").read_text())["direction"] == "BtoA"
+    assert main(["train", "labels2scene", "--direction", "BtoA", "--steps", "1",
+                 "--out", str(tmp_path / "synthetic"), "--no-progress"]) == 2
+    assert "--data folder" in capsys.readouterr().err

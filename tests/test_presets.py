@@ -45,3 +45,23 @@ def test_info_prints_a_preset(capsys):
     with pytest.raises(SystemExit) as stop:
         main(["info", "--preset", "nope"])
     assert stop.value.code == 2 and "gc-horse2zebra-distill" in capsys.readouterr().err
+
+
+def test_every_preset_names_networks_the_estimate_can_read():
+    """Issue 24's GPU page: each preset's teacher and student are read from its words
+    (at 64 px, to stay fast) and the estimate counts its schedule on the official set."""
+    from gancomp_lite.errors import GancompError
+    from gancomp_lite.training.presets import (EPOCH_ITEMS, PAPER_PRESETS, network_gmacs,
+                                               steps_for, training_estimate)
+
+    for p in PAPER_PRESETS.values():
+        assert (p.paper, p.task) in EPOCH_ITEMS
+        assert network_gmacs(p.teacher, 64) > network_gmacs(p.student, 64) > 0
+    # a whole ResNet at 256 is 16x the 64-px count (the MACs scale with the pixels)
+    assert network_gmacs("resnet ngf 64", 256) == pytest.approx(16 * network_gmacs("ngf 64", 64))
+    assert network_gmacs("one-step pruned to 2.6G MACs") == 2.6
+    with pytest.raises(GancompError, match="cannot read"):
+        network_gmacs("a very small network")
+    e = training_estimate(PAPER_PRESETS["gc-horse2zebra-distill"], size=64)
+    assert e["steps"] == steps_for(PAPER_PRESETS["gc-horse2zebra-distill"], 1214) == 200 * 1214
+    assert e["gpu_hours"] == pytest.approx(e["pflop"] * 1e15 / (e["assumed_tflops"] * 1e12) / 3600)

@@ -23,7 +23,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
                             seed=args.seed, resume=args.resume, data=args.data,
                             device=args.device, progress=not args.no_progress,
                             checkpoint_every=args.checkpoint_every, amp=args.amp,
-                            channels_last=args.channels_last,
+                            channels_last=args.channels_last, direction=args.direction,
                             command="gancomp-lite " + shlex.join(args.argv))
     last = trainer.history[-1] if trainer.history else {}
     print(f"trained {args.task} teacher to step {trainer.step} -> {args.out}/checkpoint.pt")
@@ -122,7 +122,7 @@ def _cmd_distill(args: argparse.Namespace) -> int:
                       progress=not args.no_progress, data=args.data,
                       evaluate_n=args.n or True,
                       command="gancomp-lite " + shlex.join(args.argv), amp=args.amp,
-                      channels_last=args.channels_last)
+                      channels_last=args.channels_last, direction=args.direction)
     last = trainer.history[-1]
     print(f"trained {args.student} ngf={args.ngf} ({mode}, init {args.init}, "
           f"{'inherited' if args.inherit_d else 'fresh'} D) for {trainer.step} steps into {args.out}")
@@ -205,6 +205,12 @@ def _cmd_convert_official(args: argparse.Namespace) -> int:
     print(f"converted {args.file} ({args.arch}: {manifest['config']}) -> {out}")
     return 0
 
+def _add_direction(p) -> None:
+    p.add_argument("--direction", choices=["AtoB", "BtoA"], default="AtoB",
+                   help="how a paired --data folder is read: BtoA translates its right halves to its "
+                        "left ones (the papers' Cityscapes labels -> photos and map2sat)")
+
+
 def _add_speed_options(p) -> None:
     """The trainer's speed options (mixed precision, memory format) of ``train`` and ``distill``."""
     from ..training.loop import AMP_DTYPES
@@ -237,6 +243,7 @@ def add_parsers(sub) -> None:
     t.add_argument("--data", default=None, help="a real dataset folder instead of the synthetic task")
     t.add_argument("--device", type=_device, default=None, help="default: the best available")
     t.add_argument("--checkpoint-every", type=_positive, default=500)
+    _add_direction(t)
     _add_speed_options(t)
     t.add_argument("--no-progress", action="store_true")
     t.set_defaults(func=_cmd_train)
@@ -315,6 +322,7 @@ def add_parsers(sub) -> None:
                    help="a deployment-friendly student: BatchNorm instead of the teacher's norm and "
                         "zero padding instead of reflect, so every norm folds into its convolution "
                         "at export (a deviation from the papers' networks; chapter 10b)")
+    _add_direction(g)
     _add_speed_options(g)
     g.add_argument("--gan-mode", choices=["lsgan", "hinge", "vanilla"], default=None)
     g.add_argument("--lambda-recon", type=_non_negative_real, default=None, help="default: the task's preset")

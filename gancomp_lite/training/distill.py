@@ -417,7 +417,7 @@ def distill(recipe: StudentRecipe, teacher_path: str | Path | None, out: str | P
             steps: int, batch_size: int = 1, seed: int = 0, n_train: int = 1000,
             device=None, progress: bool = True, evaluate_n: int | bool = True,
             data: str | Path | None = None, command: str | None = None,
-            amp: str | None = None, channels_last: bool = False):
+            amp: str | None = None, channels_last: bool = False, direction: str = "AtoB"):
     """Train one student of ``recipe`` for ``steps`` steps.
 
     ``teacher_path``: a shipped teacher file (default: the task's shipped
@@ -429,7 +429,8 @@ def distill(recipe: StudentRecipe, teacher_path: str | Path | None, out: str | P
     (needed at the ``full`` scale) instead of the synthetic task.
     ``command``: the command line that started the run, recorded for
     :func:`export_student`.  ``amp``, ``channels_last``: the trainer's mixed
-    precision and memory format.  Under ``torchrun`` the run is data-parallel
+    precision and memory format; ``direction``: how a paired ``data`` folder
+    is read (recorded when BtoA).  Under ``torchrun`` the run is data-parallel
     (:mod:`.parallel`): ``batch_size`` is the global batch and rank 0 writes
     the files and evaluates.  Returns the trainer.
     """
@@ -458,7 +459,7 @@ def distill(recipe: StudentRecipe, teacher_path: str | Path | None, out: str | P
     if taught != recipe.task:
         raise GancompError(f"{path} is the teacher of {taught!r}, not of {recipe.task!r}: "
                            f"pass that task's teacher (--teacher)")
-    train_set = task_data(recipe.task, scale.name, recipe.image_size, n_train, 0, data)
+    train_set = task_data(recipe.task, scale.name, recipe.image_size, n_train, 0, data, direction)
     trainer = student_trainer(recipe, teacher, teacher_D, train_set, steps, batch_size, seed,
                               device=device, progress=progress, amp=amp,
                               channels_last=channels_last)
@@ -476,7 +477,8 @@ def distill(recipe: StudentRecipe, teacher_path: str | Path | None, out: str | P
                  "weights": recipe.weights(), "code_version": code_version(),
                  "command": command,
                  **{k: trainer.settings[k] for k in ("amp", "channels_last", "processes")
-                    if k in trainer.settings}}, indent=2) + "\n")
+                    if k in trainer.settings},
+                 **({"direction": direction} if direction != "AtoB" else {})}, indent=2) + "\n")
         trainer.fit(checkpoint=ckpt)
     if not is_main():      # rank 0 evaluates and writes the metrics
         return trainer

@@ -152,7 +152,10 @@ class Trainer:
             raise GancompError(f"unknown mixed precision {amp!r}: expected one of "
                                f"{', '.join(AMP_DTYPES)} (or none for float32)")
         if len(dataset) < batch_size:
-            raise ValueError(f"the dataset has {len(dataset)} items, fewer than one batch of {batch_size}")
+            from ..errors import DatasetSizeError
+
+            raise DatasetSizeError(f"the dataset has {len(dataset)} items, fewer than one batch "
+                                   f"of {batch_size}")
         self.objective = objective
         self.dataset = dataset
         self.total_steps = total_steps

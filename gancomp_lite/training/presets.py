@@ -17,6 +17,7 @@ carry it.  Explained in chapter ``nb/06_distillation``.
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import asdict, dataclass
 
@@ -116,3 +117,88 @@ def steps_for(preset: PaperPreset, n_items: int) -> int:
     if n_items < 1:
         raise GancompError(f"a dataset needs at least one item, got {n_items}")
     return (preset.epochs + preset.epochs_decay) * math.ceil(n_items / preset.batch_size)
+
+
+#: training items per epoch of each preset's script (official code):
+#: GAN Compression trains on its ``train1`` meta split (the ``train2`` split is held out
+#: for the search): horse2zebra 947 A / 1214 B, edges2shoes-r 45,929, cityscapes 2,775,
+#: maps 796; CAT, OMGD and CRD train on the whole train folder, which the two meta
+#: splits partition: horse2zebra 1,067 A / 1,334 B, edges2shoes-r 47,977, cityscapes
+#: 2,975, maps 1,096.  An unpaired epoch is as long as its larger domain.
+EPOCH_ITEMS: dict[tuple[str, str], int] = {
+    ("gc", "horse2zebra"): 1214, ("gc", "edges2shoes-r"): 45929, ("gc", "cityscapes"): 2775,
+    ("gc", "map2sat"): 796,
+    **{(p, "horse2zebra"): 1334 for p in ("cat", "omgd", "crd")},
+    **{(p, "edges2shoes-r"): 47977 for p in ("omgd", "crd")},
+    ("cat", "cityscapes"): 2975, ("cat", "map2sat"): 1096,
+}
+
+#: the sustained throughput the GPU-hour estimates assume: an assumption, not a measurement
+#: (these networks' small convolutions run far below a GPU's peak); replace it by a
+#: measured rate once a run has been timed
+ASSUMED_TFLOPS = 20.0
+UNPAIRED_TASKS = ("horse2zebra", "summer2winter")
+
+
+@functools.lru_cache(maxsize=None)
+def network_gmacs(description: str, size: int = 256) -> float:
+    """Forward GMACs (``in-excluded`` convention) of one network a preset names in
+    words: ``"<arch> ngf N"``, ``"ngf N"`` (a ResNet), ``"supernet channels-N"`` (its
+    largest subnet, a Mobile ResNet of width N), ``"one-step pruned to XG MACs"``
+    (a target at 256x256, scaled with the pixels), or OMGD's ``"wide ngf A and deep ngf B"`` (both teachers, the deep one counted as a
+    ResNet of width B: an approximation).  Any other wording is an error."""
+    import re
+
+    from ..metrics.cost import profile_macs
+    from ..models import build_generator
+
+    def of(arch, ngf):
+        return profile_macs(build_generator(arch, ngf=ngf), size) / 1e9
+
+    d = description.strip()
+    if m := re.match(r"(mobile_resnet|resnet|inception) ngf (\d+)", d):
+        return of(m[1], int(m[2]))
+    if m := re.match(r"ngf (\d+)", d):
+        return of("resnet", int(m[1]))
+    if m := re.match(r"supernet channels-(\d+)", d):
+        return of("mobile_resnet", int(m[1]))
+    if m := re.search(r"pruned to ([\d.]+)G MACs", d):     # the papers' targets are at 256x256
+        return float(m[1]) * (size / 256) ** 2
+    if m := re.match(r"wide ngf (\d+) and deep ngf (\d+)", d):
+        return of("resnet", int(m[1])) + of("resnet", int(m[2]))
+    raise GancompError(f"cannot read a network from {description!r}")
+
+
+@functools.lru_cache(maxsize=None)
+def _discriminator_gmacs(channels: int, ndf: int, size: int) -> float:
+    from ..metrics.cost import profile_macs
+    from ..models.discriminator import NLayerDiscriminator
+
+    return profile_macs(NLayerDiscriminator(channels, ndf), size, in_channels=channels) / 1e9
+
+
+def training_estimate(preset: PaperPreset, size: int = 256) -> dict:
+    """What one run of ``preset`` costs, estimated from MACs: the optimizer steps of its
+    schedule on the official training set (:data:`EPOCH_ITEMS`), the forward GMACs of
+    its networks, and the GPU hours at :data:`ASSUMED_TFLOPS`.
+
+    Per training image: the student's forward and backward (3x its forward MACs), the
+    discriminator on the real and the fake image for its update and on the fake image
+    for the student's (3 forward+backward passes, 9x), and the frozen teacher's forward
+    (1x); an online teacher (``joint``) trains too (3x).  A supernet is counted at its
+    largest subnet (an upper bound).  One MAC is two FLOPs."""
+    items = EPOCH_ITEMS[preset.paper, preset.task]
+    steps = steps_for(preset, items)
+    teacher = network_gmacs(preset.teacher, size)
+    student = network_gmacs(preset.student, size)
+    channels = 3 if preset.task in UNPAIRED_TASKS else 6
+    D = _discriminator_gmacs(channels, preset.ndf, size)
+    per_image = 3 * student + 9 * D + (3 if preset.stage == "joint" else 1) * teacher
+    images = steps * preset.batch_size
+    pflops = 2 * per_image * images / 1e6
+    return {"preset": f"{preset.paper}-{preset.task}-{preset.stage}", "epoch_items": items,
+            "epochs": preset.epochs + preset.epochs_decay, "batch_size": preset.batch_size,
+            "steps": steps, "teacher_gmacs": teacher, "student_gmacs": student, "d_gmacs": D,
+            "train_gmacs_per_image": per_image, "pflop": pflops,
+            "gpu_hours": pflops * 1e15 / (ASSUMED_TFLOPS * 1e12) / 3600,
+            "assumed_tflops": ASSUMED_TFLOPS, "convention": "in-excluded"}

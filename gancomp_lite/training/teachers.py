@@ -100,22 +100,39 @@ def training_data(recipe: TeacherRecipe, data: str | Path | None = None):
 
 
 def task_data(task: str, scale: str, image_size: int, n: int, seed: int = 0,
-              data: str | Path | None = None):
+              data: str | Path | None = None, direction: str = "AtoB"):
     """Training images of ``task``: a real dataset folder ``data`` if given,
-    else the synthetic task (an error at scales that need real data)."""
+    else the synthetic task (an error at scales that need real data).  A folder
+    is read in the layout of the task's kind (paired: ``train/`` of AB images,
+    read ``direction``, ``"BtoA"`` for Cityscapes' and maps' labels/maps to
+    photos; unpaired: ``trainA/``, ``trainB/``), even where it holds both, as
+    the official Cityscapes layout does."""
+    if direction not in ("AtoB", "BtoA"):
+        raise GancompError(f"direction must be AtoB or BtoA, got {direction!r}")
+    if data is None and direction != "AtoB":
+        raise GancompError("--direction says how to read a --data folder: a synthetic task "
+                           "has one direction")
     if data is not None:
         from ..data import WORLDS
-        from ..data.datasets import AlignedFolderDataset
+        from ..data.datasets import AlignedFolderDataset, UnalignedFolderDataset
         from ..errors import DatasetLayoutError
 
-        folder = open_dataset(Path(data), phase="train", size=image_size,
-                              preprocess="resize_and_crop", seed=seed)
-        if task in WORLDS and WORLDS[task].aligned != isinstance(folder, AlignedFolderDataset):
+        root = Path(data)
+        paired = WORLDS[task].aligned if task in WORLDS else None
+        has_pairs = (root / "train").is_dir()
+        has_domains = (root / "trainA").is_dir() and (root / "trainB").is_dir()
+        if paired is not None and root.is_dir() and (has_pairs or has_domains) and \
+                not (has_pairs if paired else has_domains):
             want = ("aligned (train/ of side-by-side AB images): a paired task needs pairs"
-                    if WORLDS[task].aligned else
+                    if paired else
                     "unaligned (trainA/ and trainB/): an unpaired task trains on two domains")
             raise DatasetLayoutError(f"{data} has the other layout for task {task!r}: expected {want}")
-        return folder
+        options = dict(phase="train", size=image_size, preprocess="resize_and_crop", seed=seed)
+        if paired is True:
+            return AlignedFolderDataset(root, direction=direction, **options)
+        if paired is False:
+            return UnalignedFolderDataset(root, **options)
+        return open_dataset(root, direction=direction, **options)
     if get_scale(scale).real_data:
         from ..data.download import ASSETS, local_folder
 
@@ -131,7 +148,7 @@ def train_teacher(task: str, out: str | Path, scale: Scale | str | None = None,
                   steps: int | None = None, seed: int = 0, resume: bool = False,
                   data: str | Path | None = None, device=None, progress: bool = True,
                   checkpoint_every: int = 500, command: str | None = None, arch: str = "resnet",
-                  amp: str | None = None, channels_last: bool = False):
+                  amp: str | None = None, channels_last: bool = False, direction: str = "AtoB"):
     """Train the teacher of ``task`` into ``out/checkpoint.pt`` (resumable).
 
     ``out/recipe.json`` records the recipe, the code version and ``command``
@@ -140,7 +157,8 @@ def train_teacher(task: str, out: str | Path, scale: Scale | str | None = None,
     record keeps the command that started the run and lists every session's
     code version in ``code_versions``); without it an existing checkpoint is
     an error (nothing is silently overwritten).  ``amp``, ``channels_last``:
-    the trainer's mixed precision and memory format (recorded when used).
+    the trainer's mixed precision and memory format (recorded when used);
+    ``direction``: how a paired ``data`` folder is read (recorded when BtoA).
     Under ``torchrun`` the run is data-parallel and rank 0 writes the files
     (:mod:`.parallel`).  Returns the :class:`~gancomp_lite.training.loop.Trainer`.
     """
@@ -158,17 +176,21 @@ def train_teacher(task: str, out: str | Path, scale: Scale | str | None = None,
     if resume and not ckpt.exists():
         raise GancompError(f"nothing to resume: {ckpt} does not exist (start without --resume)")
     seed_everything(recipe.seed)
-    trainer = Trainer(build_objective(recipe), training_data(recipe, data), recipe.steps,
+    train_set = task_data(recipe.task, recipe.scale, recipe.image_size, recipe.n_train,
+                          recipe.seed, data, direction)
+    trainer = Trainer(build_objective(recipe), train_set, recipe.steps,
                       batch_size=recipe.batch_size, seed=recipe.seed, device=device,
                       progress=progress, amp=amp, channels_last=channels_last)
     if resume:
         trainer.load(ckpt)
     with run_folder(out):
-        _record_and_fit(trainer, recipe, out, ckpt, resume, data, task, command, checkpoint_every)
+        _record_and_fit(trainer, recipe, out, ckpt, resume, data, task, command, checkpoint_every,
+                        direction)
     return trainer
 
 
-def _record_and_fit(trainer, recipe, out, ckpt, resume, data, task, command, checkpoint_every):
+def _record_and_fit(trainer, recipe, out, ckpt, resume, data, task, command, checkpoint_every,
+                    direction="AtoB"):
     import json
 
     from .parallel import is_main
@@ -177,7 +199,8 @@ def _record_and_fit(trainer, recipe, out, ckpt, resume, data, task, command, che
     record = {"recipe": recipe.as_dict(), "code_version": version, "command": command,
               "data": str(data) if data else f"synthetic:{task}",
               **{k: trainer.settings[k] for k in ("amp", "channels_last", "processes")
-                 if k in trainer.settings}}
+                 if k in trainer.settings},
+              **({"direction": direction} if direction != "AtoB" else {})}
     earlier = out / "recipe.json"
     if resume and earlier.exists():  # a continued run keeps its history
         before = json.loads(earlier.read_text())
