@@ -1,6 +1,7 @@
 """Quality metrics, downloads with checksums, and shipped artifacts."""
 import json
 
+import numpy as np
 import pytest
 import torch
 import torch.nn as nn
@@ -165,3 +166,53 @@ def test_inception_fid_offline_is_one_clear_error(tmp_path, monkeypatch):
     monkeypatch.setenv("GANCOMP_DATA", str(tmp_path))
     with pytest.raises(MissingDownloadError, match="weights-inception-2015-12-05-6726825d.pth"):
         inception_features()
+
+
+def test_fid_to_stored_statistics_equals_the_fid_of_the_images(tmp_path):
+    """GAN Compression's protocol: real statistics stored once (.npz with mu, sigma), each
+    student's images compared with them; the same number as FID on the two image sets."""
+    from gancomp_lite.errors import GancompError
+    from gancomp_lite.metrics.quality import (fid_to_statistics, image_statistics,
+                                              load_statistics, save_statistics)
+
+    torch.manual_seed(0)
+    real, fake = torch.rand(64, 3, 16, 16) * 2 - 1, torch.rand(64, 3, 16, 16) * 1.6 - 0.9
+    feats = TinyFeatures()
+    path = tmp_path / "real_B.npz"
+    save_statistics(path, *image_statistics(real, feats))
+    stored = fid_to_statistics(fake, path, feats)
+    assert stored == pytest.approx(fid(real, fake, features=feats), rel=1e-3)
+    assert stored > 10 * fid_to_statistics(real, path, feats)
+    mu, _ = load_statistics(path)
+    with pytest.raises(GancompError, match="other dimensions"):
+        fid_to_statistics(fake, (mu[:4], np.eye(4)), feats)
+    (tmp_path / "bad.npz").write_bytes(b"not a zip")
+    with pytest.raises(GancompError, match="not a statistics file"):
+        load_statistics(tmp_path / "bad.npz")
+
+
+def test_evaluate_a_real_folder_against_its_targets_or_stored_statistics(tmp_path, capsys):
+    """`evaluate --data FOLDER [--real-stats NPZ]`: a folder in the official layout is
+    scored on its test split; stored statistics of its targets give the same FID."""
+    import json
+
+    from gancomp_lite.cli import main
+    from gancomp_lite.data import AlignedFolderDataset
+    from gancomp_lite.metrics.quality import image_statistics, save_statistics
+    from gancomp_lite.paths import DATA_DIR
+
+    folder = tmp_path / "shoes"
+    assert main(["data", "edges2shapes", "--n", "4", "--n-test", "12", "--out", str(folder)]) == 0
+    teacher = str(DATA_DIR / "teachers" / "edges2shapes-ci.pt")
+    base = ["evaluate", teacher, "--task", "edges2shapes", "--data", str(folder),
+            "--features", "synthetic", "--json"]
+    capsys.readouterr()
+    assert main(base) == 0
+    own = json.loads(capsys.readouterr().out)
+    assert own["n"] == 12 and own["l1"] < 0.2 and own["fid"] > 0
+    targets = torch.stack([AlignedFolderDataset(folder, phase="test")[i]["B"] for i in range(12)])
+    save_statistics(tmp_path / "shoes_B.npz", *image_statistics(targets, "synthetic"))
+    assert main(base + ["--real-stats", str(tmp_path / "shoes_B.npz")]) == 0
+    stored = json.loads(capsys.readouterr().out)
+    assert stored["fid"] == pytest.approx(own["fid"], rel=1e-6) and stored["l1"] == own["l1"]
+    assert main(["evaluate", teacher, "--task", "edges2shapes", "--real-stats", "x.npz"]) == 2

@@ -77,6 +77,18 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from ..training.checkpoint import read_manifest
 
     G = _generator_of(args.checkpoint)
+    if args.data is not None:          # a real dataset folder, GAN Compression's protocol
+        from ..metrics.quality import evaluate_folder
+
+        metrics = evaluate_folder(G, args.data, args.direction, size=args.size,
+                                  features=args.features or default_features(),
+                                  real_statistics=args.real_stats)
+        print(json.dumps(metrics, indent=2) if args.json else
+              "\n".join(f"{k:24s} {v:.4f}" for k, v in metrics.items()))
+        return 0
+    if args.real_stats is not None:
+        raise GancompError("--real-stats is for a --data folder: a synthetic task is scored on "
+                           "its own test split")
     manifest = read_manifest(Path(args.checkpoint))
     recipe = manifest.get("recipe", {})
     if manifest.get("task") not in (None, args.task):
@@ -278,11 +290,20 @@ def add_parsers(sub) -> None:
     e.add_argument("checkpoint", help="a shipped teacher or student file (data/teachers/*.pt, "
                                       "data/students/*.pt)")
     e.add_argument("--task", required=True, choices=sorted(WORLDS))
+    e.add_argument("--data", default=None,
+                   help="a real dataset folder: score on its test split (testA, or test/val) "
+                        "instead of the synthetic task's")
+    e.add_argument("--real-stats", default=None,
+                   help="with --data: FID against these real statistics (.npz with mu and sigma, "
+                        "e.g. `gancomp-lite download real-stat-edges2shoes-r_B`) instead of "
+                        "the folder's own test targets")
     e.add_argument("--n", type=_positive, default=64, help="test images")
-    e.add_argument("--size", type=_positive, default=None, help="image size (default 64)")
+    e.add_argument("--size", type=_positive, default=None,
+                   help="image size (default 64; with --data, the images' own size)")
     e.add_argument("--seed", type=_non_negative, default=0)
     e.add_argument("--features", choices=["synthetic", "inception"], default=None,
                    help="FID features (default: synthetic at ci, inception with real data)")
+    _add_direction(e)
     e.add_argument("--json", action="store_true")
     e.set_defaults(func=_cmd_evaluate)
 

@@ -75,6 +75,27 @@ ASSETS: dict[str, Asset] = {a.name: a for a in [
 ]}
 
 
+#: GAN Compression's releases, on Hugging Face since its earlier hosts went away
+GC_HUB = "https://huggingface.co/mit-han-lab/gan-compression/resolve/main/"
+#: the released generators (``pretrained/<model>/<task>/<stage>/latest_net_G.pth``) that
+#: ``convert-official`` reads: the full ResNet teacher and the compressed student
+GC_MODELS = (("pix2pix", "edges2shoes-r"), ("pix2pix", "map2sat"), ("pix2pix", "cityscapes"),
+             ("cycle_gan", "horse2zebra"))
+for _model, _task in GC_MODELS:
+    for _stage, _arch in (("full", "resnet"), ("compressed", "sub_mobile_resnet")):
+        ASSETS[f"gc-{_task}-{_stage}"] = Asset(
+            f"gc-{_task}-{_stage}", f"{GC_HUB}pretrained/{_model}/{_task}/{_stage}/latest_net_G.pth",
+            "latest_net_G.pth", f"weights/gan-compression/{_model}/{_task}/{_stage}",
+            f"GAN Compression's released {_stage} {_model} {_task} generator (convert-official "
+            f"--arch {_arch})")
+#: GAN Compression's real-image FID statistics (``mu``, ``sigma`` of pool3 features):
+#: paired tasks use the val target images, CycleGAN tasks train+test target images
+for _stat in ("edges2shoes-r_B", "maps_A", "cityscapes_A", "horse2zebra_A", "horse2zebra_B"):
+    ASSETS[f"real-stat-{_stat}"] = Asset(
+        f"real-stat-{_stat}", f"{GC_HUB}real_stat/{_stat}.npz", f"{_stat}.npz", "real_stat",
+        f"GAN Compression's precomputed real statistics {_stat}.npz")
+
+
 def _target(asset: Asset, root: Path | None) -> Path:
     return (root or downloads_dir()) / asset.subdir / asset.filename
 
