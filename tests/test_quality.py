@@ -216,3 +216,26 @@ def test_evaluate_a_real_folder_against_its_targets_or_stored_statistics(tmp_pat
     stored = json.loads(capsys.readouterr().out)
     assert stored["fid"] == pytest.approx(own["fid"], rel=1e-6) and stored["l1"] == own["l1"]
     assert main(["evaluate", teacher, "--task", "edges2shapes", "--real-stats", "x.npz"]) == 2
+
+
+def test_a_teacher_and_student_trained_on_a_real_folder_are_scored_on_it(tmp_path):
+    """The full path's export step: a run on a real folder is shipped with the metrics of
+    that folder's test split, never of the synthetic task."""
+    from gancomp_lite.cli import main
+    from gancomp_lite.training.distill import export_student
+    from gancomp_lite.training.teachers import export_teacher
+
+    folder = tmp_path / "shoes"
+    assert main(["data", "edges2shapes", "--n", "8", "--n-test", "6", "--out", str(folder)]) == 0
+    run = tmp_path / "teacher-run"
+    assert main(["train", "edges2shapes", "--data", str(folder), "--steps", "2", "--out", str(run),
+                 "--no-progress"]) == 0
+    manifest = export_teacher(run, tmp_path / "ship", features="synthetic", allow_dirty=True)
+    assert manifest["metrics"]["eval_split"] == f"{folder} test split, n=6"
+    assert manifest["data"] == str(folder) and "mean_target_l1" not in manifest["metrics"]
+    student = tmp_path / "student-run"
+    assert main(["distill", "edges2shapes", "--teacher", str(tmp_path / "ship" / manifest["file"]),
+                 "--data", str(folder), "--ngf", "4", "--steps", "2", "--batch-size", "2",
+                 "--n-train", "8", "--out", str(student), "--no-progress"]) == 0
+    shipped = export_student(student, "s", tmp_path / "ship", allow_dirty=True, features="synthetic")
+    assert shipped["metrics"]["eval_split"] == f"{folder} test split, n=6"

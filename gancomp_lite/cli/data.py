@@ -28,9 +28,9 @@ def _cmd_download(args: argparse.Namespace) -> int:
 
     if args.list:
         for name, asset in ASSETS.items():
-            print(f"{name:16s} {asset.what}\n{'':16s} -> {local_folder(name)}")
+            print(f"{name:28s} {asset.what}\n{'':28s} -> {local_folder(name)}")
         for name, what in MANUAL.items():
-            print(f"{name:16s} {what}")
+            print(f"{name:28s} {what}")
         return 0
     if not args.name:
         raise GancompError("name an asset to download (--list shows them)")

@@ -498,7 +498,7 @@ def distill(recipe: StudentRecipe, teacher_path: str | Path | None, out: str | P
 
 def export_student(run_dir: str | Path, name: str, out_dir: str | Path | None = None,
                    n_eval: int = 64, allow_dirty: bool = False, command: str | None = None,
-                   force: bool = False) -> dict:
+                   force: bool = False, features: str | None = None) -> dict:
     """Ship the student trained by :func:`distill` in ``run_dir`` as ``out_dir/NAME.pt``.
 
     Writes the A->B generator in half precision and a manifest beside it
@@ -511,10 +511,11 @@ def export_student(run_dir: str | Path, name: str, out_dir: str | Path | None = 
     now, or the code that trained the run, has uncommitted changes, unless
     ``allow_dirty`` (recorded in the manifest).  ``name`` must be a plain file
     name; an existing file is an :class:`~gancomp_lite.errors.OutputExistsError`
-    unless ``force``; if anything fails, nothing is written.  Returns the manifest.
+    unless ``force``; if anything fails, nothing is written.  A run on a real
+    folder is scored on that folder's test split (``features``: default
+    Inception; :func:`~.teachers.score_shipped`).  Returns the manifest.
     """
     from ..errors import CheckpointError
-    from ..metrics.quality import evaluate
     from ..models import from_config
     from ..provenance import require_clean, require_clean_run
     from ..shipped import (check_name, load_into, read_torch_file, refuse_existing, staged,
@@ -526,7 +527,7 @@ def export_student(run_dir: str | Path, name: str, out_dir: str | Path | None = 
     if not (run_dir / "recipe.json").exists():
         raise GancompError(f"{run_dir} has no recipe.json: is it a folder written by "
                            f"`gancomp-lite distill`?")
-    from .teachers import read_run_record
+    from .teachers import read_run_record, run_data, score_shipped
 
     info = read_run_record(run_dir)
     if "teacher" not in info:
@@ -552,9 +553,10 @@ def export_student(run_dir: str | Path, name: str, out_dir: str | Path | None = 
     with staged(path, force) as tmp:
         write_shipped(student_payload(G, objective), tmp, {}, name=path.name)
         shipped = load_student_file(tmp)
+        folder, direction = run_data(info)
         with torch.no_grad():
-            q = evaluate(shipped, recipe.task, n=n_eval, size=recipe.image_size, seed=0,
-                         baselines=False)
+            q = score_shipped(shipped, recipe.task, recipe.image_size, n_eval, folder, direction,
+                              features, baselines=False)
         manifest = _student_manifest(recipe, info, run_dir, name, out_dir, n_eval, command,
                                      export_version, allow_dirty, shipped, q)
         manifest = write_manifest(tmp, manifest, name=path.name)
@@ -583,8 +585,7 @@ def _student_manifest(recipe, info, run_dir, name, out_dir, n_eval, command, exp
         "command_recorded": bool(info.get("command")),
         "code_version": info["code_version"],
         "export_code_version": export_version, "allow_dirty": allow_dirty,
-        "metrics": {"eval_split": f"test, seed 0, n={n_eval}",
-                    "gmacs_256": profile_macs(shipped, 256) / 1e9,
+        "metrics": {"gmacs_256": profile_macs(shipped, 256) / 1e9,
                     "mparams": count_params(shipped) / 1e6, **{k: v for k, v in q.items() if k != "n"}},
     }
     return manifest

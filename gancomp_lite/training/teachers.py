@@ -212,6 +212,30 @@ def _record_and_fit(trainer, recipe, out, ckpt, resume, data, task, command, che
     trainer.fit(checkpoint=ckpt, checkpoint_every=checkpoint_every)
 
 
+def run_data(info: dict) -> tuple[str | None, str]:
+    """The real dataset folder a run record trained on (``None`` for a synthetic
+    task) and the direction it was read in."""
+    data = info.get("data")
+    folder = None if data is None or str(data).startswith("synthetic:") else str(data)
+    return folder, info.get("direction", "AtoB")
+
+
+def score_shipped(G, task: str, size: int, n_eval: int, folder: str | None, direction: str,
+                  features: str | None = None, baselines: bool = True) -> dict:
+    """The quality a shipped manifest records: on the synthetic task's test split
+    (``n_eval`` images), or, for a run on a real folder, on that folder's test split
+    (every image, Inception features unless ``features`` says otherwise), so a
+    real-data network is never scored on synthetic images."""
+    from ..metrics.quality import evaluate, evaluate_folder
+
+    if folder is None:
+        q = evaluate(G, task, n=n_eval, size=size, seed=0, features=features or "synthetic",
+                     baselines=baselines)
+        return {"eval_split": f"test, seed 0, n={n_eval}", **q}
+    q = evaluate_folder(G, folder, direction, size=size, features=features or "inception")
+    return {"eval_split": f"{folder} test split, n={int(q['n'])}", **q}
+
+
 def read_run_record(run_dir: Path) -> dict:
     """The ``recipe.json`` of a run folder written by ``train`` or ``distill``."""
     import json
@@ -227,7 +251,7 @@ def read_run_record(run_dir: Path) -> dict:
 
 
 def export_teacher(run_dir: str | Path, out_dir: str | Path | None = None, n_eval: int | None = None,
-                   features: str = "synthetic", allow_dirty: bool = False,
+                   features: str | None = None, allow_dirty: bool = False,
                    command: str | None = None, force: bool = False) -> dict:
     """Ship the teacher trained in ``run_dir``: half-precision weights and a manifest.
 
@@ -249,7 +273,6 @@ def export_teacher(run_dir: str | Path, out_dir: str | Path | None = None, n_eva
 
     import torch
 
-    from ..metrics.quality import evaluate
     from ..shipped import refuse_existing, staged, write_manifest, write_shipped
     from .checkpoint import TEACHERS_DIR, load_teacher_file, teacher_file_name, teacher_payload
     from .loop import Trainer
@@ -266,7 +289,10 @@ def export_teacher(run_dir: str | Path, out_dir: str | Path | None = None, n_eva
     provenance.require_clean_run(info.get("code_versions") or info.get("code_version"), run_dir,
                                  allow_dirty, what="export a teacher")
     recipe = TeacherRecipe(**info["recipe"])
-    trainer = Trainer(build_objective(recipe), training_data(recipe), recipe.steps,
+    folder, direction = run_data(info)
+    train_set = task_data(recipe.task, recipe.scale, recipe.image_size, recipe.n_train,
+                          recipe.seed, folder, direction)
+    trainer = Trainer(build_objective(recipe), train_set, recipe.steps,
                       batch_size=recipe.batch_size, seed=recipe.seed, device="cpu", progress=False)
     trainer.load(run_dir / "checkpoint.pt")
     if trainer.step < recipe.steps:
@@ -288,8 +314,9 @@ def export_teacher(run_dir: str | Path, out_dir: str | Path | None = None, n_eva
         write_shipped(teacher_payload(trainer.objective), tmp, {}, name=path.name)
         G = load_teacher_file(tmp)
         with torch.no_grad():
-            metrics = evaluate(G, recipe.task, n=n_eval, size=recipe.image_size, seed=0,
-                               features=features)
+            metrics = score_shipped(G, recipe.task, recipe.image_size, n_eval, folder, direction,
+                                    features)
+        features = features or ("synthetic" if folder is None else "inception")
         manifest = _teacher_manifest(recipe, info, trainer.history, train_cmd, export_cmd,
                                      export_version, allow_dirty, n_eval, features, metrics)
         manifest = write_manifest(tmp, manifest, name=path.name)
@@ -306,8 +333,7 @@ def _teacher_manifest(recipe, info, history, train_cmd, export_cmd, export_versi
                    if len(info.get("code_versions", [])) > 1 else {}),
                 "export_code_version": export_version, "allow_dirty": allow_dirty,
                 "data": info["data"],
-                "metrics": {"eval_split": f"test, seed 0, n={n_eval}", "fid_features": features,
-                            **metrics},
+                "metrics": {"fid_features": features, **metrics},
                 "final_losses": {k: v for k, v in history[-1].items() if k != "step"} if history else {}}
     return manifest
 
