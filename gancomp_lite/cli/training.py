@@ -76,19 +76,30 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
     from ..training.checkpoint import read_manifest
 
+    from ..data.synthetic import WORLDS
+
     G = _generator_of(args.checkpoint)
     if args.data is not None:          # a real dataset folder, GAN Compression's protocol
         from ..metrics.quality import evaluate_folder
 
+        segmentation = None
+        if args.drn is not None or args.cityscapes_root is not None:
+            if args.drn is None or args.cityscapes_root is None:
+                raise GancompError("Cityscapes mIoU needs both --drn (the DRN-D-105 weights) and "
+                                   "--cityscapes-root (the folder holding gtFine/)")
+            from ..metrics.segmentation import load_drn
+
+            segmentation = (load_drn(args.drn), args.cityscapes_root)
         metrics = evaluate_folder(G, args.data, args.direction, size=args.size,
                                   features=args.features or default_features(),
-                                  real_statistics=args.real_stats)
+                                  real_statistics=args.real_stats, segmentation=segmentation,
+                                  paired=WORLDS[args.task].aligned)
         print(json.dumps(metrics, indent=2) if args.json else
               "\n".join(f"{k:24s} {v:.4f}" for k, v in metrics.items()))
         return 0
-    if args.real_stats is not None:
-        raise GancompError("--real-stats is for a --data folder: a synthetic task is scored on "
-                           "its own test split")
+    if args.real_stats is not None or args.drn is not None:
+        raise GancompError("--real-stats and --drn are for a --data folder: a synthetic task is "
+                           "scored on its own test split")
     manifest = read_manifest(Path(args.checkpoint))
     recipe = manifest.get("recipe", {})
     if manifest.get("task") not in (None, args.task):
@@ -297,6 +308,11 @@ def add_parsers(sub) -> None:
                    help="with --data: FID against these real statistics (.npz with mu and sigma, "
                         "e.g. `gancomp-lite download real-stat-edges2shoes-r_B`) instead of "
                         "the folder's own test targets")
+    e.add_argument("--drn", default=None,
+                   help="with --data of a prepared Cityscapes folder: the DRN-D-105 weights "
+                        "(drn-d-105_ms_cityscapes.pth) for the papers' mIoU")
+    e.add_argument("--cityscapes-root", default=None,
+                   help="with --drn: the unpacked Cityscapes folder holding gtFine/ (the label ids)")
     e.add_argument("--n", type=_positive, default=64, help="test images")
     e.add_argument("--size", type=_positive, default=None,
                    help="image size (default 64; with --data, the images' own size)")

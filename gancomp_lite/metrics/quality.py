@@ -314,7 +314,9 @@ def evaluate(generator: nn.Module, task: str, n: int | None = None, size: int = 
 @torch.no_grad()
 def evaluate_folder(generator: nn.Module, folder, direction: str = "AtoB", size: int | None = None,
                     features: str | nn.Module = "inception", real_statistics=None,
-                    batch_size: int = 16, progress: bool = False) -> dict[str, float]:
+                    batch_size: int = 16, progress: bool = False,
+                    segmentation: tuple | None = None,
+                    paired: bool | None = None) -> dict[str, float]:
     """Quality of ``generator`` on the test split of a real dataset folder, as GAN
     Compression measures it: every test image translated (``testA`` of an unpaired
     folder; ``test``/``val`` of a paired one, read ``direction``), FID of the outputs
@@ -322,14 +324,22 @@ def evaluate_folder(generator: nn.Module, folder, direction: str = "AtoB", size:
     them, against the folder's own test targets; for paired folders also L1, PSNR and
     SSIM to the target.  Without stored statistics a CycleGAN task's FID uses only the
     test targets, where GAN Compression's statistics hold train+test (its README: about
-    4 higher with test only).  Streams the images in batches."""
+    4 higher with test only).  ``segmentation``: ``(drn, cityscapes_root)`` adds
+    Cityscapes' ``miou`` (:mod:`.segmentation`): each output is segmented and compared
+    with the label ids that the prepared folder's ``val_table.txt`` names under
+    ``cityscapes_root`` (the folder holding ``gtFine/``).  Streams the images in batches."""
     import numpy as np
     from torch.utils.data import DataLoader
 
     from ..data.datasets import AlignedFolderDataset, UnalignedFolderDataset, open_dataset
     from ..progress import tqdm
 
-    data = open_dataset(folder, phase="test", size=size, direction=direction)
+    if paired is None:
+        data = open_dataset(folder, phase="test", size=size, direction=direction)
+    elif paired:
+        data = AlignedFolderDataset(folder, phase="test", size=size, direction=direction)
+    else:
+        data = UnalignedFolderDataset(folder, phase="test", size=size)
     paired = isinstance(data, AlignedFolderDataset)
     if not paired and not isinstance(data, UnalignedFolderDataset):
         raise GancompError(f"{folder} is not a dataset folder")
@@ -339,6 +349,20 @@ def evaluate_folder(generator: nn.Module, folder, direction: str = "AtoB", size:
     was_training = generator.training
     generator.eval()
     fake_feats, real_feats, sums, count = [], [], {"l1": 0.0, "psnr": 0.0, "ssim": 0.0}, 0
+    if segmentation is not None:
+        from pathlib import Path
+
+        from PIL import Image
+
+        from ..data.cityscapes import read_table
+        from . import segmentation as seg
+
+        drn, cityscapes_root = segmentation
+        table_file = Path(folder) / "val_table.txt"
+        if not table_file.exists():
+            raise GancompError(f"{table_file} is missing: mIoU needs a folder written by "
+                               f"`gancomp-lite prepare cityscapes`")
+        table, hist = read_table(table_file), np.zeros((seg.CLASSES, seg.CLASSES))
     try:
         for batch in tqdm(DataLoader(data, batch_size=batch_size), desc="evaluate",
                           disable=not progress):
@@ -350,6 +374,14 @@ def evaluate_folder(generator: nn.Module, folder, direction: str = "AtoB", size:
                 m = paired_metrics(fake, batch["B"])
                 for k in sums:
                     sums[k] += m[k] * len(fake)
+            if segmentation is not None:
+                for image, path in zip(seg.to_uint8(fake), batch["path"]):
+                    index = int(Path(path).stem)
+                    if index not in table:
+                        raise GancompError(f"{table_file} has no line for {Path(path).name}")
+                    label = np.asarray(Image.open(Path(cityscapes_root) / table[index][0]))
+                    pred = seg.predict(drn, image, (label.shape[1], label.shape[0]))
+                    hist += seg.confusion(pred.ravel(), label.ravel())
             count += len(fake)
     finally:
         generator.train(was_training)
@@ -366,6 +398,8 @@ def evaluate_folder(generator: nn.Module, folder, direction: str = "AtoB", size:
     out = {"n": float(count), "fid": frechet_distance(mu, sigma, mu2, sigma2)}
     if paired:
         out.update({k: v / count for k, v in sums.items()})
+    if segmentation is not None:
+        out["miou"] = seg.miou(hist)
     return out
 
 

@@ -232,7 +232,10 @@ def score_shipped(G, task: str, size: int, n_eval: int, folder: str | None, dire
         q = evaluate(G, task, n=n_eval, size=size, seed=0, features=features or "synthetic",
                      baselines=baselines)
         return {"eval_split": f"test, seed 0, n={n_eval}", **q}
-    q = evaluate_folder(G, folder, direction, size=size, features=features or "inception")
+    from ..data import WORLDS
+
+    q = evaluate_folder(G, folder, direction, size=size, features=features or "inception",
+                        paired=WORLDS[task].aligned if task in WORLDS else None)
     return {"eval_split": f"{folder} test split, n={int(q['n'])}", **q}
 
 
