@@ -57,6 +57,25 @@ def test_two_processes_follow_one_process_with_the_same_global_batch(tmp_path):
     assert (tmp_path / "two" / "metrics.json").exists()
 
 
+def test_a_supernet_trains_alike_on_two_processes(tmp_path):
+    """Every process draws the same subnet at each step (the seeded sampler), so a
+    two-process supernet run follows the one-process run with the same global batch."""
+    cmd = ["train-supernet", "edges2shapes", "--space", "channels-48-ci", "--steps", "3",
+           "--batch-size", "4", "--size", "32", "--n-train", "16", "--n-val", "4", "--no-progress"]
+    assert main(cmd + ["--out", str(tmp_path / "one")]) == 0
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    run = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone",
+                          "--nproc_per_node", "2", "-m", "gancomp_lite", *cmd,
+                          "--out", str(tmp_path / "two")],
+                         capture_output=True, text=True, env=env, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    _, h1 = _weights(tmp_path / "one")
+    _, h2 = _weights(tmp_path / "two")
+    assert [round(h["G/total"], 3) for h in h1] == [round(h["G/total"], 3) for h in h2]
+    assert (tmp_path / "two" / "supernet.pt").exists()
+    assert json.loads((tmp_path / "two" / "recipe.json").read_text())["processes"] == 2
+
+
 def test_a_global_batch_must_divide_among_the_processes():
     assert shard(list(range(8)), 1, 2) == [4, 5, 6, 7]
     with pytest.raises(GancompError, match="multiple of 2"):
@@ -89,6 +108,14 @@ def test_channels_last_follows_the_default_layout_and_is_checked_on_resume(tmp_p
     cl.save(tmp_path / "ck.pt")
     with pytest.raises(Exception, match="channels_last"):
         trainer(False).load(tmp_path / "ck.pt")
+
+
+def test_online_distillation_takes_the_speed_options(tmp_path):
+    out = tmp_path / "crd"
+    assert main(["distill-online", "--method", "crd", "--task", "edges2shapes", "--steps", "1",
+                 "--channels-last", "--n-train", "4", "--out", str(out), "--no-progress",
+                 "--n", "4"]) == 0
+    assert json.loads((out / "recipe.json").read_text())["channels_last"] is True
 
 
 def test_train_takes_the_speed_options_and_records_them(tmp_path):

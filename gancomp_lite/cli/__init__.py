@@ -31,7 +31,8 @@ unless ``--force``; nothing is written where the user did not ask (outputs
 go to ``--out``, relative to the current folder); a command that fails
 leaves no half-written output behind.
 
-Under ``torchrun`` (``torchrun --nproc_per_node=K -m gancomp_lite train|distill ...``)
+Under ``torchrun`` (``torchrun --nproc_per_node=K -m gancomp_lite VERB ...``, for the verbs in
+:data:`gancomp_lite.training.parallel.VERBS`)
 the process group is joined before the verb runs, and only rank 0 prints
 (:mod:`gancomp_lite.training.parallel`).
 

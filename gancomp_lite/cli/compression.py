@@ -73,7 +73,10 @@ def _cmd_train_supernet(args: argparse.Namespace) -> int:
         batch_size=args.batch_size, seed=args.seed, n_train=args.n_train, n_val=args.n_val,
         image_size=args.size, teacher_path=args.teacher, data=args.data, preset=args.preset,
         resume=args.resume, device=args.device, progress=not args.no_progress,
-        command="gancomp-lite " + shlex.join(args.argv))
+        command="gancomp-lite " + shlex.join(args.argv), amp=args.amp,
+        channels_last=args.channels_last, direction=args.direction)
+    if manifest is None:         # a torchrun process other than rank 0
+        return 0
     last = trainer.history[-1]
     print(f"trained a {args.sampling} supernet of {args.space} ({manifest['recipe']['space']['name']}, "
           f"{trainer.step} steps) into {args.out}/supernet.pt")
@@ -207,6 +210,10 @@ def add_parsers(sub) -> None:
     sn.add_argument("--device", type=_device, default=None)
     sn.add_argument("--no-progress", action="store_true")
     sn.add_argument("--out", required=True, help="run folder")
+    from .training import _add_direction, _add_speed_options
+
+    _add_direction(sn)
+    _add_speed_options(sn)
     sn.set_defaults(func=_cmd_train_supernet)
 
 

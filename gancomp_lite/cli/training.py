@@ -170,7 +170,9 @@ def _cmd_distill_online(args: argparse.Namespace) -> int:
                              n_train=args.n_train, backbone=args.backbone, download=args.download,
                              teacher_file=args.teacher, data=args.data, device=args.device,
                              progress=not args.no_progress, evaluate_n=args.n or True,
-                             force=args.force, command="gancomp-lite " + shlex.join(args.argv))
+                             force=args.force, command="gancomp-lite " + shlex.join(args.argv),
+                             amp=args.amp, channels_last=args.channels_last,
+                             direction=args.direction)
     last = trainer.history[-1]
     print(f"trained a {args.method} student for {trainer.step} steps into {args.out} "
           f"(student.pt, checkpoint.pt, recipe.json)")
@@ -405,9 +407,11 @@ def add_parsers(sub) -> None:
     o.add_argument("--download", action="store_true", help="fetch VGG16's weights if missing")
     o.add_argument("--data", default=None, help="a real dataset folder (small/full)")
     o.add_argument("--device", type=_device, default=None)
-    o.add_argument("--n", type=_positive, default=None, help="test images to evaluate on")
+    o.add_argument("--n", "--n-eval", dest="n", type=_positive, default=None, help="test images to evaluate on (under torchrun: --n-eval)")
     o.add_argument("--out", required=True, help="run folder")
     o.add_argument("--force", action="store_true", help="replace an existing run there")
+    _add_direction(o)
+    _add_speed_options(o)
     o.add_argument("--no-progress", action="store_true")
     o.set_defaults(func=_cmd_distill_online)
 

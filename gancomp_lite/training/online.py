@@ -444,7 +444,8 @@ def distill_online(task: str, method: str, out: str | Path, steps: int, preset_n
                    n_train: int | None = None, backbone: str | None = None, download: bool = False,
                    teacher_file: str | Path | None = None, data: str | Path | None = None,
                    device=None, progress: bool = True, evaluate_n: int | bool = True,
-                   force: bool = False, command: str | None = None) -> Trainer:
+                   force: bool = False, command: str | None = None, amp: str | None = None,
+                   channels_last: bool = False, direction: str = "AtoB") -> Trainer:
     """Train one student by ``method`` (``crd`` or ``omgd``) and write ``out/``:
 
     ``checkpoint.pt`` (resumable, the teacher included), ``recipe.json``
@@ -457,7 +458,9 @@ def distill_online(task: str, method: str, out: str | Path, steps: int, preset_n
     size and backbone (``synthetic`` at ``ci``, ``vgg16`` otherwise; VGG16 is
     fetched only with ``download``).  The pre-trained schemes use
     ``teacher_file`` (default: the task's shipped teacher).  An existing
-    ``out`` with a checkpoint is an error unless ``force``."""
+    ``out`` with a checkpoint is an error unless ``force``.  ``amp``,
+    ``channels_last``, ``direction``: as for ``train``; under ``torchrun`` the run
+    is data-parallel and rank 0 writes the files (:mod:`.parallel`)."""
     import json
 
     from ..config import get_scale
@@ -503,19 +506,28 @@ def distill_online(task: str, method: str, out: str | Path, steps: int, preset_n
     objective = build_online(task, {"S": loss}, scheme, scale=scale, student_ngf=student_ngf,
                              teacher_ngf=teacher_ngf, backbone=bb, pretrained=pretrained, seed=seed)
     batch_size = batch_size or recipe.batch_size
-    train_set = task_data(task, scale.name, recipe.image_size, n_train or recipe.n_train, 0, data)
+    train_set = task_data(task, scale.name, recipe.image_size, n_train or recipe.n_train, 0, data,
+                          direction)
     trainer = Trainer(objective, train_set, steps, batch_size=batch_size, seed=seed, device=device,
-                      progress=progress)
+                      progress=progress, amp=amp, channels_last=channels_last)
     student = objective.student("S")
+    from .parallel import is_main
+
     with run_folder(out):
-        (out / "recipe.json").write_text(json.dumps(
-            {"method": method, "preset": preset_name, "loss": loss.as_dict(), "scheme": scheme,
-             "task": task, "scale": scale.name, "backbone": bb.name if bb else None,
-             "student": student.config, "teacher": (str(tpath) if tpath else
-                                                    objective.teacher_G.config),
-             "data": str(data or f"synthetic:{task}"), "steps": steps, "batch_size": batch_size,
-             "seed": seed, "code_version": code_version(), "command": command}, indent=2) + "\n")
+        if is_main():
+            (out / "recipe.json").write_text(json.dumps(
+                {"method": method, "preset": preset_name, "loss": loss.as_dict(), "scheme": scheme,
+                 "task": task, "scale": scale.name, "backbone": bb.name if bb else None,
+                 "student": student.config, "teacher": (str(tpath) if tpath else
+                                                        objective.teacher_G.config),
+                 "data": str(data or f"synthetic:{task}"), "steps": steps, "batch_size": batch_size,
+                 "seed": seed, "code_version": code_version(), "command": command,
+                 **{k: trainer.settings[k] for k in ("amp", "channels_last", "processes")
+                    if k in trainer.settings},
+                 **({"direction": direction} if direction != "AtoB" else {})}, indent=2) + "\n")
         trainer.fit(checkpoint=ckpt)
+    if not is_main():       # rank 0 ships the student and scores it
+        return trainer
     G = student.cpu().eval()
     write_shipped(student_payload(G, kind), out / "student.pt",
                   {"kind": f"{method} student", "task": task, "scale": scale.name, "preset": preset_name,

@@ -1,6 +1,7 @@
 """Data-parallel training over several processes, one per GPU, started by ``torchrun``.
 
-``torchrun --nproc_per_node=K -m gancomp_lite train|distill ...`` starts K copies of
+``torchrun --nproc_per_node=K -m gancomp_lite train|distill|distill-online|train-supernet ...``
+starts K copies of
 the command; each finds its rank in the environment (``RANK``, ``WORLD_SIZE``,
 ``LOCAL_RANK``, set by ``torchrun``) and :func:`init_from_env` joins them in one
 process group (NCCL on CUDA, gloo on the CPU).  :class:`~.loop.Trainer` then:
@@ -39,7 +40,7 @@ import torch.distributed as dist
 from ..errors import GancompError
 
 #: the verbs that run data-parallel under ``torchrun``; any other refuses it
-VERBS = ("train", "distill")
+VERBS = ("train", "distill", "distill-online", "train-supernet")
 
 
 def launched() -> bool:

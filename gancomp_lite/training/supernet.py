@@ -138,7 +138,8 @@ def supernet_objective(space: SearchSpace, teacher: nn.Module, teacher_D: nn.Mod
 def supernet_trainer(space: SearchSpace, teacher: nn.Module, teacher_D: nn.Module | None, data,
                      steps: int, batch_size: int = 4, seed: int = 0, sampling: str = "uniform",
                      paired: bool = True, preset: str | None = None, image_size: int = 64,
-                     device=None, progress: bool = True):
+                     device=None, progress: bool = True, amp: str | None = None,
+                     channels_last: bool = False):
     """A :class:`~.loop.Trainer` of a fresh supernet on ``data``, seeded before
     the supernet is built (the seed fixes its initialisation and the subnets drawn)."""
     from ..config import seed_everything
@@ -147,21 +148,25 @@ def supernet_trainer(space: SearchSpace, teacher: nn.Module, teacher_D: nn.Modul
     seed_everything(seed)
     objective = supernet_objective(space, teacher, teacher_D, sampling, paired, preset, image_size)
     return Trainer(objective, data, steps, batch_size=batch_size, seed=seed, device=device,
-                   progress=progress)
+                   progress=progress, amp=amp, channels_last=channels_last)
 
 
 def train_supernet(task: str, space: SearchSpace, out, steps: int, sampling: str = "uniform",
                    batch_size: int = 4, seed: int = 0, n_train: int | None = None, n_val: int = 32,
                    image_size: int | None = None, teacher_path=None, data=None, preset: str | None = None,
                    resume: bool = False, device=None, progress: bool = True,
-                   command: str | None = None, checkpoint_every: int = 500) -> tuple:
+                   command: str | None = None, checkpoint_every: int = 500,
+                   amp: str | None = None, channels_last: bool = False,
+                   direction: str = "AtoB") -> tuple:
     """Train a supernet for ``space`` into the run folder ``out``:
     ``out/checkpoint.pt`` (resumable with ``resume``), ``out/recipe.json`` and,
     at the end, ``out/supernet.pt`` with its manifest (the recipe, the
     teacher's checksum, the command and code version).  The last ``n_val``
     of ``n_train + n_val`` training items are held out for the search
-    (:func:`~gancomp_lite.compression.ofa.search_split`).  Returns the
-    trainer and the manifest."""
+    (:func:`~gancomp_lite.compression.ofa.search_split`).  ``amp``,
+    ``channels_last``, ``direction``: as for ``train``; under ``torchrun`` the
+    run is data-parallel and rank 0 writes the files (:mod:`.parallel`).
+    Returns the trainer and the manifest (``None`` on other ranks)."""
     import json
     from pathlib import Path
 
@@ -193,18 +198,28 @@ def train_supernet(task: str, space: SearchSpace, out, steps: int, sampling: str
                            f"task's teacher (--teacher)")
     teacher, teacher_D = load_teacher_file(path, discriminator=True)
     paired = WORLDS[task].aligned if task in WORLDS else True
-    train_set, _ = search_split(task_data(task, scale.name, image_size, n_train + n_val, 0, data), n_val)
+    train_set, _ = search_split(task_data(task, scale.name, image_size, n_train + n_val, 0, data,
+                                          direction), n_val)
     trainer = supernet_trainer(space, teacher, teacher_D, train_set, steps, batch_size, seed, sampling,
-                               paired, preset, image_size, device=device, progress=progress)
+                               paired, preset, image_size, device=device, progress=progress,
+                               amp=amp, channels_last=channels_last)
     if resume:
         trainer.load(ckpt)
     recipe = supernet_recipe(task, space, sampling, steps, batch_size, seed, n_train, n_val,
                              image_size, preset, data)
+    from .parallel import is_main
+
     with run_folder(out):
-        (out / "recipe.json").write_text(json.dumps({"recipe": recipe, "kind": "supernet",
-                                                     "code_version": code_version(),
-                                                     "command": command}, indent=2) + "\n")
+        if is_main():
+            (out / "recipe.json").write_text(json.dumps(
+                {"recipe": recipe, "kind": "supernet", "code_version": code_version(),
+                 "command": command,
+                 **{k: trainer.settings[k] for k in ("amp", "channels_last", "processes")
+                    if k in trainer.settings},
+                 **({"direction": direction} if direction != "AtoB" else {})}, indent=2) + "\n")
         trainer.fit(checkpoint=ckpt, checkpoint_every=checkpoint_every)
+    if not is_main():
+        return trainer, None
     G = trainer.objective.netG
     manifest = save_supernet(G.cpu().eval(), out / "supernet.pt", {
         "recipe": recipe, "teacher": {"file": path.name, "sha256": sha256_of(path)},
