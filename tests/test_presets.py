@@ -65,3 +65,23 @@ def test_every_preset_names_networks_the_estimate_can_read():
     e = training_estimate(PAPER_PRESETS["gc-horse2zebra-distill"], size=64)
     assert e["steps"] == steps_for(PAPER_PRESETS["gc-horse2zebra-distill"], 1214) == 200 * 1214
     assert e["gpu_hours"] == pytest.approx(e["pflop"] * 1e15 / (e["assumed_tflops"] * 1e12) / 3600)
+
+
+def test_distill_applies_a_paper_preset(tmp_path, capsys):
+    """distill --paper-preset: the preset's epochs on the training set become the steps
+    (its decay epochs the decay), with its batch size and loss weights."""
+    out = tmp_path / "student"
+    assert main(["distill", "edges2shapes", "--paper-preset", "gc-edges2shoes-r-distill",
+                 "--ngf", "4", "--n-train", "4", "--size", "32", "--n", "4", "--out", str(out),
+                 "--no-progress"]) == 0
+    record = json.loads((out / "recipe.json").read_text())
+    p = PAPER_PRESETS["gc-edges2shoes-r-distill"]
+    assert record["steps"] == (p.epochs + p.epochs_decay) * 1 and record["batch_size"] == 4
+    assert record["decay_steps"] == p.epochs_decay and record["paper_preset"] == p.paper + "-" + p.task + "-" + p.stage
+    assert record["recipe"]["loss_preset"] == "pix2pix"
+    capsys.readouterr()
+    assert main(["distill", "edges2shapes", "--ngf", "4", "--out", str(tmp_path / "x")]) == 2
+    assert "--steps" in capsys.readouterr().err
+    with pytest.raises(GancompError, match="train-supernet"):
+        from gancomp_lite.training.presets import distill_preset
+        distill_preset("gc-edges2shoes-r-supernet")

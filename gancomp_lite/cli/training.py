@@ -129,6 +129,13 @@ def _cmd_distill(args: argparse.Namespace) -> int:
         mode = "unpaired"
     elif args.pseudo_pairs and paired:
         raise GancompError(f"{args.task} is a paired task: pseudo-pairs are for unpaired tasks")
+    preset = None
+    if args.paper_preset is not None:
+        from ..training.presets import distill_preset
+
+        preset = distill_preset(args.paper_preset)
+    batch_size = args.batch_size or (preset.batch_size if preset else 1)
+    loss_preset = args.loss_preset or (preset.loss if preset else None)
     layers = None if args.distill_layers is None else [x for x in args.distill_layers if x != "none"]
     if args.unpaired and args.distill_layers is None:
         layers = []  # the unpaired baseline has no teacher in its loss
@@ -137,15 +144,16 @@ def _cmd_distill(args: argparse.Namespace) -> int:
                            distill_loss=args.distill_loss, gan_mode=args.gan_mode,
                            lambda_recon=args.lambda_recon, lambda_distill=args.lambda_distill,
                            image_size=args.size, student_file=args.student_from,
-                           loss_preset=args.loss_preset, deploy_friendly=args.deploy_friendly)
+                           loss_preset=loss_preset, deploy_friendly=args.deploy_friendly)
     import shlex
 
-    trainer = distill(recipe, args.teacher, args.out, args.steps, batch_size=args.batch_size,
+    trainer = distill(recipe, args.teacher, args.out, args.steps, batch_size=batch_size,
                       seed=args.seed, n_train=args.n_train, device=args.device,
                       progress=not args.no_progress, data=args.data,
                       evaluate_n=args.n or True,
                       command="gancomp-lite " + shlex.join(args.argv), amp=args.amp,
-                      channels_last=args.channels_last, direction=args.direction)
+                      channels_last=args.channels_last, direction=args.direction,
+                      paper_preset=args.paper_preset)
     last = trainer.history[-1]
     print(f"trained {args.student} ngf={args.ngf} ({mode}, init {args.init}, "
           f"{'inherited' if args.inherit_d else 'fresh'} D) for {trainer.step} steps into {args.out}")
@@ -366,8 +374,19 @@ def add_parsers(sub) -> None:
     g.add_argument("--gan-mode", choices=["lsgan", "hinge", "vanilla"], default=None)
     g.add_argument("--lambda-recon", type=_non_negative_real, default=None, help="default: the task's preset")
     g.add_argument("--lambda-distill", type=_non_negative_real, default=None, help="default: the task's preset")
-    g.add_argument("--steps", type=_positive, required=True)
-    g.add_argument("--batch-size", type=_positive, default=1)
+    from ..training.presets import DISTILL_STAGES, PAPER_PRESETS
+
+    g.add_argument("--paper-preset", default=None, metavar="NAME",
+                   choices=[k for k, p in PAPER_PRESETS.items() if p.stage in DISTILL_STAGES],
+                   help="a paper's student recipe: its epochs on the training set set the steps "
+                        "(the last epochs_decay decaying), its batch size and loss weights; options "
+                        "given here win. Choices: " + ", ".join(
+                            k for k, p in PAPER_PRESETS.items() if p.stage in DISTILL_STAGES)
+                        + " (`gancomp-lite info --preset NAME` prints one)")
+    g.add_argument("--steps", type=_positive, default=None,
+                   help="training steps (required unless --paper-preset sets them)")
+    g.add_argument("--batch-size", type=_positive, default=None,
+                   help="images per step (default: the paper preset's, else 1)")
     g.add_argument("--size", type=_positive, default=64, help="image size")
     g.add_argument("--n-train", type=_positive, default=1000, help="synthetic training images")
     g.add_argument("--seed", type=_non_negative, default=0)

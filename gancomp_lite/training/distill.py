@@ -399,26 +399,31 @@ def _pruned_start(path: str | Path) -> nn.Module:
 
 def student_trainer(recipe: StudentRecipe, teacher: nn.Module, teacher_D: nn.Module | None,
                     data, steps: int, batch_size: int = 1, seed: int = 0, device=None,
-                    progress: bool = True, amp: str | None = None, channels_last: bool = False):
+                    progress: bool = True, amp: str | None = None, channels_last: bool = False,
+                    decay_steps: int | None = None):
     """A :class:`~.loop.Trainer` for ``recipe`` on ``data``, seeded before
     the student is built (so the seed fixes its random initialisation too);
     ``amp``: the trainer's mixed precision (``bf16``/``fp16``, default float32);
-    ``channels_last``: its memory format."""
+    ``channels_last``: its memory format; ``decay_steps``: the steps of linear
+    decay at the end (default: half the run)."""
     from ..config import seed_everything
     from .loop import Trainer
 
     seed_everything(seed)
     objective = distill_objective(recipe, teacher, teacher_D)
     return Trainer(objective, data, steps, batch_size=batch_size, seed=seed, device=device,
-                   progress=progress, amp=amp, channels_last=channels_last)
+                   progress=progress, amp=amp, channels_last=channels_last, decay_steps=decay_steps)
 
 
 def distill(recipe: StudentRecipe, teacher_path: str | Path | None, out: str | Path | None,
-            steps: int, batch_size: int = 1, seed: int = 0, n_train: int = 1000,
+            steps: int | None, batch_size: int = 1, seed: int = 0, n_train: int = 1000,
             device=None, progress: bool = True, evaluate_n: int | bool = True,
             data: str | Path | None = None, command: str | None = None,
-            amp: str | None = None, channels_last: bool = False, direction: str = "AtoB"):
-    """Train one student of ``recipe`` for ``steps`` steps.
+            amp: str | None = None, channels_last: bool = False, direction: str = "AtoB",
+            paper_preset: str | None = None):
+    """Train one student of ``recipe`` for ``steps`` steps (or, with ``paper_preset``
+    and ``steps=None``, for that preset's epochs on the training set, its last
+    ``epochs_decay`` epochs decaying: :func:`~.presets.schedule`).
 
     ``teacher_path``: a shipped teacher file (default: the task's shipped
     teacher at the current scale).  With ``out``, the run writes
@@ -445,7 +450,10 @@ def distill(recipe: StudentRecipe, teacher_path: str | Path | None, out: str | P
 
     from ..shipped import read_manifest
 
-    for what, value in (("steps", steps), ("batch_size", batch_size), ("n_train", n_train)):
+    if steps is None and paper_preset is None:
+        raise GancompError("give the number of steps (--steps), or a paper preset whose epochs "
+                           "set it (--paper-preset)")
+    for what, value in (("steps", steps or 1), ("batch_size", batch_size), ("n_train", n_train)):
         if value < 1:
             raise GancompError(f"{what} must be a positive number, got {value}")
     ckpt = Path(out) / "checkpoint.pt" if out is not None else None
@@ -460,9 +468,18 @@ def distill(recipe: StudentRecipe, teacher_path: str | Path | None, out: str | P
         raise GancompError(f"{path} is the teacher of {taught!r}, not of {recipe.task!r}: "
                            f"pass that task's teacher (--teacher)")
     train_set = task_data(recipe.task, scale.name, recipe.image_size, n_train, 0, data, direction)
+    decay_steps = None
+    if paper_preset is not None:
+        from .presets import distill_preset, schedule
+
+        preset_steps, decay_steps = schedule(distill_preset(paper_preset), len(train_set), batch_size)
+        if steps is None:
+            steps = preset_steps
+        else:                         # explicit steps: the preset's share of decay
+            decay_steps = round(steps * decay_steps / preset_steps)
     trainer = student_trainer(recipe, teacher, teacher_D, train_set, steps, batch_size, seed,
                               device=device, progress=progress, amp=amp,
-                              channels_last=channels_last)
+                              channels_last=channels_last, decay_steps=decay_steps)
     objective = trainer.objective
     if out is None:
         trainer.fit()
@@ -478,7 +495,9 @@ def distill(recipe: StudentRecipe, teacher_path: str | Path | None, out: str | P
                  "command": command,
                  **{k: trainer.settings[k] for k in ("amp", "channels_last", "processes")
                     if k in trainer.settings},
-                 **({"direction": direction} if direction != "AtoB" else {})}, indent=2) + "\n")
+                 **({"direction": direction} if direction != "AtoB" else {}),
+                 **({"paper_preset": paper_preset, "decay_steps": decay_steps}
+                    if paper_preset else {})}, indent=2) + "\n")
         trainer.fit(checkpoint=ckpt)
     if not is_main():      # rank 0 evaluates and writes the metrics
         return trainer

@@ -11,9 +11,10 @@ records them (official-implementations §2, §4, §7).  ``gancomp-lite info
 --preset NAME`` prints one; :func:`steps_for` turns its epochs into the
 optimizer steps of a dataset of a given size.
 
-Not yet selected by ``train``/``distill`` themselves (``--preset``): a preset
-is read and printed, and the README's full-scale section says which options
-carry it.  Explained in chapter ``nb/06_distillation``.
+``distill --paper-preset NAME`` applies a GAN Compression or CAT student
+preset (:func:`schedule`: its epochs on the training set, decay included, its
+batch size and loss weights); options given explicitly win.  Explained in
+chapter ``nb/06_distillation``; what each costs in the page ``nb/12_gpu``.
 """
 from __future__ import annotations
 
@@ -109,6 +110,32 @@ def loss_weights(preset: PaperPreset) -> dict:
     if preset.loss in DISTILL:
         return dict(DISTILL[preset.loss])
     return ONLINE[preset.loss].as_dict()
+
+
+def schedule(preset: PaperPreset, n_items: int, batch_size: int | None = None) -> tuple[int, int]:
+    """``(steps, decay_steps)`` of the preset's schedule on ``n_items`` training
+    items at ``batch_size`` (default: the preset's): the learning rate is constant
+    for ``epochs`` epochs and decays over the last ``epochs_decay``."""
+    batch = batch_size or preset.batch_size
+    if n_items < 1:
+        raise GancompError(f"a dataset needs at least one item, got {n_items}")
+    per_epoch = math.ceil(n_items / batch)
+    return (preset.epochs + preset.epochs_decay) * per_epoch, preset.epochs_decay * per_epoch
+
+
+#: the stages ``distill --paper-preset`` trains (the others belong to other verbs)
+DISTILL_STAGES = ("distill", "student")
+
+
+def distill_preset(name: str) -> PaperPreset:
+    """The preset ``name``, checked to be one ``distill`` trains: GAN Compression's
+    distillation stage or CAT's student; any other is one clear error naming the
+    verb that trains it."""
+    p = paper_preset(name)
+    if p.stage not in DISTILL_STAGES:
+        verb = {"supernet": "train-supernet", "joint": "distill-online"}.get(p.stage, "another verb")
+        raise GancompError(f"{name} is a {p.stage} recipe: `{verb}` trains it, not `distill`")
+    return p
 
 
 def steps_for(preset: PaperPreset, n_items: int) -> int:
