@@ -341,8 +341,10 @@ def _cityscapes_tree(root: Path, scenes=("aachen_000000_000019", "bochum_000000_
             colour[:, :32] = (128, 64, 128)          # road, left half
             colour[:, 32:] = (70, 70, 70) if j else (107, 142, 35)
             save(gt / split / city / f"{scene}_gtFine_color.png", colour)
-            save(gt / split / city / f"{scene}_gtFine_trainIds.png",
-                 np.zeros((32, 64), np.uint8))
+            ids = np.full((32, 64), 7, np.uint8)                # road (train id 0)
+            ids[:, 32:] = 11 if j else 21                        # building (2) or vegetation (8)
+            ids[0] = 0                                           # unlabeled: ignored
+            save(gt / split / city / f"{scene}_gtFine_labelIds.png", ids)
             save(left / split / city / f"{scene}_leftImg8bit.png", noise_image(32, 64, 10 * k + j))
     return gt, left
 
@@ -362,6 +364,8 @@ def test_prepare_cityscapes_writes_the_official_pix2pix_layout(tmp_path, capsys)
         table = read_table(out / f"{split}_table.txt")
         assert table[1] == (f"gtFine/{split}/bochum/bochum_000000_000313_gtFine_trainIds.png",
                             f"leftImg8bit/{split}/bochum/bochum_000000_000313_leftImg8bit.png")
+        ids = np.asarray(Image.open(out / table[1][0]))           # the label ids, at full size
+        assert ids.shape == (32, 64) and set(np.unique(ids)) == {0, 2, 255}
     # labels -> photos, as the papers train: B (the label map) is the input
     item = AlignedFolderDataset(out, phase="val", size=256, direction="BtoA")[0]
     road = torch.tensor([128, 64, 128]) / 127.5 - 1
@@ -381,6 +385,12 @@ def test_prepare_cityscapes_refuses_archives_that_do_not_match(tmp_path, capsys)
     from gancomp_lite.cli import main
 
     gt, left = _cityscapes_tree(tmp_path / "raw")
+    ids = next((gt / "train").glob("*/*_labelIds.png"))
+    ids.unlink()
+    assert main(["prepare", "cityscapes", "--gtfine", str(gt), "--leftimg", str(left),
+                 "--out", str(tmp_path / "out"), "--no-progress"]) == 2
+    assert "_labelIds.png" in capsys.readouterr().err
+    _cityscapes_tree(tmp_path / "raw")
     next((left / "val").glob("*/*_leftImg8bit.png")).unlink()
     assert main(["prepare", "cityscapes", "--gtfine", str(gt), "--leftimg", str(left),
                  "--out", str(tmp_path / "out"), "--no-progress"]) == 2

@@ -129,3 +129,8 @@ def test_train_takes_the_speed_options_and_records_them(tmp_path):
     # a resume must use the same options: another precision is refused in one line
     assert main(["train", "edges2shapes", "--steps", "2", "--out", str(out), "--resume",
                  "--no-progress"]) == 2
+    # the export reads the run's own options back
+    from gancomp_lite.training.teachers import export_teacher
+
+    manifest = export_teacher(out, tmp_path / "ship", n_eval=8, allow_dirty=True)
+    assert (tmp_path / "ship" / manifest["file"]).exists()

@@ -82,6 +82,21 @@ def test_distill_applies_a_paper_preset(tmp_path, capsys):
     capsys.readouterr()
     assert main(["distill", "edges2shapes", "--ngf", "4", "--out", str(tmp_path / "x")]) == 2
     assert "--steps" in capsys.readouterr().err
+    # map2sat: its own loss weights, its student, and BtoA on a real folder
+    folder = tmp_path / "maps"
+    assert main(["data", "edges2shapes", "--n", "4", "--n-test", "2", "--size", "32",
+                 "--out", str(folder)]) == 0
+    out = tmp_path / "map2sat"
+    assert main(["distill", "edges2shapes", "--paper-preset", "gc-map2sat-distill", "--data",
+                 str(folder), "--size", "32", "--steps", "2", "--out", str(out),
+                 "--no-progress"]) == 0
+    record = json.loads((out / "recipe.json").read_text())
+    assert record["direction"] == "BtoA" and record["recipe"]["loss_preset"] == "gc-map2sat"
+    assert record["recipe"]["student"] == "mobile_resnet" and record["recipe"]["ngf"] == 48
+    assert record["weights"]["lambda_recon"] == 10.0 and record["weights"]["lambda_distill"] == 0.01
+    assert main(["distill", "edges2shapes", "--paper-preset", "cat-map2sat-student", "--steps", "1",
+                 "--out", str(tmp_path / "cat")]) == 2
+    assert "--student-from" in capsys.readouterr().err
     with pytest.raises(GancompError, match="train-supernet"):
         from gancomp_lite.training.presets import distill_preset
         distill_preset("gc-edges2shoes-r-supernet")

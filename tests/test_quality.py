@@ -180,8 +180,11 @@ def test_fid_to_stored_statistics_equals_the_fid_of_the_images(tmp_path):
     feats = TinyFeatures()
     path = tmp_path / "real_B.npz"
     save_statistics(path, *image_statistics(real, feats))
-    stored = fid_to_statistics(fake, path, feats)
-    assert stored == pytest.approx(fid(real, fake, features=feats), rel=1e-3)
+    save_statistics(tmp_path / "rounded.npz", *image_statistics(real, feats, truncate=False))
+    rounded = fid_to_statistics(fake, tmp_path / "rounded.npz", feats, truncate=False)
+    assert rounded == pytest.approx(fid(real, fake, features=feats), rel=1e-3)   # fid() rounds
+    stored = fid_to_statistics(fake, path, feats)             # GAN Compression's truncation
+    assert stored != rounded and stored == pytest.approx(rounded, rel=0.05)
     assert stored > 10 * fid_to_statistics(real, path, feats)
     mu, _ = load_statistics(path)
     with pytest.raises(GancompError, match="other dimensions"):
@@ -204,7 +207,7 @@ def test_evaluate_a_real_folder_against_its_targets_or_stored_statistics(tmp_pat
     folder = tmp_path / "shoes"
     assert main(["data", "edges2shapes", "--n", "4", "--n-test", "12", "--out", str(folder)]) == 0
     teacher = str(DATA_DIR / "teachers" / "edges2shapes-ci.pt")
-    base = ["evaluate", teacher, "--task", "edges2shapes", "--data", str(folder),
+    base = ["evaluate", teacher, "--task", "edges2shapes", "--data", str(folder), "--size", "64",
             "--features", "synthetic", "--json"]
     capsys.readouterr()
     assert main(base) == 0
@@ -216,6 +219,9 @@ def test_evaluate_a_real_folder_against_its_targets_or_stored_statistics(tmp_pat
     stored = json.loads(capsys.readouterr().out)
     assert stored["fid"] == pytest.approx(own["fid"], rel=1e-6) and stored["l1"] == own["l1"]
     assert main(["evaluate", teacher, "--task", "edges2shapes", "--real-stats", "x.npz"]) == 2
+    assert main(base + ["--n", "4"]) == 2                  # a folder is scored on every image
+    np.save(tmp_path / "plain.npy", np.zeros(3))
+    assert main(base + ["--real-stats", str(tmp_path / "plain.npy")]) == 2
 
 
 def test_a_teacher_and_student_trained_on_a_real_folder_are_scored_on_it(tmp_path):

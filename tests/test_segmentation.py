@@ -64,10 +64,19 @@ def test_evaluate_gives_the_cityscapes_miou_of_a_prepared_folder(drn_file, tmp_p
                  "--out", str(out), "--no-progress"]) == 0
     teacher = str(DATA_DIR / "teachers" / "labels2scene-ci.pt")
     base = ["evaluate", teacher, "--task", "labels2scene", "--data", str(out), "--direction",
-            "BtoA", "--features", "synthetic", "--json"]
+            "BtoA", "--features", "synthetic", "--size", "64", "--json"]
     capsys.readouterr()
-    assert main(base + ["--drn", str(drn_file), "--cityscapes-root", str(tmp_path / "raw")]) == 0
+    assert main(base + ["--drn", str(drn_file)]) == 0      # the label ids the prepare step wrote
     metrics = json.loads(capsys.readouterr().out)
     assert 0 <= metrics["miou"] <= 100 and metrics["n"] == 2
-    assert main(base + ["--drn", str(drn_file)]) == 2                   # the labels' folder is needed
-    assert "--cityscapes-root" in capsys.readouterr().err
+    assert main(base + ["--drn", str(drn_file), "--cityscapes-root", str(tmp_path / "raw")]) == 2
+    assert "prepare cityscapes" in capsys.readouterr().err     # the archive has no train ids
+    assert main(base + ["--cityscapes-root", str(out)]) == 2
+    assert "--drn" in capsys.readouterr().err
+
+
+def test_label_ids_become_the_19_train_ids():
+    from gancomp_lite.data.cityscapes import train_ids
+
+    ids = np.array([[0, 7, 8, 11, 26, 33, 34, 255]])
+    assert train_ids(ids).tolist() == [[255, 0, 1, 2, 13, 18, 255, 255]]

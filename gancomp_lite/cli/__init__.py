@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     _show_notes()
     args.argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        with _processes(args.command):
+        with _processes(args.command, getattr(args, "device", None)):
             return args.func(args)
     except GancompError as err:
         if args.debug:
@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 @contextmanager
-def _processes(verb: str):
+def _processes(verb: str, device=None):
     """Under ``torchrun``: join the process group for ``verb`` (or refuse a verb
     that does not run data-parallel), keep the output of ranks other than 0
     quiet, and leave the group at the end.  Otherwise nothing."""
@@ -114,7 +114,7 @@ def _processes(verb: str):
     if not parallel.launched():
         yield
         return
-    parallel.init_from_env(verb)
+    parallel.init_from_env(verb, device)
     quiet = None if parallel.is_main() else open(os.devnull, "w")
     try:
         with redirect_stdout(quiet) if quiet else nullcontext():

@@ -83,9 +83,11 @@ def add_parsers(sub) -> None:
                                         "pix2pix layout (Cityscapes)")
     pr.add_argument("dataset", choices=["cityscapes"])
     pr.add_argument("--gtfine", required=True,
-                    help="the unpacked gtFine_trainvaltest folder (gtFine/{train,val}/CITY/...)")
+                    help="the gtFine folder unpacked from gtFine_trainvaltest.zip (it holds "
+                         "train/ and val/, each CITY/*_gtFine_color.png and *_labelIds.png)")
     pr.add_argument("--leftimg", required=True,
-                    help="the unpacked leftImg8bit_trainvaltest folder (leftImg8bit/{train,val}/CITY/...)")
+                    help="the leftImg8bit folder unpacked from leftImg8bit_trainvaltest.zip (it "
+                         "holds train/ and val/, each CITY/*_leftImg8bit.png)")
     pr.add_argument("--out", required=True, help="output folder (new or empty)")
     pr.add_argument("--force", action="store_true", help="write over a folder that is not empty")
     pr.add_argument("--no-progress", action="store_true")

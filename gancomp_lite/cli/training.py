@@ -82,31 +82,34 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     if args.data is not None:          # a real dataset folder, GAN Compression's protocol
         from ..metrics.quality import evaluate_folder
 
+        if args.n is not None or args.seed is not None:
+            raise GancompError("--data scores every test image of the folder: --n and --seed are "
+                               "for the synthetic tasks")
         segmentation = None
-        if args.drn is not None or args.cityscapes_root is not None:
-            if args.drn is None or args.cityscapes_root is None:
-                raise GancompError("Cityscapes mIoU needs both --drn (the DRN-D-105 weights) and "
-                                   "--cityscapes-root (the folder holding gtFine/)")
+        if args.cityscapes_root is not None and args.drn is None:
+            raise GancompError("--cityscapes-root goes with --drn (the DRN-D-105 weights for mIoU)")
+        if args.drn is not None:
             from ..metrics.segmentation import load_drn
 
             segmentation = (load_drn(args.drn), args.cityscapes_root)
-        metrics = evaluate_folder(G, args.data, args.direction, size=args.size,
-                                  features=args.features or default_features(),
+        # a real folder is scored with the papers' Inception features unless told otherwise
+        metrics = evaluate_folder(G, args.data, args.direction, size=args.size or 256,
+                                  features=args.features or "inception",
                                   real_statistics=args.real_stats, segmentation=segmentation,
                                   paired=WORLDS[args.task].aligned)
         print(json.dumps(metrics, indent=2) if args.json else
               "\n".join(f"{k:24s} {v:.4f}" for k, v in metrics.items()))
         return 0
-    if args.real_stats is not None or args.drn is not None:
-        raise GancompError("--real-stats and --drn are for a --data folder: a synthetic task is "
-                           "scored on its own test split")
+    if args.real_stats is not None or args.drn is not None or args.cityscapes_root is not None:
+        raise GancompError("--real-stats, --drn and --cityscapes-root are for a --data folder: a "
+                           "synthetic task is scored on its own test split")
     manifest = read_manifest(Path(args.checkpoint))
     recipe = manifest.get("recipe", {})
     if manifest.get("task") not in (None, args.task):
         raise GancompError(f"{args.checkpoint} was trained on {manifest['task']!r}, "
                            f"not {args.task!r}")
     size = args.size or recipe.get("image_size", 64)
-    metrics = evaluate(G, args.task, n=args.n, size=size, seed=args.seed,
+    metrics = evaluate(G, args.task, n=args.n or 64, size=size, seed=args.seed or 0,
                        features=args.features or default_features())
     if args.json:
         print(json.dumps(metrics, indent=2))
@@ -131,9 +134,24 @@ def _cmd_distill(args: argparse.Namespace) -> int:
         raise GancompError(f"{args.task} is a paired task: pseudo-pairs are for unpaired tasks")
     preset = None
     if args.paper_preset is not None:
-        from ..training.presets import distill_preset
+        from ..training.presets import distill_preset, preset_student
 
         preset = distill_preset(args.paper_preset)
+        named = preset_student(preset)
+        if named is None and args.student_from is None:
+            raise GancompError(f"{args.paper_preset}'s student is {preset.student}: prune the "
+                               f"teacher first (`gancomp-lite prune`) and pass it as --student-from")
+        if named is not None:
+            args.student = args.student or named[0]
+            args.ngf = args.ngf or named[1]
+        if args.distill_layers is None and args.student_from is None:
+            args.distill_layers = list(preset.distill_layers)
+        if args.direction is None and args.data is not None:
+            args.direction = preset.direction
+    args.student = args.student or "resnet"
+    args.direction = args.direction or "AtoB"
+    if args.ngf is None:
+        raise GancompError("give the student's width (--ngf), or a paper preset that names it")
     batch_size = args.batch_size or (preset.batch_size if preset else 1)
     loss_preset = args.loss_preset or (preset.loss if preset else None)
     layers = None if args.distill_layers is None else [x for x in args.distill_layers if x != "none"]
@@ -238,10 +256,11 @@ def _cmd_convert_official(args: argparse.Namespace) -> int:
     print(f"converted {args.file} ({args.arch}: {manifest['config']}) -> {out}")
     return 0
 
-def _add_direction(p) -> None:
-    p.add_argument("--direction", choices=["AtoB", "BtoA"], default="AtoB",
+def _add_direction(p, default: str | None = "AtoB") -> None:
+    p.add_argument("--direction", choices=["AtoB", "BtoA"], default=default,
                    help="how a paired --data folder is read: BtoA translates its right halves to its "
-                        "left ones (the papers' Cityscapes labels -> photos and map2sat)")
+                        "left ones (the papers' Cityscapes labels -> photos and map2sat)"
+                        + ("" if default else "; default: the paper preset's, else AtoB"))
 
 
 def _add_speed_options(p) -> None:
@@ -322,11 +341,12 @@ def add_parsers(sub) -> None:
                    help="with --data of a prepared Cityscapes folder: the DRN-D-105 weights "
                         "(drn-d-105_ms_cityscapes.pth) for the papers' mIoU")
     e.add_argument("--cityscapes-root", default=None,
-                   help="with --drn: the unpacked Cityscapes folder holding gtFine/ (the label ids)")
-    e.add_argument("--n", type=_positive, default=64, help="test images")
+                   help="with --drn: the folder holding gtFine/ with the *_trainIds.png label ids "
+                        "(default: the --data folder, where `prepare cityscapes` writes them)")
+    e.add_argument("--n", type=_positive, default=None, help="test images (default 64)")
     e.add_argument("--size", type=_positive, default=None,
-                   help="image size (default 64; with --data, the images' own size)")
-    e.add_argument("--seed", type=_non_negative, default=0)
+                   help="image size (default 64; with --data, 256, the papers' test size)")
+    e.add_argument("--seed", type=_non_negative, default=None, help="test sample seed (default 0)")
     e.add_argument("--features", choices=["synthetic", "inception"], default=None,
                    help="FID features (default: synthetic at ci, inception with real data)")
     _add_direction(e)
@@ -340,9 +360,11 @@ def add_parsers(sub) -> None:
                    help="synthetic task (or its real counterpart with --data)")
     g.add_argument("--teacher", default=None,
                    help="shipped teacher file (default: data/teachers/TASK-SCALE.pt)")
-    g.add_argument("--student", default="resnet", choices=sorted(GENERATORS))
-    g.add_argument("--ngf", type=_positive, required=True,
-                   help="student width (with --student-from: the pruned network's ngf, recorded)")
+    g.add_argument("--student", default=None, choices=sorted(GENERATORS),
+                   help="the student's architecture (default: the paper preset's, else resnet)")
+    g.add_argument("--ngf", type=_positive, default=None,
+                   help="student width (default: the paper preset's; with --student-from: the pruned "
+                        "network's ngf, recorded)")
     g.add_argument("--student-from", default=None, metavar="PRUNED.pt",
                    help="start from a network written by `gancomp-lite prune` (CAT)")
     how = g.add_mutually_exclusive_group()
@@ -369,7 +391,7 @@ def add_parsers(sub) -> None:
                    help="a deployment-friendly student: BatchNorm instead of the teacher's norm and "
                         "zero padding instead of reflect, so every norm folds into its convolution "
                         "at export (a deviation from the papers' networks; chapter 10b)")
-    _add_direction(g)
+    _add_direction(g, default=None)
     _add_speed_options(g)
     g.add_argument("--gan-mode", choices=["lsgan", "hinge", "vanilla"], default=None)
     g.add_argument("--lambda-recon", type=_non_negative_real, default=None, help="default: the task's preset")

@@ -19,9 +19,16 @@ splits:
   (the unpaired layout);
 * ``OUT/{split}_table.txt``: one line ``i gtFine/.../*_gtFine_trainIds.png
   leftImg8bit/.../*_leftImg8bit.png`` per image, which maps a generated image back
-  to its full-resolution label ids for the mIoU protocol.
+  to its full-resolution label ids for the mIoU protocol;
+* ``OUT/gtFine/{split}/CITY/*_gtFine_trainIds.png``: those label ids, the 19
+  evaluated classes numbered 0-18 and everything else 255, made from the
+  archive's ``*_gtFine_labelIds.png`` by Cityscapes' own table
+  (:data:`TRAIN_IDS`), as GAN Compression's ``datasets/get_trainIds.py`` does
+  (it writes them beside the originals; here the downloaded folders are only
+  read).
 
-The papers translate labels to photos: train with ``direction="BtoA"``
+The tables' paths are relative to the folders' parents (the official script's
+convention), so the label ids are found under ``OUT``.  The papers translate labels to photos: train with ``direction="BtoA"``
 (:class:`~gancomp_lite.data.datasets.AlignedFolderDataset`).  The official tables
 are written to ``datasets/{split}_table.txt`` by default; here they sit in the
 output folder.  Explained in the book's page ``nb/12_gpu`` (real datasets).
@@ -32,6 +39,11 @@ from pathlib import Path
 
 from ..errors import DatasetLayoutError, OutputExistsError
 from ..progress import tqdm
+
+#: Cityscapes' label id -> train id of the 19 evaluated classes (its labels.py; all
+#: other ids, void included, are 255, which the mIoU leaves out)
+TRAIN_IDS = {7: 0, 8: 1, 11: 2, 12: 3, 13: 4, 17: 5, 19: 6, 20: 7, 21: 8, 22: 9, 23: 10, 24: 11,
+             25: 12, 26: 13, 27: 14, 28: 15, 31: 16, 32: 17, 33: 18}
 
 #: the splits in the order the official script prepares them
 SPLITS = ("val", "train")
@@ -58,13 +70,28 @@ def _pairs(gtfine: Path, leftimg: Path, split: str) -> list[tuple[Path, Path]]:
         if a != b:
             raise DatasetLayoutError(f"{lab} and {photo} are not the same scene: the two archives "
                                      f"do not match")
+        ids = lab.with_name(lab.name.replace("_color", "_labelIds"))
+        if not ids.exists():
+            raise DatasetLayoutError(f"{ids} is missing: gtFine_trainvaltest holds a *_labelIds.png "
+                                     f"beside each *_color.png")
     return list(zip(labels, photos))
+
+
+def train_ids(label_ids):
+    """Cityscapes label ids (an ``H x W`` array) as train ids (:data:`TRAIN_IDS`, else 255)."""
+    import numpy as np
+
+    table = np.full(256, 255, dtype=np.uint8)
+    for i, t in TRAIN_IDS.items():
+        table[i] = t
+    return table[np.asarray(label_ids, dtype=np.uint8)]
 
 
 def prepare_cityscapes(gtfine, leftimg, out, force: bool = False, progress: bool = True) -> dict:
     """Write Cityscapes in the official pix2pix layout (see the module docstring).
     ``out`` must be new or empty unless ``force``.  Returns the number of images
     per split."""
+    import numpy as np
     from PIL import Image
 
     gtfine, leftimg, out = Path(gtfine).resolve(), Path(leftimg).resolve(), Path(out)
@@ -91,7 +118,10 @@ def prepare_cityscapes(gtfine, leftimg, out, force: bool = False, progress: bool
             both.save(out / split / f"{i}.jpg", **jpeg)
             image.save(out / f"{split}A" / f"{i}_A.jpg", **jpeg)
             segmap.save(out / f"{split}B" / f"{i}_B.jpg", **jpeg)
-            ids = lab.relative_to(gtfine.parent).as_posix().replace("_color", "_trainIds")
+            ids = ("gtFine" / lab.relative_to(gtfine)).as_posix().replace("_color", "_trainIds")
+            (out / ids).parent.mkdir(parents=True, exist_ok=True)
+            label_ids = np.asarray(Image.open(lab.with_name(lab.name.replace("_color", "_labelIds"))))
+            Image.fromarray(train_ids(label_ids)).save(out / ids)
             lines.append(f"{i} {ids} {photo.relative_to(leftimg.parent).as_posix()}")
         (out / f"{split}_table.txt").write_text("\n".join(lines) + "\n")
         counts[split] = len(lines)
@@ -99,8 +129,9 @@ def prepare_cityscapes(gtfine, leftimg, out, force: bool = False, progress: bool
 
 
 def read_table(path) -> dict[int, tuple[str, str]]:
-    """A ``{split}_table.txt``: image index -> (label ids file, photo file), relative
-    to the folder that holds the unpacked archives."""
+    """A ``{split}_table.txt``: image index -> (label ids file, photo file); the
+    label ids relative to the prepared folder, the photo to the folder that holds
+    the unpacked ``leftImg8bit``."""
     table = {}
     for line in Path(path).read_text().splitlines():
         if line.strip():

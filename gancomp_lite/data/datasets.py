@@ -343,6 +343,26 @@ class UnalignedFolderDataset(_Seeded, Dataset):
         return item
 
 
+class ImageListDataset(Dataset):
+    """The images of ``paths``, each resized to ``size x size`` (bicubic, as the
+    official test transforms do), as ``{"A": tensor in [-1, 1], "path": str}``: a
+    folder's images read once each, for evaluation."""
+
+    def __init__(self, paths: Sequence[PathLike], size: int) -> None:
+        self.paths = [Path(p) for p in paths]
+        self.size = int(size)
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, index: int) -> Item:
+        path = self.paths[_resolve_index(index, len(self))]
+        im = _load_rgb(path)
+        if im.size != (self.size, self.size):
+            im = im.resize((self.size, self.size), Image.BICUBIC)
+        return {"A": to_tensor(np.asarray(im)), "path": str(path)}
+
+
 class AlignedFolderDataset(_Seeded, Dataset):
     """Paired images in the pix2pix layout: side-by-side ``AB`` images in ``root/{train,val}``.
 

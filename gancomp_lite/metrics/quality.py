@@ -84,16 +84,20 @@ KID_SUBSET = 100
 
 @torch.no_grad()
 def image_statistics(images: torch.Tensor | Iterable[torch.Tensor],
-                     features: str | nn.Module = "inception", batch_size: int = 64):
+                     features: str | nn.Module = "inception", batch_size: int = 64,
+                     truncate: bool = True):
     """The mean and covariance (float64 NumPy) of the features of ``images``
-    (``N x 3 x H x W`` in [-1, 1], quantised to 8 bits as :func:`fid` does): the
-    statistics a FID compares, as GAN Compression's ``get_real_stat.py`` stores them."""
+    (``N x 3 x H x W`` in [-1, 1], quantised to 8 bits: truncated as GAN
+    Compression's ``tensor2im`` does, or with ``truncate=False`` rounded as
+    :func:`fid` does): the statistics a FID compares, as GAN Compression's
+    ``get_real_stat.py`` stores them."""
     import numpy as np
 
     extractor = _feature_extractor(features) if isinstance(features, str) else features
     device = next(extractor.parameters()).device
+    unit = _to_unit_truncated if truncate else _to_unit
     batches = images.split(batch_size) if isinstance(images, torch.Tensor) else images
-    feats = [extractor(_to_unit(b.to(device))).double().cpu() for b in batches]
+    feats = [extractor(unit(b.to(device))).double().cpu() for b in batches]
     feats = torch.cat(feats).numpy() if feats else np.zeros((0, 0))
     if len(feats) < 2:
         raise GancompError(f"statistics need at least 2 images, got {len(feats)}")
@@ -131,7 +135,7 @@ def load_statistics(path):
     try:
         with np.load(path) as f:
             mu, sigma = f["mu"], f["sigma"]
-    except (OSError, ValueError, KeyError) as err:
+    except (OSError, ValueError, KeyError, TypeError) as err:   # TypeError: a .npy, not a .npz
         raise GancompError(f"{path} is not a statistics file with mu and sigma "
                            f"({type(err).__name__}: {err})") from err
     if mu.ndim != 1 or sigma.shape != (len(mu), len(mu)):
@@ -147,10 +151,12 @@ def save_statistics(path, mu, sigma) -> None:
 
 
 def fid_to_statistics(fake: torch.Tensor | Iterable[torch.Tensor], statistics,
-                      features: str | nn.Module = "inception", batch_size: int = 64) -> float:
-    """FID of ``fake`` against stored real statistics (a ``.npz`` path, or ``(mu, sigma)``)."""
+                      features: str | nn.Module = "inception", batch_size: int = 64,
+                      truncate: bool = True) -> float:
+    """FID of ``fake`` against stored real statistics (a ``.npz`` path, or ``(mu, sigma)``);
+    ``truncate``: 8-bit quantisation as :func:`image_statistics`."""
     mu, sigma = load_statistics(statistics) if not isinstance(statistics, tuple) else statistics
-    mu2, sigma2 = image_statistics(fake, features, batch_size)
+    mu2, sigma2 = image_statistics(fake, features, batch_size, truncate)
     return frechet_distance(mu, sigma, mu2, sigma2)
 
 
@@ -311,66 +317,86 @@ def evaluate(generator: nn.Module, task: str, n: int | None = None, size: int = 
     return out
 
 
+def _to_unit_truncated(x: torch.Tensor) -> torch.Tensor:
+    """[-1, 1] float images -> [0, 1] through 8 bits as GAN Compression's
+    ``tensor2im`` makes them: ``(x + 1) / 2 * 255``, truncated (not rounded)."""
+    return torch.floor((x.clamp(-1, 1) + 1) / 2 * 255) / 255.0
+
+
 @torch.no_grad()
-def evaluate_folder(generator: nn.Module, folder, direction: str = "AtoB", size: int | None = None,
+def evaluate_folder(generator: nn.Module, folder, direction: str = "AtoB", size: int | None = 256,
                     features: str | nn.Module = "inception", real_statistics=None,
                     batch_size: int = 16, progress: bool = False,
                     segmentation: tuple | None = None,
                     paired: bool | None = None) -> dict[str, float]:
     """Quality of ``generator`` on the test split of a real dataset folder, as GAN
-    Compression measures it: every test image translated (``testA`` of an unpaired
-    folder; ``test``/``val`` of a paired one, read ``direction``), FID of the outputs
-    against ``real_statistics`` (a ``.npz`` such as its ``real_stat/*.npz``) or, without
-    them, against the folder's own test targets; for paired folders also L1, PSNR and
-    SSIM to the target.  Without stored statistics a CycleGAN task's FID uses only the
-    test targets, where GAN Compression's statistics hold train+test (its README: about
-    4 higher with test only).  ``segmentation``: ``(drn, cityscapes_root)`` adds
-    Cityscapes' ``miou`` (:mod:`.segmentation`): each output is segmented and compared
-    with the label ids that the prepared folder's ``val_table.txt`` names under
-    ``cityscapes_root`` (the folder holding ``gtFine/``).  Streams the images in batches."""
+    Compression measures it: every test image read once and resized to ``size``
+    (bicubic; its test loader's ``load_size = crop_size = 256``), translated
+    (``testA`` of an unpaired folder; ``test``/``val`` of a paired one, read
+    ``direction``), quantised to 8 bits by truncation as its ``tensor2im`` does, and
+    FID of the outputs against ``real_statistics`` (a ``.npz`` such as its
+    ``real_stat/*.npz``) or, without them, against the folder's own test targets, each
+    read once; for paired folders also L1, PSNR and SSIM to the target.  Without
+    stored statistics a CycleGAN task's FID uses only the test targets, where GAN
+    Compression's statistics hold train+test (its README: about 4 higher with test
+    only).  ``paired``: read the folder in that layout (the task's kind; the official
+    Cityscapes folder holds both); default: the layout it has.  ``segmentation``:
+    ``(drn, cityscapes_root)`` adds Cityscapes' ``miou`` (:mod:`.segmentation`): each
+    output is segmented and compared with the label ids that the prepared folder's
+    ``val_table.txt`` names under ``cityscapes_root`` (default: the prepared folder,
+    where ``prepare cityscapes`` writes them).  Streams the images in batches."""
     import numpy as np
+    from pathlib import Path
+
     from torch.utils.data import DataLoader
 
-    from ..data.datasets import AlignedFolderDataset, UnalignedFolderDataset, open_dataset
+    from ..data.datasets import (AlignedFolderDataset, ImageListDataset, UnalignedFolderDataset,
+                                 open_dataset)
     from ..progress import tqdm
 
+    size = size or 256
     if paired is None:
-        data = open_dataset(folder, phase="test", size=size, direction=direction)
-    elif paired:
-        data = AlignedFolderDataset(folder, phase="test", size=size, direction=direction)
+        layout = open_dataset(folder, phase="test", direction=direction)
+        paired = isinstance(layout, AlignedFolderDataset)
+    if paired:
+        data = AlignedFolderDataset(folder, phase="test", size=size, preprocess="resize",
+                                    direction=direction)
+        targets = None
     else:
-        data = UnalignedFolderDataset(folder, phase="test", size=size)
-    paired = isinstance(data, AlignedFolderDataset)
-    if not paired and not isinstance(data, UnalignedFolderDataset):
-        raise GancompError(f"{folder} is not a dataset folder")
+        domains = UnalignedFolderDataset(folder, phase="test")
+        data = ImageListDataset(domains.A_paths, size)
+        targets = ImageListDataset(domains.B_paths, size)
     extractor = _feature_extractor(features) if isinstance(features, str) else features
     device = next(iter(generator.parameters()), torch.empty(0)).device
     fdev = next(extractor.parameters()).device
-    was_training = generator.training
-    generator.eval()
-    fake_feats, real_feats, sums, count = [], [], {"l1": 0.0, "psnr": 0.0, "ssim": 0.0}, 0
-    if segmentation is not None:
-        from pathlib import Path
 
+    def feats(images):
+        return extractor(_to_unit_truncated(images).to(fdev)).double().cpu()
+
+    if segmentation is not None:
         from PIL import Image
 
         from ..data.cityscapes import read_table
         from . import segmentation as seg
 
         drn, cityscapes_root = segmentation
+        cityscapes_root = Path(cityscapes_root or folder)
         table_file = Path(folder) / "val_table.txt"
         if not table_file.exists():
             raise GancompError(f"{table_file} is missing: mIoU needs a folder written by "
                                f"`gancomp-lite prepare cityscapes`")
         table, hist = read_table(table_file), np.zeros((seg.CLASSES, seg.CLASSES))
+    was_training = generator.training
+    generator.eval()
+    fake_feats, real_feats, sums, count = [], [], {"l1": 0.0, "psnr": 0.0, "ssim": 0.0}, 0
     try:
         for batch in tqdm(DataLoader(data, batch_size=batch_size), desc="evaluate",
                           disable=not progress):
             fake = generator(batch["A"].to(device)).float().cpu()
-            fake_feats.append(extractor(_to_unit(fake.to(fdev))).double().cpu())
-            if real_statistics is None:
-                real_feats.append(extractor(_to_unit(batch["B"].to(fdev))).double().cpu())
+            fake_feats.append(feats(fake))
             if paired:
+                if real_statistics is None:
+                    real_feats.append(feats(batch["B"]))
                 m = paired_metrics(fake, batch["B"])
                 for k in sums:
                     sums[k] += m[k] * len(fake)
@@ -379,10 +405,17 @@ def evaluate_folder(generator: nn.Module, folder, direction: str = "AtoB", size:
                     index = int(Path(path).stem)
                     if index not in table:
                         raise GancompError(f"{table_file} has no line for {Path(path).name}")
-                    label = np.asarray(Image.open(Path(cityscapes_root) / table[index][0]))
+                    ids = cityscapes_root / table[index][0]
+                    if not ids.exists():
+                        raise GancompError(f"{ids} is missing: the label ids are written by "
+                                           f"`gancomp-lite prepare cityscapes` (--cityscapes-root: "
+                                           f"the folder that holds gtFine/)")
+                    label = np.asarray(Image.open(ids))
                     pred = seg.predict(drn, image, (label.shape[1], label.shape[0]))
                     hist += seg.confusion(pred.ravel(), label.ravel())
             count += len(fake)
+        if targets is not None and real_statistics is None:
+            real_feats = [feats(b["A"]) for b in DataLoader(targets, batch_size=batch_size)]
     finally:
         generator.train(was_training)
     if count < 2:

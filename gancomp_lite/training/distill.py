@@ -58,17 +58,20 @@ from .objectives import Context, Objective
 #: (lsgan, lambda_recon 5, lambda_distill 1), pix2pix cityscapes (lambda_distill
 #: 0.5) and map2sat (lambda_distill 1.3); CAT's pix2pix scripts keep the
 #: default lambda_recon 100 and GAN loss of the pix2pix code base they build on.
+#: ``gc-map2sat``: GAN Compression's map2sat distillation script, which sets
+#: lambda_recon 10 and lambda_distill 0.01 over the pix2pix defaults.
 PRESETS: dict[str, dict] = {
     "cyclegan": dict(gan_mode="lsgan", lambda_recon=10.0, lambda_distill=0.01, lambda_gan=1.0),
     "pix2pix": dict(gan_mode="hinge", lambda_recon=100.0, lambda_distill=1.0, lambda_gan=1.0),
     "cat-cyclegan": dict(gan_mode="lsgan", lambda_recon=5.0, lambda_distill=1.0, lambda_gan=1.0),
     "cat-pix2pix": dict(gan_mode="hinge", lambda_recon=100.0, lambda_distill=0.5, lambda_gan=1.0),
     "cat-map2sat": dict(gan_mode="hinge", lambda_recon=100.0, lambda_distill=1.3, lambda_gan=1.0),
+    "gc-map2sat": dict(gan_mode="hinge", lambda_recon=10.0, lambda_distill=0.01, lambda_gan=1.0),
 }
 
 #: the objective each preset is written for (a paired preset on an unpaired task is an error)
 PRESET_OBJECTIVE = {"cyclegan": "cyclegan", "pix2pix": "pix2pix", "cat-cyclegan": "cyclegan",
-                    "cat-pix2pix": "pix2pix", "cat-map2sat": "pix2pix"}
+                    "cat-pix2pix": "pix2pix", "cat-map2sat": "pix2pix", "gc-map2sat": "pix2pix"}
 
 
 def default_layers(net: nn.Module) -> tuple[str, ...]:

@@ -496,7 +496,15 @@ def distill_online(task: str, method: str, out: str | Path, steps: int, preset_n
     ckpt = out / "checkpoint.pt"
     if ckpt.exists() and not force:
         raise GancompError(f"{ckpt} exists: choose another output folder, or pass --force")
-    bb = load_backbone(bb_name, download=download) if loss.perceptual.needs_backbone else None
+    from .parallel import barrier, is_main
+
+    bb = None
+    if loss.perceptual.needs_backbone:   # under torchrun rank 0 downloads, the others wait for it
+        if download and not is_main():
+            barrier()
+        bb = load_backbone(bb_name, download=download and is_main())
+        if download and is_main():
+            barrier()
     pretrained = None
     tpath = None
     if scheme.startswith("pretrained"):
@@ -511,8 +519,6 @@ def distill_online(task: str, method: str, out: str | Path, steps: int, preset_n
     trainer = Trainer(objective, train_set, steps, batch_size=batch_size, seed=seed, device=device,
                       progress=progress, amp=amp, channels_last=channels_last)
     student = objective.student("S")
-    from .parallel import is_main
-
     with run_folder(out):
         if is_main():
             (out / "recipe.json").write_text(json.dumps(

@@ -17,7 +17,11 @@ process group (NCCL on CUDA, gloo on the CPU).  :class:`~.loop.Trainer` then:
 
 The papers' losses are means over the batch, so the averaged gradient is the
 gradient of the whole global batch, and a K-process run follows the one-process run
-with the same global batch to float rounding (tested with two gloo processes).
+with the same global batch to float rounding (tested with two gloo processes), for
+every objective without per-process state.  CycleGAN's image pools are such state:
+each process keeps a pool of its own share of the fakes, and a resumed run gives
+every process rank 0's pool, so a CycleGAN run is data-parallel but not equal to the
+one-process run, and its resume is not exact.
 
 Deviation from PyTorch's ``DistributedDataParallel`` wrapper: the gradients are
 averaged after each group's backward pass, as one flat all-reduce per group, instead
@@ -48,11 +52,11 @@ def launched() -> bool:
     return int(os.environ.get("WORLD_SIZE", "1")) > 1
 
 
-def init_from_env(verb: str) -> None:
+def init_from_env(verb: str, device=None) -> None:
     """Join the process group ``torchrun`` described in the environment
-    (NCCL where CUDA is available, else gloo; on CUDA each process takes the
-    GPU of its ``LOCAL_RANK``).  A verb that cannot run data-parallel is one
-    clear error."""
+    (NCCL where CUDA is available and ``device`` is not the CPU, else gloo; on
+    CUDA each process takes the GPU of its ``LOCAL_RANK``).  A verb that cannot
+    run data-parallel is one clear error."""
     if verb not in VERBS:
         raise GancompError(f"`{verb}` does not run data-parallel: under torchrun only "
                            f"{', '.join(VERBS)} do (start `{verb}` as one process)")
@@ -62,7 +66,8 @@ def init_from_env(verb: str) -> None:
     if missing:
         raise GancompError(f"WORLD_SIZE={os.environ['WORLD_SIZE']} but {', '.join(missing)} "
                            f"not set: start data-parallel runs with torchrun")
-    if torch.cuda.is_available():
+    on_cpu = device is not None and torch.device(device).type == "cpu"
+    if torch.cuda.is_available() and not on_cpu:
         torch.cuda.set_device(int(os.environ["LOCAL_RANK"]))
         dist.init_process_group("nccl")
     else:

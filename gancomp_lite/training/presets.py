@@ -12,8 +12,9 @@ records them (official-implementations §2, §4, §7).  ``gancomp-lite info
 optimizer steps of a dataset of a given size.
 
 ``distill --paper-preset NAME`` applies a GAN Compression or CAT student
-preset (:func:`schedule`: its epochs on the training set, decay included, its
-batch size and loss weights); options given explicitly win.  Explained in
+preset (:func:`schedule`: its epochs on the training set, decay included; its
+batch size, loss weights, student, distilled layers and direction); options
+given explicitly win.  Explained in
 chapter ``nb/06_distillation``; what each costs in the page ``nb/12_gpu``.
 """
 from __future__ import annotations
@@ -42,6 +43,7 @@ class PaperPreset:
     student: str = ""
     distill_layers: tuple[str, ...] = ()
     lr: float = 2e-4
+    direction: str = "AtoB"                    # BtoA: labels or maps to photos
     notes: str = ""
 
     def as_dict(self) -> dict:
@@ -69,19 +71,21 @@ PAPER_PRESETS: dict[str, PaperPreset] = {p.paper + "-" + p.task + "-" + p.stage:
                 distill_layers=_GC_LAYERS, notes="fine-tune 5+15"),
     PaperPreset("gc", "cityscapes", "distill", 100, 150, 1, 128, "hinge", "pix2pix",
                 teacher="mobile_resnet ngf 96", student="mobile_resnet ngf 48",
-                distill_layers=_GC_LAYERS, notes="direction BtoA (labels to photos); supernet 200+300"),
-    PaperPreset("gc", "map2sat", "distill", 100, 200, 1, 128, "hinge", "pix2pix",
+                distill_layers=_GC_LAYERS, direction="BtoA",
+                notes="labels to photos; supernet 200+300"),
+    PaperPreset("gc", "map2sat", "distill", 100, 200, 1, 128, "hinge", "gc-map2sat",
                 teacher="mobile_resnet ngf 96", student="mobile_resnet ngf 48",
-                distill_layers=_GC_LAYERS, notes="lambda_recon 10 (not the preset's 100); supernet 200+400"),
+                distill_layers=_GC_LAYERS, direction="BtoA",
+                notes="maps to photos; lambda_recon 10, lambda_distill 0.01; supernet 200+400"),
     PaperPreset("cat", "horse2zebra", "student", 500, 500, 80, 64, "lsgan", "cat-cyclegan",
                 teacher="inception ngf 64", student="one-step pruned to 2.6G MACs",
                 distill_layers=_CAT_LAYERS, notes="batch 80 on 4 GPUs; teacher batch 32 on 8 GPUs"),
     PaperPreset("cat", "cityscapes", "student", 500, 750, 80, 128, "hinge", "cat-pix2pix",
                 teacher="inception ngf 64, BatchNorm", student="one-step pruned to 5.6G MACs",
-                distill_layers=_CAT_LAYERS, notes="BatchNorm with running statistics"),
+                distill_layers=_CAT_LAYERS, direction="BtoA", notes="BatchNorm with running statistics"),
     PaperPreset("cat", "map2sat", "student", 500, 1000, 80, 128, "hinge", "cat-map2sat",
                 teacher="inception ngf 64", student="one-step pruned to 4.6G MACs",
-                distill_layers=_CAT_LAYERS, notes="teacher trained with lambda_recon 10"),
+                distill_layers=_CAT_LAYERS, direction="BtoA", notes="teacher trained with lambda_recon 10"),
     PaperPreset("omgd", "horse2zebra", "joint", 100, 100, 1, 64, "lsgan", "omgd-cyclegan",
                 teacher="mobile_resnet ngf 64 (online)", student="mobile_resnet ngf 16",
                 notes="student epochs = n_dis (4) x save_epoch_freq (10) per round"),
@@ -115,7 +119,11 @@ def loss_weights(preset: PaperPreset) -> dict:
 def schedule(preset: PaperPreset, n_items: int, batch_size: int | None = None) -> tuple[int, int]:
     """``(steps, decay_steps)`` of the preset's schedule on ``n_items`` training
     items at ``batch_size`` (default: the preset's): the learning rate is constant
-    for ``epochs`` epochs and decays over the last ``epochs_decay``."""
+    for ``epochs`` epochs and decays over the last ``epochs_decay``.  An epoch is
+    ``ceil(items / batch)`` steps, as the official loaders keep the last partial
+    batch; the package's loop drops it and draws a new order instead, so the same
+    steps see slightly more than the preset's epochs of data (CAT's batch 80 on
+    Cityscapes' 2,975 images: 38 steps per official epoch, 37 per epoch here)."""
     batch = batch_size or preset.batch_size
     if n_items < 1:
         raise GancompError(f"a dataset needs at least one item, got {n_items}")
@@ -125,6 +133,16 @@ def schedule(preset: PaperPreset, n_items: int, batch_size: int | None = None) -
 
 #: the stages ``distill --paper-preset`` trains (the others belong to other verbs)
 DISTILL_STAGES = ("distill", "student")
+
+
+def preset_student(preset: PaperPreset) -> tuple[str, int] | None:
+    """``(architecture, width)`` of a preset's student when it names one
+    (``"mobile_resnet ngf 48"``); ``None`` for a pruned student (CAT's), which
+    is built by ``prune`` and passed as a file."""
+    import re
+
+    m = re.match(r"(mobile_resnet|resnet|inception) ngf (\d+)", preset.student)
+    return (m[1], int(m[2])) if m else None
 
 
 def distill_preset(name: str) -> PaperPreset:

@@ -295,8 +295,10 @@ def export_teacher(run_dir: str | Path, out_dir: str | Path | None = None, n_eva
     folder, direction = run_data(info)
     train_set = task_data(recipe.task, recipe.scale, recipe.image_size, recipe.n_train,
                           recipe.seed, folder, direction)
+    # the run's own precision and memory format, which its checkpoint records and load checks
     trainer = Trainer(build_objective(recipe), train_set, recipe.steps,
-                      batch_size=recipe.batch_size, seed=recipe.seed, device="cpu", progress=False)
+                      batch_size=recipe.batch_size, seed=recipe.seed, device="cpu", progress=False,
+                      amp=info.get("amp"), channels_last=bool(info.get("channels_last")))
     trainer.load(run_dir / "checkpoint.pt")
     if trainer.step < recipe.steps:
         raise GancompError(f"{run_dir} stopped at step {trainer.step} of {recipe.steps}: "
