@@ -134,3 +134,43 @@ def test_train_takes_the_speed_options_and_records_them(tmp_path):
 
     manifest = export_teacher(out, tmp_path / "ship", n_eval=8, allow_dirty=True)
     assert (tmp_path / "ship" / manifest["file"]).exists()
+
+
+_RESUME_SCRIPT = """
+import sys, torch
+from gancomp_lite.data import SyntheticAligned
+from gancomp_lite.training import Trainer, pix2pix
+from gancomp_lite.training.parallel import init_from_env, is_main
+
+init_from_env("train")
+out, until, resume = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "resume"
+torch.manual_seed(0)
+t = Trainer(pix2pix(ngf=4, ndf=8, image_size=32), SyntheticAligned("edges2shapes", n=8, size=32),
+            6, batch_size=4, seed=0, progress=False, device="cpu")
+if resume:
+    t.load(out + "/ck.pt")
+t.fit(until=until, checkpoint=out + "/ck.pt")
+if is_main():
+    torch.save(t.objective.state_dict(), out + f"/weights-{until}-{sys.argv[3]}.pt")
+torch.distributed.destroy_process_group()
+"""
+
+
+def test_a_two_process_run_stopped_and_resumed_ends_as_an_uninterrupted_one(tmp_path):
+    script = tmp_path / "run.py"
+    script.write_text(_RESUME_SCRIPT)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+
+    def launch(folder, until, mode):
+        folder.mkdir(exist_ok=True)
+        run = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone",
+                              "--nproc_per_node", "2", str(script), str(folder), str(until), mode],
+                             capture_output=True, text=True, env=env, timeout=300)
+        assert run.returncode == 0, run.stderr[-3000:]
+
+    launch(tmp_path / "whole", 6, "fresh")
+    launch(tmp_path / "cut", 3, "fresh")
+    launch(tmp_path / "cut", 6, "resume")
+    whole = torch.load(tmp_path / "whole" / "weights-6-fresh.pt")
+    resumed = torch.load(tmp_path / "cut" / "weights-6-resume.pt")
+    assert all(torch.equal(whole[k], resumed[k]) for k in whole)
