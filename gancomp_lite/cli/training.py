@@ -171,7 +171,8 @@ def _cmd_distill(args: argparse.Namespace) -> int:
                       evaluate_n=args.n or True,
                       command="gancomp-lite " + shlex.join(args.argv), amp=args.amp,
                       channels_last=args.channels_last, direction=args.direction,
-                      paper_preset=args.paper_preset)
+                      epochs=(preset.epochs + preset.epochs_decay, preset.epochs_decay)
+                      if preset else None, paper_preset=args.paper_preset)
     last = trainer.history[-1]
     print(f"trained {args.student} ngf={args.ngf} ({mode}, init {args.init}, "
           f"{'inherited' if args.inherit_d else 'fresh'} D) for {trainer.step} steps into {args.out}")

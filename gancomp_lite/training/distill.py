@@ -423,10 +423,13 @@ def distill(recipe: StudentRecipe, teacher_path: str | Path | None, out: str | P
             device=None, progress: bool = True, evaluate_n: int | bool = True,
             data: str | Path | None = None, command: str | None = None,
             amp: str | None = None, channels_last: bool = False, direction: str = "AtoB",
-            paper_preset: str | None = None):
-    """Train one student of ``recipe`` for ``steps`` steps (or, with ``paper_preset``
-    and ``steps=None``, for that preset's epochs on the training set, its last
-    ``epochs_decay`` epochs decaying: :func:`~.presets.schedule`).
+            epochs: tuple[int, int] | None = None, paper_preset: str | None = None):
+    """Train one student of ``recipe`` for ``steps`` steps, or, with ``epochs``
+    ``(total, decaying)`` and ``steps=None``, for that many epochs of the training
+    set, the last ones decaying (:func:`~.loop.epoch_schedule`); with explicit
+    ``steps`` the epochs give only the decay's share.  ``paper_preset``: the name
+    of the paper preset the caller took them from, recorded
+    (``gancomp-lite distill --paper-preset``).
 
     ``teacher_path``: a shipped teacher file (default: the task's shipped
     teacher at the current scale).  With ``out``, the run writes
@@ -453,7 +456,7 @@ def distill(recipe: StudentRecipe, teacher_path: str | Path | None, out: str | P
 
     from ..shipped import read_manifest
 
-    if steps is None and paper_preset is None:
+    if steps is None and epochs is None:
         raise GancompError("give the number of steps (--steps), or a paper preset whose epochs "
                            "set it (--paper-preset)")
     for what, value in (("steps", steps or 1), ("batch_size", batch_size), ("n_train", n_train)):
@@ -472,10 +475,10 @@ def distill(recipe: StudentRecipe, teacher_path: str | Path | None, out: str | P
                            f"pass that task's teacher (--teacher)")
     train_set = task_data(recipe.task, scale.name, recipe.image_size, n_train, 0, data, direction)
     decay_steps = None
-    if paper_preset is not None:
-        from .presets import distill_preset, schedule
+    if epochs is not None:
+        from .loop import epoch_schedule
 
-        preset_steps, decay_steps = schedule(distill_preset(paper_preset), len(train_set), batch_size)
+        preset_steps, decay_steps = epoch_schedule(*epochs, len(train_set), batch_size)
         if steps is None:
             steps = preset_steps
         else:                         # explicit steps: the preset's share of decay
@@ -499,8 +502,9 @@ def distill(recipe: StudentRecipe, teacher_path: str | Path | None, out: str | P
                  **{k: trainer.settings[k] for k in ("amp", "channels_last", "processes")
                     if k in trainer.settings},
                  **({"direction": direction} if direction != "AtoB" else {}),
-                 **({"paper_preset": paper_preset, "decay_steps": decay_steps}
-                    if paper_preset else {})}, indent=2) + "\n")
+                 **({"paper_preset": paper_preset} if paper_preset else {}),
+                 **({"epochs": list(epochs), "decay_steps": decay_steps} if epochs else {})},
+                indent=2) + "\n")
         trainer.fit(checkpoint=ckpt)
     if not is_main():      # rank 0 evaluates and writes the metrics
         return trainer

@@ -67,6 +67,20 @@ def linear_decay(total_steps: int, decay_steps: int | None = None) -> Callable[[
     return factor
 
 
+def epoch_schedule(epochs: int, decay_epochs: int, n_items: int, batch_size: int) -> tuple[int, int]:
+    """``(steps, decay_steps)`` of a schedule given in epochs, as the papers' scripts
+    give it (constant for ``epochs - decay_epochs`` epochs, then decaying): an epoch is
+    ``ceil(n_items / batch_size)`` steps, as the official loaders keep the last
+    partial batch.  The package's loop drops that batch and draws a new order
+    instead, so the same steps see slightly more data than the official epochs."""
+    if n_items < 1:
+        from ..errors import GancompError
+
+        raise GancompError(f"a dataset needs at least one item, got {n_items}")
+    per_epoch = -(-n_items // batch_size)
+    return epochs * per_epoch, decay_epochs * per_epoch
+
+
 def _rng_state() -> dict:
     state = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(),
              "python": random.getstate()}

@@ -119,16 +119,13 @@ def loss_weights(preset: PaperPreset) -> dict:
 def schedule(preset: PaperPreset, n_items: int, batch_size: int | None = None) -> tuple[int, int]:
     """``(steps, decay_steps)`` of the preset's schedule on ``n_items`` training
     items at ``batch_size`` (default: the preset's): the learning rate is constant
-    for ``epochs`` epochs and decays over the last ``epochs_decay``.  An epoch is
-    ``ceil(items / batch)`` steps, as the official loaders keep the last partial
-    batch; the package's loop drops it and draws a new order instead, so the same
-    steps see slightly more than the preset's epochs of data (CAT's batch 80 on
-    Cityscapes' 2,975 images: 38 steps per official epoch, 37 per epoch here)."""
-    batch = batch_size or preset.batch_size
-    if n_items < 1:
-        raise GancompError(f"a dataset needs at least one item, got {n_items}")
-    per_epoch = math.ceil(n_items / batch)
-    return (preset.epochs + preset.epochs_decay) * per_epoch, preset.epochs_decay * per_epoch
+    for ``epochs`` epochs and decays over the last ``epochs_decay``
+    (:func:`~.loop.epoch_schedule`; CAT's batch 80 on Cityscapes' 2,975 images:
+    38 steps per official epoch, 37 per epoch of the package's loop)."""
+    from .loop import epoch_schedule
+
+    return epoch_schedule(preset.epochs + preset.epochs_decay, preset.epochs_decay, n_items,
+                          batch_size or preset.batch_size)
 
 
 #: the stages ``distill --paper-preset`` trains (the others belong to other verbs)
