@@ -499,8 +499,7 @@ def distill(recipe: StudentRecipe, teacher_path: str | Path | None, out: str | P
                  "batch_size": batch_size, "seed": seed, "n_train": n_train,
                  "weights": recipe.weights(), "code_version": code_version(),
                  "command": command,
-                 **{k: trainer.settings[k] for k in ("amp", "channels_last", "processes")
-                    if k in trainer.settings},
+                 **trainer.recorded_options(),
                  **({"direction": direction} if direction != "AtoB" else {}),
                  **({"paper_preset": paper_preset} if paper_preset else {}),
                  **({"epochs": list(epochs), "decay_steps": decay_steps} if epochs else {})},

@@ -206,6 +206,11 @@ class Trainer:
         np.random.seed(seed % 2**32)
         random.seed(seed)
 
+    def recorded_options(self) -> dict:
+        """The speed and process options a run record names (only those used)."""
+        return {k: self.settings[k] for k in ("amp", "channels_last", "processes")
+                if k in self.settings}
+
     # -- data -----------------------------------------------------------
     @property
     def steps_per_epoch(self) -> int:

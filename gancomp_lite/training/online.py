@@ -528,8 +528,7 @@ def distill_online(task: str, method: str, out: str | Path, steps: int, preset_n
                                                         objective.teacher_G.config),
                  "data": str(data or f"synthetic:{task}"), "steps": steps, "batch_size": batch_size,
                  "seed": seed, "code_version": code_version(), "command": command,
-                 **{k: trainer.settings[k] for k in ("amp", "channels_last", "processes")
-                    if k in trainer.settings},
+                 **trainer.recorded_options(),
                  **({"direction": direction} if direction != "AtoB" else {})}, indent=2) + "\n")
         trainer.fit(checkpoint=ckpt)
     if not is_main():       # rank 0 ships the student and scores it

@@ -214,8 +214,7 @@ def train_supernet(task: str, space: SearchSpace, out, steps: int, sampling: str
             (out / "recipe.json").write_text(json.dumps(
                 {"recipe": recipe, "kind": "supernet", "code_version": code_version(),
                  "command": command,
-                 **{k: trainer.settings[k] for k in ("amp", "channels_last", "processes")
-                    if k in trainer.settings},
+                 **trainer.recorded_options(),
                  **({"direction": direction} if direction != "AtoB" else {})}, indent=2) + "\n")
         trainer.fit(checkpoint=ckpt, checkpoint_every=checkpoint_every)
     if not is_main():

@@ -198,8 +198,7 @@ def _record_and_fit(trainer, recipe, out, ckpt, resume, data, task, command, che
     version = provenance.code_version()
     record = {"recipe": recipe.as_dict(), "code_version": version, "command": command,
               "data": str(data) if data else f"synthetic:{task}",
-              **{k: trainer.settings[k] for k in ("amp", "channels_last", "processes")
-                 if k in trainer.settings},
+              **trainer.recorded_options(),
               **({"direction": direction} if direction != "AtoB" else {})}
     earlier = out / "recipe.json"
     if resume and earlier.exists():  # a continued run keeps its history
