@@ -619,3 +619,47 @@ def subnet_budget_panel(budgets, best_at, inputs, teacher_out, target, n: int = 
         label, out = best_at(b)
         outputs[label] = out
     return comparison_panel(inputs, outputs, target, n=n, cell_inches=cell_inches)
+
+
+def method_scatter(rows: list[dict], x: str, title: str, xlabel: str, metric: str = "l1",
+                   group: str = "method", style: str | None = "budget_ngf", logx: bool = False,
+                   reference: dict | None = None):
+    """Quality against one cost per run (chapter 11): every run of ``rows`` is
+    a small point at ``(row[x], row[metric])``, coloured by ``group``; each
+    group's mean over its runs (per value of ``style``, one marker shape each)
+    is a large marker.  ``reference`` (label -> value of ``metric``) draws
+    horizontal lines such as the teacher and the trivial translators."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7.2, 4.0))
+    groups = list(dict.fromkeys(r[group] for r in rows))
+    styles = list(dict.fromkeys(r[style] for r in rows)) if style else [None]
+    colours = {g: plt.cm.tab10(i % 10) for i, g in enumerate(groups)}
+    shapes = {s: m for s, m in zip(styles, ["o", "s", "^", "D", "v", "P"])}
+    for g in groups:
+        for s in styles:
+            runs = [r for r in rows if r[group] == g and (style is None or r[style] == s)]
+            if not runs:
+                continue
+            xs, ys = [r[x] for r in runs], [r[metric] for r in runs]
+            ax.scatter(xs, ys, s=14, color=colours[g], alpha=0.45, marker=shapes[s])
+            ax.scatter([sum(xs) / len(xs)], [sum(ys) / len(ys)], s=90, color=colours[g],
+                       marker=shapes[s], edgecolors="black", linewidths=0.8)
+    for label, value in (reference or {}).items():
+        ax.axhline(value, color="grey", lw=0.8, ls="--")
+        ax.text(ax.get_xlim()[1], value, f" {label}", fontsize=7, va="center", ha="left",
+                color="grey")
+    handles = [plt.Line2D([], [], color=colours[g], marker="o", ls="none", label=str(g))
+               for g in groups]
+    if style:
+        handles += [plt.Line2D([], [], color="black", marker=shapes[s], ls="none",
+                               markerfacecolor="white", label=f"{style.replace('_', ' ')} {s}")
+                    for s in styles]
+    ax.legend(handles=handles, fontsize=7, loc="upper left", bbox_to_anchor=(1.12, 1.0))
+    if logx:
+        ax.set_xscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(f"{METRIC_NAMES.get(metric, metric)} on the test split (lower is better)")
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig

@@ -153,3 +153,53 @@ def test_a_resumed_comparison_keeps_its_finished_runs(tmp_path, monkeypatch, cap
     with pytest.raises(SystemExit) as bad:
         main(["sweep-comparison", "--methods", "pruning", "--out", "x.json"])
     assert bad.value.code == 2 and "invalid choice: 'pruning'" in capsys.readouterr().err
+
+
+def test_budgets_are_checked_before_training_and_seed0_students_are_saved(tmp_path, monkeypatch,
+                                                                          capsys):
+    import gancomp_lite.provenance as prov
+    from gancomp_lite.cli import main
+    from gancomp_lite.training.checkpoint import load_student_file, read_manifest
+    from gancomp_lite.training.teachers import load_teacher
+
+    monkeypatch.setattr(prov, "require_clean", lambda *a, **k: "0" * 40)
+    monkeypatch.setattr(C, "latency", _shapes_only_latency)
+    ranges = C.reachable()
+    assert ranges["once-for-all"] == list(range(7, 13))   # the channels-48-ci space, within 5% below
+    assert ranges["scratch"][0] == 1 and ranges["cat"][0] > 1    # pruning keeps a channel floor
+    assert {7, 10} <= set(ranges["cat"]) and 8 not in ranges["cat"]  # its step jumps past ngf 8's band
+    top = ranges["scratch"][-1]
+    teacher_macs = C.macs_of(load_teacher("edges2shapes", "ci"))
+    assert C.budget_of(top) < teacher_macs <= C.budget_of(top + 1)   # the widest below the teacher
+    # a budget no method reaches, one the search space cannot hold, one given twice: one line each
+    for bad, says in ((["--budget-ngfs", str(top + 1)], f"scratch reaches ngf 1-{top};"),
+                      (["--methods", "once-for-all", "--budget-ngfs", "3"], "once-for-all reaches ngf 7-12;"),
+                      (["--methods", "cat", "--budget-ngfs", "8"], "reaches --budget-ngfs 3-5, 7, 10-"),
+                      (["--budget-ngfs", "8", "8"], "given twice")):
+        assert main(["sweep-comparison", *bad, "--out", str(tmp_path / "bad.json")]) == 2
+        err = capsys.readouterr().err
+        assert says in err and "Traceback" not in err
+    assert not (tmp_path / "bad.json").exists()       # refused before anything was written
+    out, keep = tmp_path / "cmp.json", tmp_path / "students"
+    args = ["sweep-comparison", "--methods", "scratch", "cat", "--budget-ngfs", "10", "--seeds", "1",
+            "0", "--steps", "1", "--n", "8", "--curve-points", "1", "--out", str(out),
+            "--save-students", str(keep), "--no-progress"]
+    assert main(args) == 0
+    data = results.load(out)
+    assert "--budget-ngfs 10 --out" in data["command"] and data["command"].endswith(
+        f"--save-students {keep.as_posix()}")
+    assert sorted(data["claims"]) == sorted(C._claims((10,))) and data["budgets"] == {"ngf10": C.budget_of(10)}
+    # only the first seed's students are kept, one per method, and they are the scored networks
+    assert sorted(p.name for p in keep.glob("*.pt")) == ["comparison-cat-ngf10-seed1.pt",
+                                                         "comparison-scratch-ngf10-seed1.pt"]
+    for m in ("scratch", "cat"):
+        path = C.student_file(keep, m, 10, 1)
+        G, man = load_student_file(path), read_manifest(path)
+        assert man["kind"] == C.SWEEP_STUDENT_KIND and man["arm"] == m and man["results"] == out.name
+        row = next(r for r in data["rows"] if r["method"] == m and r["seed"] == 1)
+        assert C.macs_of(G) / 1e9 == pytest.approx(row["gmacs_256"])
+    v = C.verdicts(data["rows"], data["baselines"], 2, data["settings"]["budget_ngfs"])
+    assert set(v) == set(C._claims((10,)))
+    assert main(args[:-3] + ["--out", str(tmp_path / "again.json"), "--save-students", str(keep),
+                             "--no-progress"]) == 2          # the students exist: not overwritten
+    assert "exists" in capsys.readouterr().err

@@ -113,12 +113,14 @@ def _cmd_sweep_comparison(args: argparse.Namespace) -> int:
     path = cmp.run_recorded(
         args.out, seeds=args.seeds, steps=args.steps, size=args.size, batch_size=args.batch_size,
         n_eval=args.n, points=args.curve_points, finetune_steps=args.finetune_steps,
-        methods=args.methods, allow_dirty=args.allow_dirty, force=args.force, resume=args.resume,
-        progress=not args.no_progress, argv=args.argv)
+        methods=args.methods, budget_ngfs=args.budget_ngfs, allow_dirty=args.allow_dirty,
+        force=args.force, resume=args.resume, progress=not args.no_progress, argv=args.argv,
+        save_students_to=args.save_students)
     data = cmp.load(path)
     print(f"wrote {len(data['rows'])} rows to {path}")
     for claim, v in cmp.verdicts(data["rows"], data.get("baselines"),
-                                 len(data["settings"]["seeds"])).items():
+                                 len(data["settings"]["seeds"]),
+                                 data["settings"]["budget_ngfs"]).items():
         print(f"{claim} [{v['metric']}]: {v['verdict']} ({v['reason']})")
     return 0
 
@@ -233,7 +235,7 @@ def add_parsers(sub) -> None:
     _resume_option(c)
     c.set_defaults(func=_cmd_sweep_ofa)
 
-    from ..experiments.comparison import METHODS
+    from ..experiments.comparison import BUDGET_NGFS, METHODS
     c = sub.add_parser("sweep-comparison",
                        help="every method at two equal MAC budgets on one task under one "
                             "protocol, with three checkpoint rules (chapter 11)")
@@ -246,6 +248,11 @@ def add_parsers(sub) -> None:
                    help="once-for-all's fine-tuning of each searched subnet")
     c.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS,
                    metavar="METHOD", help=f"only these ({', '.join(METHODS)}; default: all)")
+    c.add_argument("--budget-ngfs", type=_positive, nargs="+", default=list(BUDGET_NGFS),
+                   metavar="K", help="the budgets: the MACs of the uniform Mobile ResNet of each "
+                                     "width K (default: %(default)s); checked before training")
+    c.add_argument("--save-students", default=None, metavar="DIR",
+                   help="also write every method's student of the first seed into DIR")
     _recorded_sweep_options(c)
     _resume_option(c)
     c.set_defaults(func=_cmd_sweep_comparison)

@@ -43,7 +43,7 @@ L1 to the true target) the same way:
 Claims are registered before the run (:data:`CLAIMS`); :func:`verdicts` judges
 them by the one rule, gated by the trivial translators; :func:`ranking` orders
 the methods per budget with the rule's verdict for each adjacent pair.
-Explained in chapter ``nb/11_comparison`` (not written yet: it reads the recorded file).
+Explained in chapter ``nb/11_comparison``, which reads the recorded file.
 """
 from __future__ import annotations
 
@@ -79,14 +79,43 @@ RECIPES = {
     "omgd": "online teacher trained with the student, OMGD's paired loss",
     "crd": "online teacher trained with the student, CRD's paired loss (content relations)",
 }
+#: What the papers themselves report when they rank these methods, as printed (FID, lower
+#: is better; MACs as each paper counts them), with the table it comes from and how the
+#: number was selected.  Facts cited from the papers, not results of this book: chapter 11
+#: sets them beside its own ranking.  The CAT paper's own tables are not among the
+#: project's paper texts; its horse2zebra number is the one CRD copies.
+PAPER_RESULTS = (
+    # (task, method, teacher as the paper states it, GMACs, FID, source, checkpoint rule)
+    ("edges2shoes", "teacher (ResNet pix2pix)", "ResNet ngf 64", 56.8, 24.18,
+     "GAN Compression, Table 1", "released latest_net_G (last)"),
+    ("edges2shoes", "GAN Compression", "ResNet ngf 64", 4.81, 26.60,
+     "GAN Compression, Table 1", "released latest_net_G (last)"),
+    ("edges2shoes", "teacher (U-Net pix2pix)", "U-Net ngf 64", 18.60, 34.31,
+     "CRD, Table 2", "best of evaluations on the test split"),
+    ("edges2shoes", "OMGD", "U-Net ngf 64", 1.219, 25.00, "CRD, Table 2",
+     "best of evaluations on the test split"),
+    ("edges2shoes", "CRD", "U-Net ngf 64", 1.219, 24.35, "CRD, Table 2",
+     "best of evaluations on the test split"),
+    ("horse2zebra", "teacher (ResNet CycleGAN)", "ResNet ngf 64", 56.80, 61.53,
+     "CRD, Table 1", "as each source reports"),
+    ("horse2zebra", "GAN Compression", "ResNet ngf 64", 2.67, 64.95,
+     "CRD, Table 1 (GAN Compression's 'w/o fine-tuning' row)", "as GAN Compression reports"),
+    ("horse2zebra", "CAT", "inception ResNet", 2.55, 60.18, "CRD, Table 1 (copied from CAT)",
+     "as CAT reports"),
+    ("horse2zebra", "OMGD", "mobile ResNet ngf 64", 1.408, 51.92, "CRD, Table 1",
+     "best of evaluations on the test split"),
+    ("horse2zebra", "CRD", "mobile ResNet ngf 64", 1.408, 46.61, "CRD, Table 1",
+     "best of evaluations on the test split"),
+)
 PROTOCOLS = ("last", "best-on-test", "held-out")
 #: held-out training items a run is evaluated on (the held-out protocol)
 N_HELD = 128
 
 
-def _claims() -> dict[str, str]:
+def _claims(budget_ngfs=BUDGET_NGFS) -> dict[str, str]:
+    """The claims a comparison at the budgets of ``budget_ngfs`` registers."""
     c = {}
-    for k in BUDGET_NGFS:
+    for k in budget_ngfs:
         at = f"at the MACs of the uniform ngf-{k} Mobile ResNet"
         c[f"gc_beats_scratch@ngf{k}"] = (f"GAN Compression: {at}, its recipe gives a clearly better "
                                          f"student than the same network trained from scratch.")
@@ -109,6 +138,88 @@ def macs_of(G) -> int:
     from ..metrics.cost import profile_macs
 
     return profile_macs(G, 256, CONVENTION)
+
+
+def reachable(methods=METHODS, teacher=None, inception=None) -> dict[str, list[int]]:
+    """For each method of ``methods``, the widths ``k`` whose budget
+    (:func:`budget_of`) it can meet within :data:`BUDGET_TOLERANCE` below: a
+    uniform student below the teacher's MACs; a once-for-all subnet of the
+    search space; CAT's one-step pruning of the inception teacher (whose steps
+    between thresholds can jump past the band, so its widths may have gaps)."""
+    from ..compression.ofa import search_space, subnet_macs
+    from ..errors import BudgetError
+    from ..training.teachers import load_teacher
+
+    teacher = teacher if teacher is not None else load_teacher(TASK, "ci")
+    top = macs_of(teacher)
+    widths = [w for w in range(1, 257) if budget_of(w) < top]
+    out = {m: widths for m in methods if m not in ("once-for-all", "cat")}
+    if "once-for-all" in methods:
+        from .ofa import SPACE
+
+        sp = search_space(SPACE)
+        small, large = (subnet_macs(c, 256, CONVENTION) for c in (sp.smallest(), sp.largest()))
+        out["once-for-all"] = [w for w in widths if budget_of(w) >= small
+                               and (1 - BUDGET_TOLERANCE) * budget_of(w) <= large]
+    if "cat" in methods:
+        from ..compression.one_step import one_step_prune
+
+        inception = inception if inception is not None else load_teacher(TASK, "ci",
+                                                                          arch="inception")
+        out["cat"] = []
+        for w in widths:
+            try:
+                _, report = one_step_prune(inception, budget_of(w), size=256,
+                                           convention=CONVENTION)
+            except BudgetError:
+                continue
+            if report.macs >= (1 - BUDGET_TOLERANCE) * budget_of(w):
+                out["cat"].append(w)
+    return out
+
+
+def _spans(widths) -> str:
+    """``[3, 4, 5, 7]`` as ``"3-5, 7"`` (``"none"`` when empty)."""
+    spans, ws = [], sorted(widths)
+    for w in ws:
+        if spans and w == spans[-1][1] + 1:
+            spans[-1][1] = w
+        else:
+            spans.append([w, w])
+    return ", ".join(f"{a}" if a == b else f"{a}-{b}" for a, b in spans) or "none"
+
+
+def check_budgets(budget_ngfs, methods=METHODS, teacher=None, inception=None) -> None:
+    """Refuse, before anything trains, a budget that some method of
+    ``methods`` cannot meet (:func:`reachable`): one
+    :class:`~gancomp_lite.errors.BudgetError` naming the method, the widths it
+    reaches and those every method of the comparison reaches."""
+    from ..errors import BudgetError
+
+    ks = list(budget_ngfs)
+    if not ks:
+        raise BudgetError("the comparison needs at least one budget (--budget-ngfs)")
+    if len(set(ks)) != len(ks):
+        raise BudgetError(f"a budget is given twice: --budget-ngfs {' '.join(map(str, ks))}")
+    ranges = reachable(methods, teacher, inception)
+    every = set.intersection(*(set(r) for r in ranges.values()))
+    for k in ks:
+        for m, ok in ranges.items():
+            if k not in ok:
+                raise BudgetError(
+                    f"{m} cannot meet the ngf-{k} budget ({budget_of(k) / 1e9:.4g}G MACs, "
+                    f"{CONVENTION}, within {BUDGET_TOLERANCE:.0%} below): {m} reaches ngf "
+                    f"{_spans(ok)}; every method of this comparison reaches --budget-ngfs "
+                    f"{_spans(every)}")
+
+
+#: the manifest kind of a network saved by ``sweep-comparison --save-students``
+SWEEP_STUDENT_KIND = "comparison sweep student"
+
+
+def student_file(directory, method: str, k: int, seed: int) -> Path:
+    """Where ``--save-students DIRECTORY`` puts ``method``'s student at the ngf-``k`` budget."""
+    return Path(directory) / f"comparison-{method}-ngf{k}-seed{seed}.pt"
 
 
 # -- the protocol -------------------------------------------------------------------
@@ -414,23 +525,29 @@ def command(settings: dict) -> str:
     """The command line that re-runs a recorded comparison with ``settings``."""
     methods = ("" if list(settings["methods"]) == list(METHODS)
                else " --methods " + " ".join(settings["methods"]))
+    budgets = ("" if list(settings.get("budget_ngfs", BUDGET_NGFS)) == list(BUDGET_NGFS)
+               else " --budget-ngfs " + " ".join(map(str, settings["budget_ngfs"])))
+    save = f" --save-students {settings['save_students']}" if settings.get("save_students") else ""
     return ("gancomp-lite sweep-comparison --seeds {s} --steps {steps} --size {size} "
             "--batch-size {batch_size} --n {n_eval} --curve-points {points} --finetune-steps "
-            "{finetune_steps}{methods} --out {out}").format(
-        s=" ".join(map(str, settings["seeds"])), methods=methods,
-        **{k: v for k, v in settings.items() if k != "methods"})
+            "{finetune_steps}{methods}{budgets} --out {out}{save}").format(
+        s=" ".join(map(str, settings["seeds"])), methods=methods, budgets=budgets, save=save,
+        **{k: v for k, v in settings.items() if k not in ("methods", "save_students")})
 
 
 def run_recorded(out, seeds=(0, 1, 2), steps: int | None = None, size: int = 64,
                  batch_size: int = 4, n_eval: int = 512, points: int = 8,
-                 finetune_steps: int = 300, methods=METHODS, allow_dirty: bool = False,
-                 force: bool = False, resume: bool = False, progress: bool = True,
-                 argv: list[str] | None = None):
+                 finetune_steps: int = 300, methods=METHODS, budget_ngfs=BUDGET_NGFS,
+                 allow_dirty: bool = False, force: bool = False, resume: bool = False,
+                 progress: bool = True, argv: list[str] | None = None, save_students_to=None):
     """The recorded comparison: refuse a dirty tree (unless ``allow_dirty``);
     write ``out`` with its command, claims, protocol, code version, teacher
     checksums, trivial scores and machine before training; append each run;
     mark it complete.  ``steps`` default: the ``ci`` teacher's own.
-    ``resume``: continue an interrupted ``out`` of the same command and package."""
+    ``resume``: continue an interrupted ``out`` of the same command and package.
+    ``budget_ngfs``: the budgets, checked before anything trains (:func:`check_budgets`).
+    ``save_students_to``: a folder that receives every method's student of the
+    first seed as it finishes (:func:`student_file`; chapter 11 shows them)."""
     from ..errors import GancompError
     from ..provenance import require_clean
     from ..training.checkpoint import read_manifest, teacher_path
@@ -442,26 +559,42 @@ def run_recorded(out, seeds=(0, 1, 2), steps: int | None = None, size: int = 64,
     unknown = [m for m in methods if m not in METHODS]
     if unknown or not methods:
         raise GancompError(f"unknown method(s) {unknown}; choose from {', '.join(METHODS)}")
+    from ..shipped import refuse_existing
+
+    check_budgets(budget_ngfs, methods)
     version = require_clean(allow_dirty, "record a sweep")
+    save = Path(save_students_to).as_posix() if save_students_to else None
+    if save:
+        refuse_existing([student_file(save, m, k, seeds[0]) for m in methods
+                         for k in budget_ngfs], force or resume)
     tpath, ipath = teacher_path(TASK, "ci"), teacher_path(TASK, "ci", "inception")
     manifest = read_manifest(tpath)
     steps = steps or int(manifest["recipe"]["steps"])
     settings = dict(task=TASK, seeds=list(seeds), steps=steps, size=size, batch_size=batch_size,
                     n_eval=n_eval, n_held=N_HELD, points=points, finetune_steps=finetune_steps,
-                    budget_ngfs=list(BUDGET_NGFS),
+                    budget_ngfs=list(budget_ngfs),
                     methods=[m for m in METHODS if m in methods])
-    line = command({**settings, "out": Path(out).as_posix()})
+    line = command({**settings, "out": Path(out).as_posix(), "save_students": save})
     record = results.ResultsFile(
-        out, "comparison", line, version, settings, CLAIMS, force=force, resume=resume,
-        allow_dirty=version.endswith("+dirty"), argv=argv, judged_if=results.LEARNED_RULE,
-        convention=CONVENTION, budgets={f"ngf{k}": budget_of(k) for k in BUDGET_NGFS},
+        out, "comparison", line, version, settings, _claims(budget_ngfs), force=force,
+        resume=resume, allow_dirty=version.endswith("+dirty"), argv=argv,
+        judged_if=results.LEARNED_RULE, convention=CONVENTION,
+        budgets={f"ngf{k}": budget_of(k) for k in budget_ngfs},
         cost_clock=CLOCK,
         teachers={name: {"file": p.name, "sha256": read_manifest(p)["sha256"],
                          "steps": int(read_manifest(p)["recipe"]["steps"])}
                   for name, p in (("resnet", tpath), ("inception", ipath))},
         recipes=RECIPES, baselines=results.trivial_scores(TASK, n_eval, size))
-    run(progress=progress, record=record,
-        **{k: v for k, v in settings.items() if k not in ("task", "budget_ngfs")})
+
+    def keep(key, G):
+        method, k, seed = key
+        if seed == seeds[0]:
+            results.save_sweep_student(G, student_file(save, method, k, seed), SWEEP_STUDENT_KIND,
+                                       "comparison", method, seed, out, record.data["command"],
+                                       version, force=True)
+
+    run(progress=progress, record=record, models=results.SavingDict(keep) if save else None,
+        **{k: v for k, v in settings.items() if k != "task"})
     return record.finish()
 
 
@@ -475,10 +608,11 @@ def summarise(rows: list[dict], metric: str = "l1") -> dict[tuple, dict]:
 
 
 def verdicts(rows: list[dict], trivial: dict[str, float] | None = None,
-             seeds: int | None = None) -> dict[str, dict]:
-    """Every claim of :data:`CLAIMS` judged by the one rule on L1 (lower is
-    better), gated by the trivial translators ``trivial``; a claim on a method
-    with fewer than ``seeds`` finished runs is inconclusive, and says so."""
+             seeds: int | None = None, budget_ngfs=BUDGET_NGFS) -> dict[str, dict]:
+    """Every claim of :func:`_claims` at ``budget_ngfs`` (a recorded file's
+    ``settings``) judged by the one rule on L1 (lower is better), gated by the
+    trivial translators ``trivial``; a claim on a method with fewer than
+    ``seeds`` finished runs is inconclusive, and says so."""
     t = summarise(rows)
     out = {}
 
@@ -494,7 +628,7 @@ def verdicts(rows: list[dict], trivial: dict[str, float] | None = None,
                       "reason": f"{a} {t[a, k]['l1_mean']:.4g} vs {b} {t[b, k]['l1_mean']:.4g} "
                                 f"at ngf {k}: {why}"}
 
-    for k in BUDGET_NGFS:
+    for k in budget_ngfs:
         judge(f"gc_beats_scratch@ngf{k}", "gan-compression", "scratch", k)
         judge(f"ofa_beats_gc@ngf{k}", "once-for-all", "gan-compression", k)
         judge(f"cat_beats_gc@ngf{k}", "cat", "gan-compression", k)
