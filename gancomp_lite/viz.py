@@ -623,16 +623,18 @@ def subnet_budget_panel(budgets, best_at, inputs, teacher_out, target, n: int = 
 
 def method_scatter(rows: list[dict], x: str, title: str, xlabel: str, metric: str = "l1",
                    group: str = "method", style: str | None = "budget_ngf", logx: bool = False,
-                   reference: dict | None = None):
+                   reference: dict | None = None, order: Sequence | None = None):
     """Quality against one cost per run (chapter 11): every run of ``rows`` is
-    a small point at ``(row[x], row[metric])``, coloured by ``group``; each
-    group's mean over its runs (per value of ``style``, one marker shape each)
-    is a large marker.  ``reference`` (label -> value of ``metric``) draws
-    horizontal lines such as the teacher and the trivial translators."""
+    a small point at ``(row[x], row[metric])``, coloured by ``group`` (in the
+    order of ``order``, so that a method keeps its colour from plot to plot);
+    each group's mean over its runs (per value of ``style``, one marker shape
+    each) is a large marker.  ``reference`` (label -> value of ``metric``)
+    draws horizontal lines such as the teacher and the trivial translators."""
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7.2, 4.0))
-    groups = list(dict.fromkeys(r[group] for r in rows))
+    present = {r[group] for r in rows}
+    groups = [g for g in (order or dict.fromkeys(r[group] for r in rows)) if g in present]
     styles = list(dict.fromkeys(r[style] for r in rows)) if style else [None]
     colours = {g: plt.cm.tab10(i % 10) for i, g in enumerate(groups)}
     shapes = {s: m for s, m in zip(styles, ["o", "s", "^", "D", "v", "P"])}
@@ -645,9 +647,17 @@ def method_scatter(rows: list[dict], x: str, title: str, xlabel: str, metric: st
             ax.scatter(xs, ys, s=14, color=colours[g], alpha=0.45, marker=shapes[s])
             ax.scatter([sum(xs) / len(xs)], [sum(ys) / len(ys)], s=90, color=colours[g],
                        marker=shapes[s], edgecolors="black", linewidths=0.8)
+    if logx:
+        from matplotlib.ticker import FuncFormatter
+
+        ax.set_xscale("log")
+        plain = FuncFormatter(lambda v, _: f"{v:g}")
+        ax.xaxis.set_major_formatter(plain)
+        ax.xaxis.set_minor_formatter(plain)
+        ax.tick_params(axis="x", which="minor", labelsize=7)
     for label, value in (reference or {}).items():
         ax.axhline(value, color="grey", lw=0.8, ls="--")
-        ax.text(ax.get_xlim()[1], value, f" {label}", fontsize=7, va="center", ha="left",
+        ax.text(ax.get_xlim()[0], value, f" {label}", fontsize=7, va="bottom", ha="left",
                 color="grey")
     handles = [plt.Line2D([], [], color=colours[g], marker="o", ls="none", label=str(g))
                for g in groups]
@@ -655,11 +665,46 @@ def method_scatter(rows: list[dict], x: str, title: str, xlabel: str, metric: st
         handles += [plt.Line2D([], [], color="black", marker=shapes[s], ls="none",
                                markerfacecolor="white", label=f"{style.replace('_', ' ')} {s}")
                     for s in styles]
-    ax.legend(handles=handles, fontsize=7, loc="upper left", bbox_to_anchor=(1.12, 1.0))
-    if logx:
-        ax.set_xscale("log")
+    ax.legend(handles=handles, fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))
     ax.set_xlabel(xlabel)
     ax.set_ylabel(f"{METRIC_NAMES.get(metric, metric)} on the test split (lower is better)")
     ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def protocol_figure(runs: dict, title: str):
+    """The three checkpoint protocols on learning curves (chapter 11): for each
+    run of ``runs`` (label -> a row with a ``curve`` of ``step``, ``l1`` on the
+    test split and ``held_out_l1``), the test curve (solid) and the held-out
+    curve (dashed); a star marks the step best on the test split (what
+    best-on-test reports), a ring the step best on the held-out items (whose
+    *test* value the held-out protocol reports), a square the last step."""
+    import matplotlib.pyplot as plt
+
+    from .experiments.comparison import protocols
+
+    fig, ax = plt.subplots(figsize=(7.2, 3.8))
+    for i, (label, row) in enumerate(runs.items()):
+        c, colour = row["curve"], plt.cm.tab10(i % 10)
+        p = protocols(c)
+        ax.plot(c["step"], c["l1"], color=colour, marker=".", label=f"{label}: test")
+        ax.plot(c["step"], c["held_out_l1"], color=colour, ls="--", alpha=0.6,
+                label=f"{label}: held-out training items")
+        ax.scatter([p["best_step"]], [p["best-on-test"]], marker="*", s=160, color=colour,
+                   edgecolors="black", zorder=3)
+        ax.scatter([p["held_out_step"]], [p["held-out"]], marker="o", s=110, facecolors="none",
+                   edgecolors=colour, linewidths=1.6, zorder=3)
+        ax.scatter([c["step"][-1]], [p["last"]], marker="s", s=50, color=colour,
+                   edgecolors="black", zorder=3)
+    ax.set_xlabel("training step")
+    ax.set_ylabel("L1 (lower is better)")
+    ax.set_title(title)
+    handles, labels = ax.get_legend_handles_labels()
+    handles += [plt.Line2D([], [], marker=m, ls="none", color="grey", markerfacecolor=f,
+                           markeredgecolor="black", markersize=s)
+                for m, f, s in (("*", "grey", 12), ("o", "none", 9), ("s", "grey", 7))]
+    labels += ["best-on-test picks", "held-out picks (its test value)", "last"]
+    ax.legend(handles, labels, fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))
     fig.tight_layout()
     return fig

@@ -203,3 +203,39 @@ def test_budgets_are_checked_before_training_and_seed0_students_are_saved(tmp_pa
     assert main(args[:-3] + ["--out", str(tmp_path / "again.json"), "--save-students", str(keep),
                              "--no-progress"]) == 2          # the students exist: not overwritten
     assert "exists" in capsys.readouterr().err
+
+
+def test_the_ranking_in_words_and_the_papers_own_order():
+    ranked = [{"method": "crd", "vs_next": "ahead"}, {"method": "omgd", "vs_next": "tie"},
+              {"method": "cat", "vs_next": None}]
+    assert C.ranking_text(ranked) == "crd > omgd = cat" and C.ranking_text([]) == ""
+    # CRD's Table 1 on horse2zebra, best FID first; the teacher is not a method
+    assert [m for m, _, _ in C.paper_ranking("horse2zebra")] == [
+        "CRD", "OMGD", "CAT", "GAN Compression"]
+    assert all(len(p) == 7 and p[4] > 0 for p in C.PAPER_RESULTS)
+
+
+def test_the_chapter_figures_draw_every_run_its_mean_and_each_rules_pick():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from gancomp_lite.viz import method_scatter, protocol_figure
+
+    rows = _rows({"scratch": [0.12, 0.13], "crd": [0.10, 0.11]})
+    for i, r in enumerate(rows):
+        r["cost"] = 1.0 + i
+    fig = method_scatter(rows, "cost", "t", "x", reference={"teacher": 0.05}, order=C.METHODS,
+                         logx=True)
+    ax = fig.axes[0]
+    drawn = [c.get_offsets() for c in ax.collections]
+    assert len(drawn) == 4 and sum(len(d) for d in drawn) == 6     # 4 runs, 2 means
+    assert [h.get_label() for h in ax.get_legend().legend_handles][:2] == ["scratch", "crd"]
+    means = sorted(float(d[0][1]) for d in drawn if len(d) == 1)
+    assert means == pytest.approx([0.105, 0.125])
+    plt.close(fig)
+    curve = {"step": [1, 2, 3], "l1": [0.3, 0.2, 0.25], "held_out_l1": [0.31, 0.28, 0.27]}
+    fig = protocol_figure({"a": {"curve": curve}}, "t")
+    picks = [tuple(map(float, c.get_offsets()[0])) for c in fig.axes[0].collections]
+    assert picks == [(2.0, 0.2), (3.0, 0.25), (3.0, 0.25)]   # best-on-test, held-out, last
+    plt.close(fig)

@@ -691,4 +691,20 @@ def ranking(rows: list[dict], protocol: str = "last") -> dict[int, list[dict]]:
     return out
 
 
+def ranking_text(ranked: list[dict]) -> str:
+    """One budget's :func:`ranking` in words: ``"crd > omgd = cat"`` (``>``
+    clearly better by the rule, ``=`` a tie with the next one down)."""
+    out = ranked[0]["method"] if ranked else ""
+    for a, b in zip(ranked, ranked[1:]):
+        out += (" > " if a["vs_next"] == "ahead" else " = ") + b["method"]
+    return out
+
+
+def paper_ranking(task: str) -> list[tuple]:
+    """The methods of :data:`PAPER_RESULTS` on ``task`` (teachers left out)
+    ordered by their printed FID, best first: ``[(method, gmacs, fid), ...]``."""
+    return sorted(((m, g, f) for t, m, _, g, f, _, _ in PAPER_RESULTS
+                   if t == task and not m.startswith("teacher")), key=lambda x: x[2])
+
+
 load = results.load
