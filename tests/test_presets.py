@@ -7,7 +7,8 @@ from gancomp_lite.cli import main
 from gancomp_lite.errors import GancompError
 from gancomp_lite.training.distill import PRESETS as DISTILL
 from gancomp_lite.training.online import PRESETS as ONLINE
-from gancomp_lite.training.presets import PAPER_PRESETS, loss_weights, paper_preset, steps_for
+from gancomp_lite.training.presets import (PAPER_PRESETS, loss_weights, paper_preset, preset_for,
+                                           steps_for)
 
 
 def test_every_preset_names_loss_weights_that_exist_and_an_objective_that_fits():
@@ -100,3 +101,41 @@ def test_distill_applies_a_paper_preset(tmp_path, capsys):
     with pytest.raises(GancompError, match="train-supernet"):
         from gancomp_lite.training.presets import distill_preset
         distill_preset("gc-edges2shoes-r-supernet")
+
+
+def test_train_supernet_and_distill_online_apply_their_paper_presets(tmp_path, capsys):
+    """train-supernet / distill-online --paper-preset: the schedule in epochs with its decay,
+    the batch, the loss and what the preset names (space; method and widths)."""
+    out = tmp_path / "supernet"
+    assert main(["train-supernet", "edges2shapes", "--paper-preset", "gc-edges2shoes-r-supernet",
+                 "--n-train", "4", "--n-val", "2", "--size", "32", "--out", str(out),
+                 "--no-progress"]) == 0
+    record = json.loads((out / "recipe.json").read_text())
+    p = PAPER_PRESETS["gc-edges2shoes-r-supernet"]
+    assert record["recipe"]["steps"] == p.epochs + p.epochs_decay     # 4 items at batch 4: 1 step an epoch
+    assert record["decay_steps"] == p.epochs_decay and record["paper_preset"] == "gc-edges2shoes-r-supernet"
+    assert record["recipe"]["space"]["name"] == "channels-48" and record["recipe"]["batch_size"] == 4
+    assert record["recipe"]["preset"] == "pix2pix"
+    out = tmp_path / "online"
+    assert main(["distill-online", "--task", "edges2shapes", "--paper-preset", "crd-edges2shoes-r-joint",
+                 "--steps", "2", "--n-train", "4", "--n", "4", "--out", str(out), "--no-progress"]) == 0
+    record = json.loads((out / "recipe.json").read_text())
+    p = PAPER_PRESETS["crd-edges2shoes-r-joint"]
+    assert record["method"] == "crd" and record["preset"] == "crd-pix2pix" and record["batch_size"] == 4
+    assert record["student"]["ngf"] == 16 and record["paper_preset"] == "crd-edges2shoes-r-joint"
+    assert record["steps"] == 2 and record["decay_steps"] == 1   # explicit steps: the preset's half decays
+    capsys.readouterr()
+    for bad, says in ((["distill-online", "--task", "edges2shapes", "--method", "omgd",
+                        "--paper-preset", "crd-edges2shoes-r-joint", "--steps", "1"], "crd's recipe"),
+                      (["distill-online", "--task", "edges2shapes", "--steps", "1"], "--method"),
+                      (["distill-online", "--task", "edges2shapes", "--method", "crd"], "--steps"),
+                      (["train-supernet", "edges2shapes", "--steps", "1"], "--space"),
+                      (["train-supernet", "edges2shapes", "--space", "channels-48-ci"], "--steps")):
+        assert main([*bad, "--out", str(tmp_path / "bad")]) == 2, bad
+        err = capsys.readouterr().err
+        assert says in err and "Traceback" not in err, (bad, err)
+    with pytest.raises(SystemExit):          # a distill recipe is not among train-supernet's choices
+        main(["train-supernet", "edges2shapes", "--paper-preset", "gc-edges2shoes-r-distill",
+              "--out", str(tmp_path / "bad")])
+    with pytest.raises(GancompError, match="`distill-online` trains it, not `train-supernet`"):
+        preset_for("omgd-horse2zebra-joint", "train-supernet")

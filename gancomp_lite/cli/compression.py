@@ -67,14 +67,28 @@ def _cmd_train_supernet(args: argparse.Namespace) -> int:
 
     from ..compression.ofa import search_space
     from ..training.supernet import train_supernet
+    from .training import _preset_epochs
 
+    preset = None
+    if args.paper_preset is not None:
+        from ..training.presets import preset_for, preset_space
+
+        preset = preset_for(args.paper_preset, "train-supernet")
+        args.space = args.space or preset_space(preset)
+        args.preset = args.preset or preset.loss
+        args.batch_size = args.batch_size or preset.batch_size
+        if args.direction is None and args.data is not None:
+            args.direction = preset.direction
+    if args.space is None:
+        raise GancompError("give the search space (--space), or a paper preset that names it")
     trainer, manifest = train_supernet(
         args.task, search_space(args.space), args.out, args.steps, sampling=args.sampling,
-        batch_size=args.batch_size, seed=args.seed, n_train=args.n_train, n_val=args.n_val,
+        batch_size=args.batch_size or 4, seed=args.seed, n_train=args.n_train, n_val=args.n_val,
         image_size=args.size, teacher_path=args.teacher, data=args.data, preset=args.preset,
         resume=args.resume, device=args.device, progress=not args.no_progress,
         command="gancomp-lite " + shlex.join(args.argv), amp=args.amp,
-        channels_last=args.channels_last, direction=args.direction)
+        channels_last=args.channels_last, direction=args.direction or "AtoB",
+        epochs=_preset_epochs(preset), paper_preset=args.paper_preset)
     if manifest is None:         # a torchrun process other than rank 0
         return 0
     last = trainer.history[-1]
@@ -190,13 +204,16 @@ def add_parsers(sub) -> None:
     sn = sub.add_parser("train-supernet", help="GAN Compression's once-for-all supernet, trained "
                                                "by its distiller (resumable)")
     sn.add_argument("task", choices=sorted(WORLDS))
-    sn.add_argument("--space", choices=list(SPACES), required=True,
-                    help="candidate widths (GAN Compression's lists; *-ci: divided by 4)")
+    sn.add_argument("--space", choices=list(SPACES), default=None,
+                    help="candidate widths (GAN Compression's lists; *-ci: divided by 4); default: "
+                         "the paper preset's")
     sn.add_argument("--sampling", choices=SAMPLINGS, default="uniform",
                     help="uniform: one subnet per step (GAN Compression); sandwich: largest, "
                          "smallest and a random one")
-    sn.add_argument("--steps", type=_positive, required=True)
-    sn.add_argument("--batch-size", type=_positive, default=4)
+    sn.add_argument("--steps", type=_positive, default=None,
+                    help="training steps (required unless --paper-preset sets them)")
+    sn.add_argument("--batch-size", type=_positive, default=None,
+                    help="default: the paper preset's, else 4")
     sn.add_argument("--seed", type=_non_negative, default=0)
     sn.add_argument("--n-train", type=_positive, default=None, help="default: the scale's")
     sn.add_argument("--n-val", type=_positive, default=32,
@@ -210,9 +227,13 @@ def add_parsers(sub) -> None:
     sn.add_argument("--device", type=_device, default=None)
     sn.add_argument("--no-progress", action="store_true")
     sn.add_argument("--out", required=True, help="run folder")
-    from .training import _add_direction, _add_speed_options
+    from .training import _add_direction, _add_paper_preset, _add_speed_options
 
-    _add_direction(sn)
+    _add_paper_preset(sn, "train-supernet", "GAN Compression's supernet recipe: its epochs on "
+                                            "the training set set the steps (the last "
+                                            "epochs_decay decaying), its batch size, loss "
+                                            "weights and search space")
+    _add_direction(sn, default=None)
     _add_speed_options(sn)
     sn.set_defaults(func=_cmd_train_supernet)
 

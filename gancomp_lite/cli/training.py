@@ -171,8 +171,7 @@ def _cmd_distill(args: argparse.Namespace) -> int:
                       evaluate_n=args.n or True,
                       command="gancomp-lite " + shlex.join(args.argv), amp=args.amp,
                       channels_last=args.channels_last, direction=args.direction,
-                      epochs=(preset.epochs + preset.epochs_decay, preset.epochs_decay)
-                      if preset else None, paper_preset=args.paper_preset)
+                      epochs=_preset_epochs(preset), paper_preset=args.paper_preset)
     last = trainer.history[-1]
     print(f"trained {args.student} ngf={args.ngf} ({mode}, init {args.init}, "
           f"{'inherited' if args.inherit_d else 'fresh'} D) for {trainer.step} steps into {args.out}")
@@ -191,6 +190,25 @@ def _cmd_distill_online(args: argparse.Namespace) -> int:
 
     from ..training.online import distill_online
 
+    preset = None
+    if args.paper_preset is not None:
+        from ..training.presets import preset_for, preset_student, preset_teacher_ngf
+
+        preset = preset_for(args.paper_preset, "distill-online")
+        if args.method is not None and args.method != preset.paper:
+            raise GancompError(f"{args.paper_preset} is {preset.paper}'s recipe, not "
+                               f"{args.method}'s: drop --method or pick a {args.method} preset")
+        args.method = preset.paper
+        args.preset = args.preset or preset.loss
+        named = preset_student(preset)
+        args.student_ngf = args.student_ngf or (named[1] if named else None)
+        args.teacher_ngf = args.teacher_ngf or preset_teacher_ngf(preset)
+        args.batch_size = args.batch_size or preset.batch_size
+        if args.direction is None and args.data is not None:
+            args.direction = preset.direction
+    if args.method is None:
+        raise GancompError("give the method (--method crd|omgd), or a paper preset that names it")
+    args.direction = args.direction or "AtoB"
     trainer = distill_online(args.task, args.method, args.out, args.steps, preset_name=args.preset,
                              scheme=args.scheme, student_ngf=args.student_ngf,
                              teacher_ngf=args.teacher_ngf, batch_size=args.batch_size, seed=args.seed,
@@ -199,7 +217,8 @@ def _cmd_distill_online(args: argparse.Namespace) -> int:
                              progress=not args.no_progress, evaluate_n=args.n or True,
                              force=args.force, command="gancomp-lite " + shlex.join(args.argv),
                              amp=args.amp, channels_last=args.channels_last,
-                             direction=args.direction)
+                             direction=args.direction, epochs=_preset_epochs(preset),
+                             paper_preset=args.paper_preset)
     last = trainer.history[-1]
     print(f"trained a {args.method} student for {trainer.step} steps into {args.out} "
           f"(student.pt, checkpoint.pt, recipe.json)")
@@ -262,6 +281,21 @@ def _add_direction(p, default: str | None = "AtoB") -> None:
                    help="how a paired --data folder is read: BtoA translates its right halves to its "
                         "left ones (the papers' Cityscapes labels -> photos and map2sat)"
                         + ("" if default else "; default: the paper preset's, else AtoB"))
+
+
+def _add_paper_preset(p, verb: str, what: str) -> None:
+    """``--paper-preset NAME`` of a training verb: the presets of the stages it trains."""
+    from ..training.presets import PAPER_PRESETS, VERB_STAGES
+
+    names = [k for k, x in PAPER_PRESETS.items() if x.stage in VERB_STAGES[verb]]
+    p.add_argument("--paper-preset", default=None, metavar="NAME", choices=names,
+                   help=f"{what}; options given here win. Choices: {', '.join(names)} "
+                        "(`gancomp-lite info --preset NAME` prints one)")
+
+
+def _preset_epochs(preset) -> tuple[int, int] | None:
+    """A preset's schedule as the training functions take it: ``(total, decaying)`` epochs."""
+    return (preset.epochs + preset.epochs_decay, preset.epochs_decay) if preset else None
 
 
 def _add_speed_options(p) -> None:
@@ -397,15 +431,9 @@ def add_parsers(sub) -> None:
     g.add_argument("--gan-mode", choices=["lsgan", "hinge", "vanilla"], default=None)
     g.add_argument("--lambda-recon", type=_non_negative_real, default=None, help="default: the task's preset")
     g.add_argument("--lambda-distill", type=_non_negative_real, default=None, help="default: the task's preset")
-    from ..training.presets import DISTILL_STAGES, PAPER_PRESETS
-
-    g.add_argument("--paper-preset", default=None, metavar="NAME",
-                   choices=[k for k, p in PAPER_PRESETS.items() if p.stage in DISTILL_STAGES],
-                   help="a paper's student recipe: its epochs on the training set set the steps "
-                        "(the last epochs_decay decaying), its batch size and loss weights; options "
-                        "given here win. Choices: " + ", ".join(
-                            k for k, p in PAPER_PRESETS.items() if p.stage in DISTILL_STAGES)
-                        + " (`gancomp-lite info --preset NAME` prints one)")
+    _add_paper_preset(g, "distill", "a paper's student recipe: its epochs on the training set "
+                                    "set the steps (the last epochs_decay decaying), its batch "
+                                    "size, loss weights, student and distilled layers")
     g.add_argument("--steps", type=_positive, default=None,
                    help="training steps (required unless --paper-preset sets them)")
     g.add_argument("--batch-size", type=_positive, default=None,
@@ -429,19 +457,26 @@ def add_parsers(sub) -> None:
 
     o = sub.add_parser("distill-online", help="OMGD's online distillation, or CRD on it: teacher, "
                                               "discriminator and student trained together")
-    o.add_argument("--method", choices=METHODS, required=True)
+    o.add_argument("--method", choices=METHODS, default=None,
+                   help="required unless --paper-preset names it")
     o.add_argument("--task", required=True, choices=sorted(WORLDS))
     o.add_argument("--preset", choices=sorted(ONLINE_PRESETS), default=None,
                    help="the official student loss (default: the method's for the task's kind)")
     o.add_argument("--scheme", choices=SCHEMES, default=None,
                    help="teacher discriminator scheme (default: online-frozen for crd, none for omgd)")
     o.add_argument("--student-ngf", type=_positive, default=None,
-                   help="default: a quarter of the teacher's (OMGD's student)")
-    o.add_argument("--teacher-ngf", type=_positive, default=None, help="default: the scale's teacher width")
+                   help="default: the paper preset's, else a quarter of the teacher's (OMGD's student)")
+    o.add_argument("--teacher-ngf", type=_positive, default=None,
+                   help="default: the paper preset's (when it names one teacher), else the scale's")
     o.add_argument("--teacher", default=None,
                    help="pre-trained schemes: the teacher file (default: the task's shipped teacher)")
-    o.add_argument("--steps", type=_positive, required=True)
-    o.add_argument("--batch-size", type=_positive, default=None, help="default: the scale's teacher batch")
+    _add_paper_preset(o, "distill-online", "OMGD's or CRD's recipe: its epochs on the training "
+                                           "set set the steps (the last epochs_decay decaying), "
+                                           "its batch size, student loss, method and widths")
+    o.add_argument("--steps", type=_positive, default=None,
+                   help="training steps (required unless --paper-preset sets them)")
+    o.add_argument("--batch-size", type=_positive, default=None,
+                   help="default: the paper preset's, else the scale's teacher batch")
     o.add_argument("--seed", type=_non_negative, default=0)
     o.add_argument("--n-train", type=_positive, default=None)
     o.add_argument("--backbone", choices=BACKBONES, default=None,
@@ -452,7 +487,7 @@ def add_parsers(sub) -> None:
     o.add_argument("--n", "--n-eval", dest="n", type=_positive, default=None, help="test images to evaluate on (under torchrun: --n-eval)")
     o.add_argument("--out", required=True, help="run folder")
     o.add_argument("--force", action="store_true", help="replace an existing run there")
-    _add_direction(o)
+    _add_direction(o, default=None)
     _add_speed_options(o)
     o.add_argument("--no-progress", action="store_true")
     o.set_defaults(func=_cmd_distill_online)

@@ -474,15 +474,9 @@ def distill(recipe: StudentRecipe, teacher_path: str | Path | None, out: str | P
         raise GancompError(f"{path} is the teacher of {taught!r}, not of {recipe.task!r}: "
                            f"pass that task's teacher (--teacher)")
     train_set = task_data(recipe.task, scale.name, recipe.image_size, n_train, 0, data, direction)
-    decay_steps = None
-    if epochs is not None:
-        from .loop import epoch_schedule
+    from .loop import run_schedule
 
-        preset_steps, decay_steps = epoch_schedule(*epochs, len(train_set), batch_size)
-        if steps is None:
-            steps = preset_steps
-        else:                         # explicit steps: the preset's share of decay
-            decay_steps = round(steps * decay_steps / preset_steps)
+    steps, decay_steps = run_schedule(steps, epochs, len(train_set), batch_size)
     trainer = student_trainer(recipe, teacher, teacher_D, train_set, steps, batch_size, seed,
                               device=device, progress=progress, amp=amp,
                               channels_last=channels_last, decay_steps=decay_steps)

@@ -81,6 +81,20 @@ def epoch_schedule(epochs: int, decay_epochs: int, n_items: int, batch_size: int
     return epochs * per_epoch, decay_epochs * per_epoch
 
 
+def run_schedule(steps: int | None, epochs: tuple[int, int] | None, n_items: int,
+                 batch_size: int) -> tuple[int, int | None]:
+    """``(steps, decay_steps)`` of a training verb: ``steps`` as given and no
+    decay when ``epochs`` is ``None``; else ``epochs`` ``(total, decaying)``
+    on ``n_items`` (:func:`epoch_schedule`) set the steps when ``steps`` is
+    ``None``, and only the decay's share of explicit ``steps`` otherwise."""
+    if epochs is None:
+        return steps, None
+    preset_steps, decay_steps = epoch_schedule(*epochs, n_items, batch_size)
+    if steps is None:
+        return preset_steps, decay_steps
+    return steps, round(steps * decay_steps / preset_steps)
+
+
 def _rng_state() -> dict:
     state = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(),
              "python": random.getstate()}

@@ -445,7 +445,9 @@ def distill_online(task: str, method: str, out: str | Path, steps: int, preset_n
                    teacher_file: str | Path | None = None, data: str | Path | None = None,
                    device=None, progress: bool = True, evaluate_n: int | bool = True,
                    force: bool = False, command: str | None = None, amp: str | None = None,
-                   channels_last: bool = False, direction: str = "AtoB") -> Trainer:
+                   channels_last: bool = False, direction: str = "AtoB",
+                   epochs: tuple[int, int] | None = None,
+                   paper_preset: str | None = None) -> Trainer:
     """Train one student by ``method`` (``crd`` or ``omgd``) and write ``out/``:
 
     ``checkpoint.pt`` (resumable, the teacher included), ``recipe.json``
@@ -460,7 +462,11 @@ def distill_online(task: str, method: str, out: str | Path, steps: int, preset_n
     ``teacher_file`` (default: the task's shipped teacher).  An existing
     ``out`` with a checkpoint is an error unless ``force``.  ``amp``,
     ``channels_last``, ``direction``: as for ``train``; under ``torchrun`` the run
-    is data-parallel and rank 0 writes the files (:mod:`.parallel`)."""
+    is data-parallel and rank 0 writes the files (:mod:`.parallel`).
+    ``epochs`` ``(total, decaying)`` with ``steps=None``: that many epochs of
+    the training set, the learning rate decaying over the last ones; with
+    explicit ``steps`` only the decay's share (as :func:`~.distill.distill`);
+    ``paper_preset``: the preset they came from, recorded."""
     import json
 
     from ..config import get_scale
@@ -489,7 +495,11 @@ def distill_online(task: str, method: str, out: str | Path, steps: int, preset_n
     scheme = scheme or ("online-frozen" if method == "crd" else "none")
     if scheme == "none" and loss.gan:
         loss = loss.with_(gan=0.0)
-    for what, value in (("steps", steps), ("batch_size", batch_size or 1), ("n_train", n_train or 1)):
+    if steps is None and epochs is None:
+        raise GancompError("give the number of steps (--steps), or a paper preset whose epochs "
+                           "set it (--paper-preset)")
+    for what, value in (("steps", steps or 1), ("batch_size", batch_size or 1),
+                        ("n_train", n_train or 1)):
         if value < 1:
             raise GancompError(f"{what} must be a positive number, got {value}")
     out = Path(out)
@@ -516,8 +526,12 @@ def distill_online(task: str, method: str, out: str | Path, steps: int, preset_n
     batch_size = batch_size or recipe.batch_size
     train_set = task_data(task, scale.name, recipe.image_size, n_train or recipe.n_train, 0, data,
                           direction)
+    from .loop import run_schedule
+
+    steps, decay_steps = run_schedule(steps, epochs, len(train_set), batch_size)
     trainer = Trainer(objective, train_set, steps, batch_size=batch_size, seed=seed, device=device,
-                      progress=progress, amp=amp, channels_last=channels_last)
+                      progress=progress, amp=amp, channels_last=channels_last,
+                      decay_steps=decay_steps)
     student = objective.student("S")
     with run_folder(out):
         if is_main():
@@ -529,7 +543,10 @@ def distill_online(task: str, method: str, out: str | Path, steps: int, preset_n
                  "data": str(data or f"synthetic:{task}"), "steps": steps, "batch_size": batch_size,
                  "seed": seed, "code_version": code_version(), "command": command,
                  **trainer.recorded_options(),
-                 **({"direction": direction} if direction != "AtoB" else {})}, indent=2) + "\n")
+                 **({"direction": direction} if direction != "AtoB" else {}),
+                 **({"paper_preset": paper_preset} if paper_preset else {}),
+                 **({"epochs": list(epochs), "decay_steps": decay_steps} if epochs else {})},
+                indent=2) + "\n")
         trainer.fit(checkpoint=ckpt)
     if not is_main():       # rank 0 ships the student and scores it
         return trainer

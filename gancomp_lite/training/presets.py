@@ -13,8 +13,11 @@ optimizer steps of a dataset of a given size.
 
 ``distill --paper-preset NAME`` applies a GAN Compression or CAT student
 preset (:func:`schedule`: its epochs on the training set, decay included; its
-batch size, loss weights, student, distilled layers and direction); options
-given explicitly win.  Explained in
+batch size, loss weights, student, distilled layers and direction);
+``train-supernet --paper-preset`` a supernet preset (its schedule, batch, loss
+weights, search space and direction) and ``distill-online --paper-preset`` an
+OMGD or CRD preset (its schedule, batch, student loss, method, widths and
+direction).  Options given explicitly win.  Explained in
 chapter ``nb/06_distillation``; what each costs in the page ``nb/12_gpu``.
 """
 from __future__ import annotations
@@ -128,29 +131,55 @@ def schedule(preset: PaperPreset, n_items: int, batch_size: int | None = None) -
                           batch_size or preset.batch_size)
 
 
+#: the stages each training verb's ``--paper-preset`` applies
+VERB_STAGES = {"distill": ("distill", "student"), "train-supernet": ("supernet",),
+               "distill-online": ("joint",)}
 #: the stages ``distill --paper-preset`` trains (the others belong to other verbs)
-DISTILL_STAGES = ("distill", "student")
+DISTILL_STAGES = VERB_STAGES["distill"]
 
 
 def preset_student(preset: PaperPreset) -> tuple[str, int] | None:
     """``(architecture, width)`` of a preset's student when it names one
     (``"mobile_resnet ngf 48"``); ``None`` for a pruned student (CAT's), which
-    is built by ``prune`` and passed as a file."""
+    is built by ``prune`` and passed as a file, or a supernet."""
     import re
 
     m = re.match(r"(mobile_resnet|resnet|inception) ngf (\d+)", preset.student)
     return (m[1], int(m[2])) if m else None
 
 
-def distill_preset(name: str) -> PaperPreset:
-    """The preset ``name``, checked to be one ``distill`` trains: GAN Compression's
-    distillation stage or CAT's student; any other is one clear error naming the
-    verb that trains it."""
+def preset_teacher_ngf(preset: PaperPreset) -> int | None:
+    """The width of a preset's teacher when it names exactly one
+    (``"mobile_resnet ngf 64 (online)"``: 64); ``None`` when it names none or
+    several (OMGD's edges2shoes recipe trains a wide and a deep teacher)."""
+    import re
+
+    widths = re.findall(r"ngf (\d+)", preset.teacher)
+    return int(widths[0]) if len(widths) == 1 else None
+
+
+def preset_space(preset: PaperPreset) -> str:
+    """The search space a supernet preset trains (``"supernet channels-48"``:
+    ``channels-48``)."""
+    if not preset.student.startswith("supernet "):
+        raise GancompError(f"{preset.paper}-{preset.task}-{preset.stage} trains no supernet")
+    return preset.student.split()[1]
+
+
+def preset_for(name: str, verb: str) -> PaperPreset:
+    """The preset ``name``, checked to be one that ``verb`` trains
+    (:data:`VERB_STAGES`): any other is one clear error naming the verb that
+    trains it."""
     p = paper_preset(name)
-    if p.stage not in DISTILL_STAGES:
-        verb = {"supernet": "train-supernet", "joint": "distill-online"}.get(p.stage, "another verb")
-        raise GancompError(f"{name} is a {p.stage} recipe: `{verb}` trains it, not `distill`")
+    if p.stage not in VERB_STAGES[verb]:
+        other = next((v for v, stages in VERB_STAGES.items() if p.stage in stages), "another verb")
+        raise GancompError(f"{name} is a {p.stage} recipe: `{other}` trains it, not `{verb}`")
     return p
+
+
+def distill_preset(name: str) -> PaperPreset:
+    """The preset ``name``, checked to be one ``distill`` trains (:func:`preset_for`)."""
+    return preset_for(name, "distill")
 
 
 def steps_for(preset: PaperPreset, n_items: int) -> int:

@@ -139,16 +139,17 @@ def supernet_trainer(space: SearchSpace, teacher: nn.Module, teacher_D: nn.Modul
                      steps: int, batch_size: int = 4, seed: int = 0, sampling: str = "uniform",
                      paired: bool = True, preset: str | None = None, image_size: int = 64,
                      device=None, progress: bool = True, amp: str | None = None,
-                     channels_last: bool = False):
+                     channels_last: bool = False, decay_steps: int | None = None):
     """A :class:`~.loop.Trainer` of a fresh supernet on ``data``, seeded before
-    the supernet is built (the seed fixes its initialisation and the subnets drawn)."""
+    the supernet is built (the seed fixes its initialisation and the subnets drawn);
+    ``decay_steps``: the learning rate's linear decay (default: the trainer's)."""
     from ..config import seed_everything
     from .loop import Trainer
 
     seed_everything(seed)
     objective = supernet_objective(space, teacher, teacher_D, sampling, paired, preset, image_size)
     return Trainer(objective, data, steps, batch_size=batch_size, seed=seed, device=device,
-                   progress=progress, amp=amp, channels_last=channels_last)
+                   progress=progress, amp=amp, channels_last=channels_last, decay_steps=decay_steps)
 
 
 def train_supernet(task: str, space: SearchSpace, out, steps: int, sampling: str = "uniform",
@@ -157,7 +158,8 @@ def train_supernet(task: str, space: SearchSpace, out, steps: int, sampling: str
                    resume: bool = False, device=None, progress: bool = True,
                    command: str | None = None, checkpoint_every: int = 500,
                    amp: str | None = None, channels_last: bool = False,
-                   direction: str = "AtoB") -> tuple:
+                   direction: str = "AtoB", epochs: tuple[int, int] | None = None,
+                   paper_preset: str | None = None) -> tuple:
     """Train a supernet for ``space`` into the run folder ``out``:
     ``out/checkpoint.pt`` (resumable with ``resume``), ``out/recipe.json`` and,
     at the end, ``out/supernet.pt`` with its manifest (the recipe, the
@@ -166,6 +168,8 @@ def train_supernet(task: str, space: SearchSpace, out, steps: int, sampling: str
     (:func:`~gancomp_lite.compression.ofa.search_split`).  ``amp``,
     ``channels_last``, ``direction``: as for ``train``; under ``torchrun`` the
     run is data-parallel and rank 0 writes the files (:mod:`.parallel`).
+    ``epochs``, ``paper_preset``: a paper preset's schedule and name, as for
+    :func:`~.distill.distill` (``steps=None``: the preset's).
     Returns the trainer and the manifest (``None`` on other ranks)."""
     import json
     from pathlib import Path
@@ -179,7 +183,10 @@ def train_supernet(task: str, space: SearchSpace, out, steps: int, sampling: str
     from .loop import run_folder
     from .teachers import task_data
 
-    if steps < 1:
+    if steps is None and epochs is None:
+        raise GancompError("give the number of steps (--steps), or a paper preset whose epochs "
+                           "set it (--paper-preset)")
+    if steps is not None and steps < 1:
         raise GancompError(f"steps must be a positive number, got {steps}")
     scale = get_scale()
     n_train = n_train or scale.n_train
@@ -200,9 +207,12 @@ def train_supernet(task: str, space: SearchSpace, out, steps: int, sampling: str
     paired = WORLDS[task].aligned if task in WORLDS else True
     train_set, _ = search_split(task_data(task, scale.name, image_size, n_train + n_val, 0, data,
                                           direction), n_val)
+    from .loop import run_schedule
+
+    steps, decay_steps = run_schedule(steps, epochs, len(train_set), batch_size)
     trainer = supernet_trainer(space, teacher, teacher_D, train_set, steps, batch_size, seed, sampling,
                                paired, preset, image_size, device=device, progress=progress,
-                               amp=amp, channels_last=channels_last)
+                               amp=amp, channels_last=channels_last, decay_steps=decay_steps)
     if resume:
         trainer.load(ckpt)
     recipe = supernet_recipe(task, space, sampling, steps, batch_size, seed, n_train, n_val,
@@ -215,7 +225,10 @@ def train_supernet(task: str, space: SearchSpace, out, steps: int, sampling: str
                 {"recipe": recipe, "kind": "supernet", "code_version": code_version(),
                  "command": command,
                  **trainer.recorded_options(),
-                 **({"direction": direction} if direction != "AtoB" else {})}, indent=2) + "\n")
+                 **({"direction": direction} if direction != "AtoB" else {}),
+                 **({"paper_preset": paper_preset} if paper_preset else {}),
+                 **({"epochs": list(epochs), "decay_steps": decay_steps} if epochs else {})},
+                indent=2) + "\n")
         trainer.fit(checkpoint=ckpt, checkpoint_every=checkpoint_every)
     if not is_main():
         return trainer, None
