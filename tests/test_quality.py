@@ -213,11 +213,13 @@ def test_evaluate_a_real_folder_against_its_targets_or_stored_statistics(tmp_pat
     assert main(base) == 0
     own = json.loads(capsys.readouterr().out)
     assert own["n"] == 12 and own["l1"] < 0.2 and own["fid"] > 0
+    assert own["kid"] > 0 and own["kid_std"] >= 0          # against the folder's own targets
     targets = torch.stack([AlignedFolderDataset(folder, phase="test")[i]["B"] for i in range(12)])
     save_statistics(tmp_path / "shoes_B.npz", *image_statistics(targets, "synthetic"))
     assert main(base + ["--real-stats", str(tmp_path / "shoes_B.npz")]) == 0
     stored = json.loads(capsys.readouterr().out)
     assert stored["fid"] == pytest.approx(own["fid"], rel=1e-6) and stored["l1"] == own["l1"]
+    assert "kid" not in stored                             # statistics hold no samples
     assert main(["evaluate", teacher, "--task", "edges2shapes", "--real-stats", "x.npz"]) == 2
     assert main(base + ["--n", "4"]) == 2                  # a folder is scored on every image
     np.save(tmp_path / "plain.npy", np.zeros(3))

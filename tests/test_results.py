@@ -2,6 +2,7 @@
 import json
 
 import pytest
+import torch
 
 from gancomp_lite.errors import GancompError
 from gancomp_lite.experiments import results as R
@@ -93,6 +94,36 @@ def test_kid_is_about_zero_for_one_distribution_and_reproducible():
     assert same == kid(a, b)
     far = kid(a, -a)
     assert far[0] > 20 * abs(same[0]) and far[0] > 0
+
+
+def test_kid_equals_torchmetrics_own_metric_on_the_same_features():
+    """kid / kid_from_features follow torchmetrics' KernelInceptionDistance step for step
+    (the field's implementation is the oracle): same subsets, same kernel, same numbers."""
+    from torchmetrics.image.kid import KernelInceptionDistance
+
+    from gancomp_lite.metrics.quality import (KID_SUBSET, _feature_extractor, _to_unit, kid,
+                                              kid_from_features, test_set)
+
+    a = test_set("edges2shapes", 120, 32, seed=0)["B"]
+    b = test_set("edges2shapes", 110, 32, seed=1)["A"]
+    extractor = _feature_extractor("synthetic")
+    with pytest.warns(UserWarning, match="save all extracted features"):
+        metric = KernelInceptionDistance(feature=extractor, normalize=True, subsets=100,
+                                         subset_size=min(KID_SUBSET, 110), sync_on_compute=False)
+    metric.update(_to_unit(a), real=True)
+    metric.update(_to_unit(b), real=False)
+    torch.manual_seed(0)
+    mean, std = metric.compute()
+    ours = kid(a, b)
+    assert ours == pytest.approx((float(mean), float(std)), rel=1e-5)
+    with torch.no_grad():
+        fa, fb = extractor(_to_unit(a)), extractor(_to_unit(b))
+    assert kid_from_features(fa.double(), fb.double()) == pytest.approx(ours, rel=1e-4)
+    state = torch.random.get_rng_state()
+    kid_from_features(fa, fb, subsets=3)
+    assert torch.equal(state, torch.random.get_rng_state())        # the caller's RNG untouched
+    with pytest.raises(GancompError, match="at least 2"):
+        kid_from_features(fa[:1], fb)
 
 
 def test_late_improvement_tells_a_still_falling_curve_from_a_flat_one():

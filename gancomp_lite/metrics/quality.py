@@ -164,36 +164,47 @@ def fid_to_statistics(fake: torch.Tensor | Iterable[torch.Tensor], statistics,
 def kid(real: torch.Tensor, fake: torch.Tensor, features: str | nn.Module = "synthetic",
         subsets: int = 100, batch_size: int = 64) -> tuple[float, float]:
     """Kernel inception distance {cite:p}`binkowski2018demystifying` between
-    ``real`` and ``fake`` (``N x 3 x H x W`` in [-1, 1]), through torchmetrics:
-    the mean and standard deviation over ``subsets`` random subsets of
-    :data:`KID_SUBSET` images (fewer if a set is smaller).  Unlike FID, its
-    estimate is unbiased at small sample sizes, so two samples of one
-    distribution score about 0 (sometimes below).  Same ``features`` as :func:`fid`.
-    The subsets are drawn with a fixed seed, so the value is reproducible.
-    """
-    from torchmetrics.image.kid import KernelInceptionDistance
-
+    ``real`` and ``fake`` (``N x 3 x H x W`` in [-1, 1]): their features
+    (same ``features`` as :func:`fid`) through :func:`kid_from_features`.
+    Unlike FID, its estimate is unbiased at small sample sizes, so two samples
+    of one distribution score about 0 (sometimes below)."""
     extractor = _feature_extractor(features) if isinstance(features, str) else features
     device = next(extractor.parameters()).device
+    if min(len(real), len(fake)) < 2:
+        raise GancompError(f"KID needs at least 2 images per set, got {min(len(real), len(fake))}")
+
+    def feats(images):
+        return torch.cat([extractor(_to_unit(b.to(device))) for b in images.split(batch_size)])
+
+    return kid_from_features(feats(real), feats(fake), subsets)
+
+
+def kid_from_features(real: torch.Tensor, fake: torch.Tensor, subsets: int = 100,
+                      subset_size: int = KID_SUBSET) -> tuple[float, float]:
+    """KID from two sets of features (``N x D``), as torchmetrics'
+    ``KernelInceptionDistance.compute`` does it: the mean and standard
+    deviation of the unbiased polynomial-kernel MMD (its ``poly_mmd``: degree 3,
+    gamma 1/D) over ``subsets`` random subsets of ``subset_size`` features of
+    each set (fewer if a set is smaller).  The subsets are drawn with a fixed
+    seed, so the value is reproducible; the global random state is restored."""
+    from torchmetrics.image.kid import poly_mmd
+
     n = min(len(real), len(fake))
     if n < 2:
         raise GancompError(f"KID needs at least 2 images per set, got {n}")
-    with warnings.catch_warnings():  # "will save all extracted features": a few hundred here
-        warnings.filterwarnings("ignore", message=".*save all extracted features.*")
-        metric = KernelInceptionDistance(feature=extractor, normalize=True, subsets=subsets,
-                                         subset_size=min(KID_SUBSET, n),
-                                         sync_on_compute=False).to(device)
-    metric.inception.eval()
-    for images, real_flag in ((real, True), (fake, False)):
-        for batch in images.split(batch_size):
-            metric.update(_to_unit(batch.to(device)), real=real_flag)
+    size = min(subset_size, n)
     state = torch.random.get_rng_state()
     torch.manual_seed(0)
     try:
-        mean, std = metric.compute()
+        scores = []
+        for _ in range(subsets):
+            a = real[torch.randperm(len(real))[:size]]
+            b = fake[torch.randperm(len(fake))[:size]]
+            scores.append(poly_mmd(a, b))
     finally:
         torch.random.set_rng_state(state)
-    return float(mean), float(std)
+    scores = torch.stack(scores)
+    return float(scores.mean()), float(scores.std(unbiased=False))
 
 
 @torch.no_grad()
@@ -336,7 +347,9 @@ def evaluate_folder(generator: nn.Module, folder, direction: str = "AtoB", size:
     ``direction``), quantised to 8 bits by truncation as its ``tensor2im`` does, and
     FID of the outputs against ``real_statistics`` (a ``.npz`` such as its
     ``real_stat/*.npz``) or, without them, against the folder's own test targets, each
-    read once; for paired folders also L1, PSNR and SSIM to the target.  Without
+    read once, and then also KID (:func:`kid_from_features`, on the same features;
+    stored statistics hold no samples, so they give FID alone); for paired folders
+    also L1, PSNR and SSIM to the target.  Without
     stored statistics a CycleGAN task's FID uses only the test targets, where GAN
     Compression's statistics hold train+test (its README: about 4 higher with test
     only).  ``paired``: read the folder in that layout (the task's kind; the official
@@ -429,6 +442,8 @@ def evaluate_folder(generator: nn.Module, folder, direction: str = "AtoB", size:
         mu, sigma = (load_statistics(real_statistics) if not isinstance(real_statistics, tuple)
                      else real_statistics)
     out = {"n": float(count), "fid": frechet_distance(mu, sigma, mu2, sigma2)}
+    if real_statistics is None:      # KID needs the real samples, not only their statistics
+        out["kid"], out["kid_std"] = kid_from_features(torch.cat(real_feats), torch.cat(fake_feats))
     if paired:
         out.update({k: v / count for k, v in sums.items()})
     if segmentation is not None:
