@@ -189,6 +189,8 @@ def test_an_interrupted_results_file_resumes_only_for_the_same_command_and_packa
     first = R.ResultsFile(out, "x", "gancomp-lite sweep x", version, {"seeds": [0, 1]}, {"c": "a claim"})
     first.add({"arm": "a", "seed": 0, "l1": 0.1})       # then the session ends: status stays running
     assert R.load(out)["status"] == "running"
+    kept = R.load(out)["wall_seconds"]                  # its time so far is kept with the row
+    assert kept >= 0
     with pytest.raises(GancompError, match="--resume to continue"):
         R.ResultsFile(out, "x", "gancomp-lite sweep x", version, {}, {"c": "a claim"})
     for command, claims, code, match in (
@@ -203,6 +205,7 @@ def test_an_interrupted_results_file_resumes_only_for_the_same_command_and_packa
     data = R.load(again.finish())
     assert [r["seed"] for r in data["rows"]] == [0, 1] and data["status"] == "complete"
     assert len(data["sessions"]) == 1 and data["sessions"][0]["rows_kept"] == 1
+    assert data["wall_seconds"] >= kept                 # both sessions' time
     assert data["settings"] == {"seeds": [0, 1]}                    # the first session's record stays
 
 

@@ -277,13 +277,19 @@ class ResultsFile:
         return bool(finished_rows(self, **match))
 
     def add(self, row: dict) -> None:
+        """Append a finished run; ``wall_seconds`` then counts every session up to it, so
+        an interrupted session's time up to its last finished run is kept."""
         self.data["rows"].append(row)
+        self._stamp()
         self._write()
 
     def finish(self) -> Path:
         self.data["status"] = "complete"
-        self.data["wall_seconds"] = round(self._before + time.perf_counter() - self._t0, 1)
+        self._stamp()
         return self._write()
+
+    def _stamp(self) -> None:
+        self.data["wall_seconds"] = round(self._before + time.perf_counter() - self._t0, 1)
 
     def _write(self) -> Path:
         self.path.parent.mkdir(parents=True, exist_ok=True)
