@@ -96,3 +96,67 @@ def test_a_wrong_official_file_is_one_clear_error(tmp_path, capsys):
     torch.save([1, 2], path)
     with pytest.raises(CheckpointError, match="state dict"):
         read_official_state(path)
+
+
+def cat_layout(G) -> dict:
+    """An InceptionGenerator's weights under the names CAT's own code gives them: inside a
+    branch each conv, norm and ReLU is one ``ConvBNReLU`` Sequential after a pad module (also
+    for kernel 1) and a Dropout, so a res branch is ``1.0`` conv, ``1.1`` norm, ``4`` conv and a
+    dw branch ``0.0`` conv, ``0.1`` norm, ``2.0`` depthwise conv, ``2.1`` norm, ``4`` conv; the
+    block norm is ``pw_bn``, which CAT keeps (unused) in a block whose branches were all pruned."""
+    import re
+
+    out = {}
+    res = {0: "1.0", 1: "1.1", 3: "4"}, {1: "1.0", 2: "1.1", 5: "4"}
+    dw = {0: "0.0", 1: "0.1", 3: "2.0", 4: "2.1", 6: "4"}, {0: "0.0", 1: "0.1", 4: "2.0", 5: "2.1", 7: "4"}
+    for key, value in G.state_dict().items():
+        m = re.fullmatch(r"features\.(\d+)\.(res|dw)_ops\.(\d+)\.(\d+)\.(\w+)", key)
+        if m:
+            b, kind, i, at, leaf = int(m[1]), m[2], int(m[3]), int(m[4]), m[5]
+            branch = getattr(G.features[b], f"{kind}_ops")[i]
+            spatial = [c for c in branch if isinstance(c, torch.nn.Conv2d)][0 if kind == "res" else 1]
+            names = (res if kind == "res" else dw)[spatial.kernel_size[0] > 1]
+            out[f"features.{b}.{kind}_ops.{i}.{names[at]}.{leaf}"] = value
+        else:
+            out[key.replace(".pw_norm.", ".pw_bn.")] = value
+    return out
+
+
+def test_cat_inception_generators_convert_from_their_own_layout(tmp_path):
+    """CAT's teachers and one-step-pruned students (widths read from the shapes, a block
+    pruned empty carrying CAT's unused pw_bn) load after renaming and compute our network."""
+    from gancomp_lite.models import InceptionGenerator
+
+    torch.manual_seed(0)
+    pruned = dict(down=[4, 9, 25], up=[13, 4], branches=[[10] * 6, [0, 5, 1, 2, 0, 9], [0] * 6,
+                                                         [1, 0, 0, 0, 0, 2]] + [[2, 3, 4, 5, 6, 7]] * 5)
+    for net in (InceptionGenerator(ngf=8, norm="instance_affine"),
+                InceptionGenerator(norm="batch", **pruned)):
+        net.eval()
+        with torch.no_grad():                      # BatchNorm statistics that are not the defaults
+            for name, t in net.state_dict().items():
+                if name.endswith("running_var"):
+                    t.uniform_(0.5, 1.5)
+        state = cat_layout(net)
+        if net.config["norm"] == "batch":          # CAT keeps the emptied block's norm
+            for leaf in ("weight", "bias", "running_mean", "running_var"):
+                state[f"features.2.pw_bn.{leaf}"] = torch.ones(25)
+            state["features.2.pw_bn.num_batches_tracked"] = torch.tensor(3)
+        assert not set(state) & {k for k in net.state_dict() if ".res_ops." in k}   # really renamed
+        path = tmp_path / "best_net_G.pth"
+        torch.save({f"module.{k}": v for k, v in state.items()}, path)
+        out = tmp_path / f"{net.config['norm']}.pt"
+        assert main(["convert-official", str(path), "--arch", "inception", "--out", str(out)]) == 0
+        G = load_generator_file(out)
+        assert G.config == {**net.config, "ngf": net.config["down"][0]}   # CAT's files name no ngf
+        x = torch.rand(2, 3, 32, 32) * 2 - 1
+        with torch.no_grad():
+            assert torch.equal(G(x), net(x))
+    bad = dict(state)
+    w = bad.pop("features.1.dw_ops.1.2.0.weight")          # the dw5 branch (dw3 was pruned) ...
+    bad["features.1.dw_ops.1.2.0.weight"] = torch.zeros(w.shape[0], 1, 7, 7)    # ... as a 7x7
+    with pytest.raises(CheckpointError, match="kernel 7"):
+        official_generator(bad, "inception")
+    bad = dict(state, **{"features.0.res_ops.0.9.weight": torch.zeros(1)})
+    with pytest.raises(CheckpointError, match=r"unexpected features\.0\.res_ops\.0\.9\.weight"):
+        official_generator(bad, "inception")

@@ -496,7 +496,9 @@ def add_parsers(sub) -> None:
     from ..training.official import OFFICIAL_ARCHS
 
     co = sub.add_parser("convert-official", help="a generator released by the official code (GAN "
-                                                 "Compression's latest_net_G.pth) as this package's file")
+                                                 "Compression's latest_net_G.pth, OMGD's and CRD's "
+                                                 "best_net_G16.pth, CAT's best_net_G.pth) as this "
+                                                 "package's file")
     co.add_argument("file", help="the official state dict (.pth)")
     co.add_argument("--arch", required=True, choices=OFFICIAL_ARCHS,
                     help="its architecture; widths and depth are read from the weights")
