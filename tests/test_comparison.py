@@ -209,6 +209,7 @@ def test_the_ranking_in_words_and_the_papers_own_order():
     ranked = [{"method": "crd", "vs_next": "ahead"}, {"method": "omgd", "vs_next": "tie"},
               {"method": "cat", "vs_next": None}]
     assert C.ranking_text(ranked) == "crd > omgd = cat" and C.ranking_text([]) == ""
+    assert C.width_spans([10, 3, 4, 5, 7, 11]) == "3-5, 7, 10-11" and C.width_spans([]) == "none"
     # CRD's Table 1 on horse2zebra, best FID first; the teacher is not a method
     assert [m for m, _, _ in C.paper_ranking("horse2zebra")] == [
         "CRD", "OMGD", "CAT", "GAN Compression"]

@@ -99,8 +99,7 @@ def test_distill_applies_a_paper_preset(tmp_path, capsys):
                  "--out", str(tmp_path / "cat")]) == 2
     assert "--student-from" in capsys.readouterr().err
     with pytest.raises(GancompError, match="train-supernet"):
-        from gancomp_lite.training.presets import distill_preset
-        distill_preset("gc-edges2shoes-r-supernet")
+        preset_for("gc-edges2shoes-r-supernet", "distill")
 
 
 def test_train_supernet_and_distill_online_apply_their_paper_presets(tmp_path, capsys):

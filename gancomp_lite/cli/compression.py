@@ -67,7 +67,7 @@ def _cmd_train_supernet(args: argparse.Namespace) -> int:
 
     from ..compression.ofa import search_space
     from ..training.supernet import train_supernet
-    from .training import _preset_epochs
+    from .training import _preset_direction, _preset_epochs
 
     preset = None
     if args.paper_preset is not None:
@@ -77,8 +77,6 @@ def _cmd_train_supernet(args: argparse.Namespace) -> int:
         args.space = args.space or preset_space(preset)
         args.preset = args.preset or preset.loss
         args.batch_size = args.batch_size or preset.batch_size
-        if args.direction is None and args.data is not None:
-            args.direction = preset.direction
     if args.space is None:
         raise GancompError("give the search space (--space), or a paper preset that names it")
     trainer, manifest = train_supernet(
@@ -87,7 +85,7 @@ def _cmd_train_supernet(args: argparse.Namespace) -> int:
         image_size=args.size, teacher_path=args.teacher, data=args.data, preset=args.preset,
         resume=args.resume, device=args.device, progress=not args.no_progress,
         command="gancomp-lite " + shlex.join(args.argv), amp=args.amp,
-        channels_last=args.channels_last, direction=args.direction or "AtoB",
+        channels_last=args.channels_last, direction=_preset_direction(args, preset),
         epochs=_preset_epochs(preset), paper_preset=args.paper_preset)
     if manifest is None:         # a torchrun process other than rank 0
         return 0

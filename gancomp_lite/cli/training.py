@@ -134,9 +134,9 @@ def _cmd_distill(args: argparse.Namespace) -> int:
         raise GancompError(f"{args.task} is a paired task: pseudo-pairs are for unpaired tasks")
     preset = None
     if args.paper_preset is not None:
-        from ..training.presets import distill_preset, preset_student
+        from ..training.presets import preset_for, preset_student
 
-        preset = distill_preset(args.paper_preset)
+        preset = preset_for(args.paper_preset, "distill")
         named = preset_student(preset)
         if named is None and args.student_from is None:
             raise GancompError(f"{args.paper_preset}'s student is {preset.student}: prune the "
@@ -146,10 +146,8 @@ def _cmd_distill(args: argparse.Namespace) -> int:
             args.ngf = args.ngf or named[1]
         if args.distill_layers is None and args.student_from is None:
             args.distill_layers = list(preset.distill_layers)
-        if args.direction is None and args.data is not None:
-            args.direction = preset.direction
     args.student = args.student or "resnet"
-    args.direction = args.direction or "AtoB"
+    args.direction = _preset_direction(args, preset)
     if args.ngf is None:
         raise GancompError("give the student's width (--ngf), or a paper preset that names it")
     batch_size = args.batch_size or (preset.batch_size if preset else 1)
@@ -204,11 +202,9 @@ def _cmd_distill_online(args: argparse.Namespace) -> int:
         args.student_ngf = args.student_ngf or (named[1] if named else None)
         args.teacher_ngf = args.teacher_ngf or preset_teacher_ngf(preset)
         args.batch_size = args.batch_size or preset.batch_size
-        if args.direction is None and args.data is not None:
-            args.direction = preset.direction
     if args.method is None:
         raise GancompError("give the method (--method crd|omgd), or a paper preset that names it")
-    args.direction = args.direction or "AtoB"
+    args.direction = _preset_direction(args, preset)
     trainer = distill_online(args.task, args.method, args.out, args.steps, preset_name=args.preset,
                              scheme=args.scheme, student_ngf=args.student_ngf,
                              teacher_ngf=args.teacher_ngf, batch_size=args.batch_size, seed=args.seed,
@@ -291,6 +287,14 @@ def _add_paper_preset(p, verb: str, what: str) -> None:
     p.add_argument("--paper-preset", default=None, metavar="NAME", choices=names,
                    help=f"{what}; options given here win. Choices: {', '.join(names)} "
                         "(`gancomp-lite info --preset NAME` prints one)")
+
+
+def _preset_direction(args: argparse.Namespace, preset) -> str:
+    """How a paired folder is read: ``--direction`` if given, else the paper preset's on a
+    real ``--data`` folder (its Cityscapes and map2sat recipes read BtoA), else AtoB."""
+    if args.direction is not None:
+        return args.direction
+    return preset.direction if preset is not None and args.data is not None else "AtoB"
 
 
 def _preset_epochs(preset) -> tuple[int, int] | None:

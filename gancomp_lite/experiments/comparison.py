@@ -178,7 +178,7 @@ def reachable(methods=METHODS, teacher=None, inception=None) -> dict[str, list[i
     return out
 
 
-def _spans(widths) -> str:
+def width_spans(widths) -> str:
     """``[3, 4, 5, 7]`` as ``"3-5, 7"`` (``"none"`` when empty)."""
     spans, ws = [], sorted(widths)
     for w in ws:
@@ -209,8 +209,8 @@ def check_budgets(budget_ngfs, methods=METHODS, teacher=None, inception=None) ->
                 raise BudgetError(
                     f"{m} cannot meet the ngf-{k} budget ({budget_of(k) / 1e9:.4g}G MACs, "
                     f"{CONVENTION}, within {BUDGET_TOLERANCE:.0%} below): {m} reaches ngf "
-                    f"{_spans(ok)}; every method of this comparison reaches --budget-ngfs "
-                    f"{_spans(every)}")
+                    f"{width_spans(ok)}; every method of this comparison reaches --budget-ngfs "
+                    f"{width_spans(every)}")
 
 
 #: the manifest kind of a network saved by ``sweep-comparison --save-students``
@@ -550,6 +550,7 @@ def run_recorded(out, seeds=(0, 1, 2), steps: int | None = None, size: int = 64,
     first seed as it finishes (:func:`student_file`; chapter 11 shows them)."""
     from ..errors import GancompError
     from ..provenance import require_clean
+    from ..shipped import refuse_existing
     from ..training.checkpoint import read_manifest, teacher_path
 
     if force and resume:
@@ -559,8 +560,6 @@ def run_recorded(out, seeds=(0, 1, 2), steps: int | None = None, size: int = 64,
     unknown = [m for m in methods if m not in METHODS]
     if unknown or not methods:
         raise GancompError(f"unknown method(s) {unknown}; choose from {', '.join(METHODS)}")
-    from ..shipped import refuse_existing
-
     check_budgets(budget_ngfs, methods)
     version = require_clean(allow_dirty, "record a sweep")
     save = Path(save_students_to).as_posix() if save_students_to else None

@@ -16,7 +16,6 @@ Explained in chapter ``nb/03_teachers`` (section ``sec-teachers-eval``).
 """
 from __future__ import annotations
 
-import warnings
 from functools import lru_cache
 from typing import Iterable
 
@@ -170,8 +169,6 @@ def kid(real: torch.Tensor, fake: torch.Tensor, features: str | nn.Module = "syn
     of one distribution score about 0 (sometimes below)."""
     extractor = _feature_extractor(features) if isinstance(features, str) else features
     device = next(extractor.parameters()).device
-    if min(len(real), len(fake)) < 2:
-        raise GancompError(f"KID needs at least 2 images per set, got {min(len(real), len(fake))}")
 
     def feats(images):
         return torch.cat([extractor(_to_unit(b.to(device))) for b in images.split(batch_size)])

@@ -134,8 +134,6 @@ def schedule(preset: PaperPreset, n_items: int, batch_size: int | None = None) -
 #: the stages each training verb's ``--paper-preset`` applies
 VERB_STAGES = {"distill": ("distill", "student"), "train-supernet": ("supernet",),
                "distill-online": ("joint",)}
-#: the stages ``distill --paper-preset`` trains (the others belong to other verbs)
-DISTILL_STAGES = VERB_STAGES["distill"]
 
 
 def preset_student(preset: PaperPreset) -> tuple[str, int] | None:
@@ -175,11 +173,6 @@ def preset_for(name: str, verb: str) -> PaperPreset:
         other = next((v for v, stages in VERB_STAGES.items() if p.stage in stages), "another verb")
         raise GancompError(f"{name} is a {p.stage} recipe: `{other}` trains it, not `{verb}`")
     return p
-
-
-def distill_preset(name: str) -> PaperPreset:
-    """The preset ``name``, checked to be one ``distill`` trains (:func:`preset_for`)."""
-    return preset_for(name, "distill")
 
 
 def steps_for(preset: PaperPreset, n_items: int) -> int:
