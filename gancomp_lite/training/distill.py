@@ -456,9 +456,6 @@ def distill(recipe: StudentRecipe, teacher_path: str | Path | None, out: str | P
 
     from ..shipped import read_manifest
 
-    if steps is None and epochs is None:
-        raise GancompError("give the number of steps (--steps), or a paper preset whose epochs "
-                           "set it (--paper-preset)")
     for what, value in (("steps", steps or 1), ("batch_size", batch_size), ("n_train", n_train)):
         if value < 1:
             raise GancompError(f"{what} must be a positive number, got {value}")
@@ -474,7 +471,7 @@ def distill(recipe: StudentRecipe, teacher_path: str | Path | None, out: str | P
         raise GancompError(f"{path} is the teacher of {taught!r}, not of {recipe.task!r}: "
                            f"pass that task's teacher (--teacher)")
     train_set = task_data(recipe.task, scale.name, recipe.image_size, n_train, 0, data, direction)
-    from .loop import run_schedule
+    from .loop import run_schedule, schedule_record
 
     steps, decay_steps = run_schedule(steps, epochs, len(train_set), batch_size)
     trainer = student_trainer(recipe, teacher, teacher_D, train_set, steps, batch_size, seed,
@@ -495,8 +492,7 @@ def distill(recipe: StudentRecipe, teacher_path: str | Path | None, out: str | P
                  "command": command,
                  **trainer.recorded_options(),
                  **({"direction": direction} if direction != "AtoB" else {}),
-                 **({"paper_preset": paper_preset} if paper_preset else {}),
-                 **({"epochs": list(epochs), "decay_steps": decay_steps} if epochs else {})},
+                 **schedule_record(paper_preset, epochs, decay_steps)},
                 indent=2) + "\n")
         trainer.fit(checkpoint=ckpt)
     if not is_main():      # rank 0 evaluates and writes the metrics

@@ -86,13 +86,26 @@ def run_schedule(steps: int | None, epochs: tuple[int, int] | None, n_items: int
     """``(steps, decay_steps)`` of a training verb: ``steps`` as given and no
     decay when ``epochs`` is ``None``; else ``epochs`` ``(total, decaying)``
     on ``n_items`` (:func:`epoch_schedule`) set the steps when ``steps`` is
-    ``None``, and only the decay's share of explicit ``steps`` otherwise."""
+    ``None``, and only the decay's share of explicit ``steps`` otherwise.  Neither is one
+    clear error."""
+    if steps is None and epochs is None:
+        from ..errors import GancompError
+
+        raise GancompError("give the number of steps (--steps), or a paper preset whose epochs "
+                           "set it (--paper-preset)")
     if epochs is None:
         return steps, None
     preset_steps, decay_steps = epoch_schedule(*epochs, n_items, batch_size)
     if steps is None:
         return preset_steps, decay_steps
     return steps, round(steps * decay_steps / preset_steps)
+
+
+def schedule_record(paper_preset: str | None, epochs: tuple[int, int] | None,
+                    decay_steps: int | None) -> dict:
+    """What a run's ``recipe.json`` records of a paper preset's schedule (nothing without one)."""
+    return ({"paper_preset": paper_preset} if paper_preset else {}) | (
+        {"epochs": list(epochs), "decay_steps": decay_steps} if epochs else {})
 
 
 def _rng_state() -> dict:

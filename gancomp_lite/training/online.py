@@ -495,9 +495,6 @@ def distill_online(task: str, method: str, out: str | Path, steps: int, preset_n
     scheme = scheme or ("online-frozen" if method == "crd" else "none")
     if scheme == "none" and loss.gan:
         loss = loss.with_(gan=0.0)
-    if steps is None and epochs is None:
-        raise GancompError("give the number of steps (--steps), or a paper preset whose epochs "
-                           "set it (--paper-preset)")
     for what, value in (("steps", steps or 1), ("batch_size", batch_size or 1),
                         ("n_train", n_train or 1)):
         if value < 1:
@@ -526,7 +523,7 @@ def distill_online(task: str, method: str, out: str | Path, steps: int, preset_n
     batch_size = batch_size or recipe.batch_size
     train_set = task_data(task, scale.name, recipe.image_size, n_train or recipe.n_train, 0, data,
                           direction)
-    from .loop import run_schedule
+    from .loop import run_schedule, schedule_record
 
     steps, decay_steps = run_schedule(steps, epochs, len(train_set), batch_size)
     trainer = Trainer(objective, train_set, steps, batch_size=batch_size, seed=seed, device=device,
@@ -544,8 +541,7 @@ def distill_online(task: str, method: str, out: str | Path, steps: int, preset_n
                  "seed": seed, "code_version": code_version(), "command": command,
                  **trainer.recorded_options(),
                  **({"direction": direction} if direction != "AtoB" else {}),
-                 **({"paper_preset": paper_preset} if paper_preset else {}),
-                 **({"epochs": list(epochs), "decay_steps": decay_steps} if epochs else {})},
+                 **schedule_record(paper_preset, epochs, decay_steps)},
                 indent=2) + "\n")
         trainer.fit(checkpoint=ckpt)
     if not is_main():       # rank 0 ships the student and scores it

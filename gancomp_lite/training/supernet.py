@@ -183,9 +183,6 @@ def train_supernet(task: str, space: SearchSpace, out, steps: int, sampling: str
     from .loop import run_folder
     from .teachers import task_data
 
-    if steps is None and epochs is None:
-        raise GancompError("give the number of steps (--steps), or a paper preset whose epochs "
-                           "set it (--paper-preset)")
     if steps is not None and steps < 1:
         raise GancompError(f"steps must be a positive number, got {steps}")
     scale = get_scale()
@@ -207,7 +204,7 @@ def train_supernet(task: str, space: SearchSpace, out, steps: int, sampling: str
     paired = WORLDS[task].aligned if task in WORLDS else True
     train_set, _ = search_split(task_data(task, scale.name, image_size, n_train + n_val, 0, data,
                                           direction), n_val)
-    from .loop import run_schedule
+    from .loop import run_schedule, schedule_record
 
     steps, decay_steps = run_schedule(steps, epochs, len(train_set), batch_size)
     trainer = supernet_trainer(space, teacher, teacher_D, train_set, steps, batch_size, seed, sampling,
@@ -226,8 +223,7 @@ def train_supernet(task: str, space: SearchSpace, out, steps: int, sampling: str
                  "command": command,
                  **trainer.recorded_options(),
                  **({"direction": direction} if direction != "AtoB" else {}),
-                 **({"paper_preset": paper_preset} if paper_preset else {}),
-                 **({"epochs": list(epochs), "decay_steps": decay_steps} if epochs else {})},
+                 **schedule_record(paper_preset, epochs, decay_steps)},
                 indent=2) + "\n")
         trainer.fit(checkpoint=ckpt, checkpoint_every=checkpoint_every)
     if not is_main():
