@@ -164,8 +164,50 @@ def test_inception_fid_offline_is_one_clear_error(tmp_path, monkeypatch):
     from gancomp_lite.metrics.features import inception_features
 
     monkeypatch.setenv("GANCOMP_DATA", str(tmp_path))
-    with pytest.raises(MissingDownloadError, match="weights-inception-2015-12-05-6726825d.pth"):
+    with pytest.raises(MissingDownloadError, match="pt_inception-2015-12-05-6726825d.pth"):
         inception_features()
+
+
+def _random_fid_inception_weights(path, seed):
+    """A state dict with the keys and shapes of pytorch-fid's pt_inception file
+    (torchvision's InceptionV3 with 1008 classes and no aux head), random."""
+    import torchvision
+
+    torch.manual_seed(seed)
+    net = torchvision.models.inception_v3(weights=None, aux_logits=False, num_classes=1008,
+                                          init_weights=False)
+    torch.save(net.state_dict(), path)
+    return net.state_dict()
+
+
+def test_fid_inception_is_pytorch_fids_network_with_the_given_weights(tmp_path, recwarn):
+    """FID features as GAN Compression computes them: pytorch-fid's InceptionV3 loaded from a
+    local file (no download, torch.hub's folder left as it was), N x 2048 pool3 features of
+    [0, 1] images, uint8 input read as /255, and a file of another network refused."""
+    from pytorch_fid.inception import FIDInceptionA
+
+    from gancomp_lite.metrics.features import fid_inception_from_file
+
+    hub = torch.hub.get_dir()
+    weights = _random_fid_inception_weights(tmp_path / "a.pth", 0)
+    net = fid_inception_from_file(tmp_path / "a.pth")
+    assert torch.hub.get_dir() == hub
+    assert not [w for w in recwarn if "torchvision" in str(w.filename)]
+    assert any(isinstance(m, FIDInceptionA) for m in net.modules())   # the FID graph's blocks
+    assert torch.equal(net.inner.blocks[0][0].conv.weight, weights["Conv2d_1a_3x3.conv.weight"])
+    images = torch.randint(0, 256, (2, 3, 40, 40), dtype=torch.uint8)
+    with torch.no_grad():
+        feats = net(images)
+        assert feats.shape == (2, 2048)
+        assert torch.allclose(net(images.float() / 255), feats)
+        _random_fid_inception_weights(tmp_path / "b.pth", 1)
+        assert not torch.allclose(fid_inception_from_file(tmp_path / "b.pth")(images), feats)
+    torch.save(nn.Conv2d(3, 4, 3).state_dict(), tmp_path / "other.pth")
+    with pytest.raises(CheckpointError, match="not pytorch-fid's FID Inception"):
+        fid_inception_from_file(tmp_path / "other.pth")
+    (tmp_path / "junk.pth").write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError, match="not pytorch-fid's FID Inception"):
+        fid_inception_from_file(tmp_path / "junk.pth")
 
 
 def test_fid_to_stored_statistics_equals_the_fid_of_the_images(tmp_path):

@@ -45,11 +45,12 @@ class Asset:
 
 
 ASSETS: dict[str, Asset] = {a.name: a for a in [
+    # pytorch-fid's port of the TF FID graph: the file GAN Compression's metric/inception.py loads
     Asset("inception-fid",
-          "https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/"
-          "weights-inception-2015-12-05-6726825d.pth",
-          "weights-inception-2015-12-05-6726825d.pth", "weights",
-          "TF-FID InceptionV3 weights (torch-fidelity format), for FID at small/full scale",
+          "https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/"
+          "pt_inception-2015-12-05-6726825d.pth",
+          "pt_inception-2015-12-05-6726825d.pth", "weights",
+          "TF-FID InceptionV3 weights (pytorch-fid's pt_inception file), for FID at small/full scale",
           sha256_prefix="6726825d"),
     # torchvision's VGG16_Weights.IMAGENET1K_V1 (OMGD/CRD's perceptual backbone)
     Asset("vgg16", "https://download.pytorch.org/models/vgg16-397923af.pth",

@@ -178,35 +178,79 @@ def save_feature_net(net: nn.Module, info: dict, out_dir: str | Path, command: s
 
 
 def inception_features(download: bool = False):
-    """The TF-FID InceptionV3 (2048-d pool features) used by the papers.
+    """The TF-FID InceptionV3 (2048-d pool3 features) the papers use, as GAN
+    Compression computes it: pytorch-fid's port (``metric/inception.py`` in
+    the official code is a copy of it) with its ``pt_inception-2015-12-05``
+    weights, inputs resized bilinearly to 299x299 and mapped to [-1, 1].
 
-    Its weights are a download (see :mod:`gancomp_lite.data.download`,
-    asset ``inception-fid``), fetched here only with ``download=True`` (the
+    The weights are a download (see :mod:`gancomp_lite.data.download`, asset
+    ``inception-fid``), fetched here only with ``download=True`` (the
     ``small``/``full`` scales); without the file, and offline, this raises
     :class:`~gancomp_lite.errors.MissingDownloadError` saying what to fetch and
-    where to put it.  Needs the ``torch-fidelity`` package.
+    where to put it.  Explained in chapter ``nb/12_gpu``.
     """
     from ..data.download import ensure, fetch
 
-    path = fetch("inception-fid") if download else ensure("inception-fid")
+    return fid_inception_from_file(fetch("inception-fid") if download else ensure("inception-fid"))
+
+
+def fid_inception_from_file(path: str | Path) -> nn.Module:
+    """pytorch-fid's FID InceptionV3 with the weights in ``path`` (checked by
+    the caller), taking [0, 1] images and returning ``N x 2048`` features.
+
+    pytorch-fid builds the network and loads its weights through torch.hub's
+    cache; the cache is pointed, for that call only, at a temporary folder
+    holding ``path`` under the name pytorch-fid asks for, so nothing is
+    downloaded and the caller's torch.hub folder is left as it was.
+    """
+    import pickle
+    import shutil
+    import tempfile
+    import warnings
+
     try:
-        from torchmetrics.image.fid import NoTrainInceptionV3
+        from pytorch_fid import inception as pfid
     except ImportError as err:  # pragma: no cover - depends on the environment
-        raise CheckpointError("Inception FID needs torchmetrics[image] (torch-fidelity)") from err
-    return _Uint8Input(NoTrainInceptionV3(name="inception-v3-compat", features_list=["2048"],
-                                          feature_extractor_weights_path=str(path)), 2048)
+        raise CheckpointError("Inception FID needs the pytorch-fid package "
+                              "(pip install pytorch-fid)") from err
+    path = Path(path).resolve()
+    if not path.is_file():
+        raise CheckpointError(f"no Inception weights at {path}")
+    previous = torch.hub.get_dir()
+    with tempfile.TemporaryDirectory() as hub:
+        cached = Path(hub) / "checkpoints" / pfid.FID_WEIGHTS_URL.rsplit("/", 1)[1]
+        cached.parent.mkdir()
+        try:
+            cached.symlink_to(path)
+        except OSError:  # pragma: no cover - filesystems without links
+            shutil.copyfile(path, cached)
+        torch.hub.set_dir(hub)
+        try:
+            with warnings.catch_warnings():
+                # pytorch-fid builds torchvision's Inception with arguments torchvision calls deprecated
+                warnings.filterwarnings("ignore", category=UserWarning, module="torchvision")
+                warnings.filterwarnings("ignore", category=FutureWarning, module="torchvision")
+                net = pfid.InceptionV3([pfid.InceptionV3.BLOCK_INDEX_BY_DIM[2048]],
+                                       resize_input=True, normalize_input=True)
+        except (RuntimeError, KeyError, EOFError, pickle.UnpicklingError) as err:
+            raise CheckpointError(f"{path} is not pytorch-fid's FID Inception state dict: "
+                                  f"{str(err).splitlines()[0]}") from err
+        finally:
+            torch.hub.set_dir(previous)
+    return _PoolFeatures(net.eval())
 
 
-class _Uint8Input(nn.Module):
-    """Feeds a uint8-input extractor from floats in [0, 1] (quantised, as the
-    FID protocol quantises generated images)."""
+class _PoolFeatures(nn.Module):
+    """pytorch-fid's InceptionV3 as an ``N x 2048`` feature extractor of
+    [0, 1] images (its forward returns a list of ``N x 2048 x 1 x 1`` maps)."""
 
-    def __init__(self, inner: nn.Module, num_features: int):
+    num_features = 2048
+
+    def __init__(self, inner: nn.Module):
         super().__init__()
         self.inner = inner
-        self.num_features = num_features
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dtype != torch.uint8:
-            x = (x * 255).round().clamp(0, 255).to(torch.uint8)
-        return self.inner(x)
+        if x.dtype == torch.uint8:
+            x = x.float() / 255
+        return self.inner(x)[0].flatten(1)
