@@ -352,6 +352,18 @@ def test_train_search_export_and_fine_tune_from_the_command_line(supernet_file, 
     assert main(["distill", "edges2shapes", "--student-from", str(sub), "--ngf", "12", "--steps", "2", "--n-train", "8",
                  "--size", "32", "--n", "8", "--out", str(run), "--no-progress"]) == 0
     assert json.loads((run / "metrics.json").read_text())["mparams"] == pytest.approx(count_params(G) / 1e6)
+    # GAN Compression's fine-tune recipe: its epochs (5 + 15) on the training set, batch 4
+    run = tmp_path / "ft-preset"
+    assert main(["distill", "edges2shapes", "--paper-preset", "gc-edges2shoes-r-finetune",
+                 "--student-from", str(sub), "--ngf", "12", "--n-train", "4", "--size", "32",
+                 "--n", "4", "--out", str(run), "--no-progress"]) == 0
+    record = json.loads((run / "recipe.json").read_text())
+    assert (record["steps"], record["decay_steps"], record["batch_size"]) == (20, 15, 4)
+    assert record["paper_preset"] == "gc-edges2shoes-r-finetune"
+    capsys.readouterr()
+    assert main(["distill", "edges2shapes", "--paper-preset", "gc-edges2shoes-r-finetune",
+                 "--ngf", "12", "--out", str(tmp_path / "no-subnet")]) == 2
+    assert "export-subnet" in _one_error(capsys)
 
 
 def test_bad_search_and_export_inputs_give_one_clear_error(supernet_file, tmp_path, capsys):

@@ -139,8 +139,10 @@ def _cmd_distill(args: argparse.Namespace) -> int:
         preset = preset_for(args.paper_preset, "distill")
         named = preset_student(preset)
         if named is None and args.student_from is None:
-            raise GancompError(f"{args.paper_preset}'s student is {preset.student}: prune the "
-                               f"teacher first (`gancomp-lite prune`) and pass it as --student-from")
+            how = ("export it from a trained supernet (`gancomp-lite search`, then `export-subnet`)"
+                   if preset.stage == "finetune" else "prune the teacher first (`gancomp-lite prune`)")
+            raise GancompError(f"{args.paper_preset}'s student is {preset.student}: {how} and "
+                               f"pass it as --student-from")
         if named is not None:
             args.student = args.student or named[0]
             args.ngf = args.ngf or named[1]

@@ -12,7 +12,7 @@ records them (official-implementations §2, §4, §7).  ``gancomp-lite info
 optimizer steps of a dataset of a given size.
 
 ``distill --paper-preset NAME`` applies a GAN Compression or CAT student
-preset (:func:`schedule`: its epochs on the training set, decay included; its
+preset, or GAN Compression's fine-tune of a searched subnet (:func:`schedule`: its epochs on the training set, decay included; its
 batch size, loss weights, student, distilled layers and direction);
 ``train-supernet --paper-preset`` a supernet preset (its schedule, batch, loss
 weights, search space and direction) and ``distill-online --paper-preset`` an
@@ -56,6 +56,9 @@ class PaperPreset:
 
 
 _GC_LAYERS = ("model.9", "model.12", "model.15", "model.18")
+#: what the official fine-tune does that the package's does not (stated in nb/09_ofa and nb/12_gpu)
+_FINETUNE_D = ("the official fine-tune restores the supernet's D; `distill --student-from` "
+               "starts from the teacher's")
 _CAT_LAYERS = ("down_sampling.9", "features.2", "features.5", "features.8")
 
 #: the official recipes, keyed ``<paper>-<task>-<stage>``
@@ -71,7 +74,7 @@ PAPER_PRESETS: dict[str, PaperPreset] = {p.paper + "-" + p.task + "-" + p.stage:
                 distill_layers=_GC_LAYERS),
     PaperPreset("gc", "edges2shoes-r", "supernet", 10, 30, 4, 128, "hinge", "pix2pix",
                 teacher="mobile_resnet ngf 64", student="supernet channels-48",
-                distill_layers=_GC_LAYERS, notes="fine-tune 5+15"),
+                distill_layers=_GC_LAYERS, notes="fine-tune: gc-edges2shoes-r-finetune"),
     PaperPreset("gc", "cityscapes", "distill", 100, 150, 1, 128, "hinge", "pix2pix",
                 teacher="mobile_resnet ngf 96", student="mobile_resnet ngf 48",
                 distill_layers=_GC_LAYERS, direction="BtoA",
@@ -80,6 +83,18 @@ PAPER_PRESETS: dict[str, PaperPreset] = {p.paper + "-" + p.task + "-" + p.stage:
                 teacher="mobile_resnet ngf 96", student="mobile_resnet ngf 48",
                 distill_layers=_GC_LAYERS, direction="BtoA",
                 notes="maps to photos; lambda_recon 10, lambda_distill 0.01; supernet 200+400"),
+    # fine-tuning a searched subnet (GAN Compression's finetune.sh: train_supernet.py on one
+    # --config_str), at the search budgets of its Fast scripts; CycleGAN's subnets are not
+    # fine-tuned in the official scripts
+    PaperPreset("gc", "edges2shoes-r", "finetune", 5, 15, 4, 128, "hinge", "pix2pix",
+                teacher="mobile_resnet ngf 64", student="a subnet searched to 4.9G MACs",
+                distill_layers=_GC_LAYERS, notes=_FINETUNE_D),
+    PaperPreset("gc", "cityscapes", "finetune", 100, 150, 1, 128, "hinge", "pix2pix",
+                teacher="mobile_resnet ngf 96", student="a subnet searched to 5.7G MACs",
+                distill_layers=_GC_LAYERS, direction="BtoA", notes=_FINETUNE_D),
+    PaperPreset("gc", "map2sat", "finetune", 100, 200, 1, 128, "hinge", "gc-map2sat",
+                teacher="mobile_resnet ngf 96", student="a subnet searched to 4.6G MACs",
+                distill_layers=_GC_LAYERS, direction="BtoA", notes=_FINETUNE_D),
     PaperPreset("cat", "horse2zebra", "student", 500, 500, 80, 64, "lsgan", "cat-cyclegan",
                 teacher="inception ngf 64", student="one-step pruned to 2.6G MACs",
                 distill_layers=_CAT_LAYERS, notes="batch 80 on 4 GPUs; teacher batch 32 on 8 GPUs"),
@@ -132,7 +147,7 @@ def schedule(preset: PaperPreset, n_items: int, batch_size: int | None = None) -
 
 
 #: the stages each training verb's ``--paper-preset`` applies
-VERB_STAGES = {"distill": ("distill", "student"), "train-supernet": ("supernet",),
+VERB_STAGES = {"distill": ("distill", "student", "finetune"), "train-supernet": ("supernet",),
                "distill-online": ("joint",)}
 
 
@@ -208,8 +223,9 @@ UNPAIRED_TASKS = ("horse2zebra", "summer2winter")
 def network_gmacs(description: str, size: int = 256) -> float:
     """Forward GMACs (``in-excluded`` convention) of one network a preset names in
     words: ``"<arch> ngf N"``, ``"ngf N"`` (a ResNet), ``"supernet channels-N"`` (its
-    largest subnet, a Mobile ResNet of width N), ``"one-step pruned to XG MACs"``
-    (a target at 256x256, scaled with the pixels), or OMGD's ``"wide ngf A and deep ngf B"`` (both teachers, the deep one counted as a
+    largest subnet, a Mobile ResNet of width N), ``"one-step pruned to XG MACs"`` or
+    ``"a subnet searched to XG MACs"`` (a target at 256x256, scaled with the pixels), or
+    OMGD's ``"wide ngf A and deep ngf B"`` (both teachers, the deep one counted as a
     ResNet of width B: an approximation).  Any other wording is an error."""
     import re
 
@@ -226,7 +242,7 @@ def network_gmacs(description: str, size: int = 256) -> float:
         return of("resnet", int(m[1]))
     if m := re.match(r"supernet channels-(\d+)", d):
         return of("mobile_resnet", int(m[1]))
-    if m := re.search(r"pruned to ([\d.]+)G MACs", d):     # the papers' targets are at 256x256
+    if m := re.search(r"(?:pruned|searched) to ([\d.]+)G MACs", d):   # the papers' targets: 256x256
         return float(m[1]) * (size / 256) ** 2
     if m := re.match(r"wide ngf (\d+) and deep ngf (\d+)", d):
         return of("resnet", int(m[1])) + of("resnet", int(m[2]))
