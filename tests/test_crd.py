@@ -274,7 +274,7 @@ def test_the_relation_loss_of_a_student_falls_on_a_fixed_batch(data):
         opt.zero_grad()
         loss.backward()
         opt.step()
-        losses.append(float(loss))
+        losses.append(loss.item())
     assert losses[-1] < 0.5 * losses[0]
 
 

@@ -359,7 +359,19 @@ def test_train_search_export_and_fine_tune_from_the_command_line(supernet_file, 
                  "--n", "4", "--out", str(run), "--no-progress"]) == 0
     record = json.loads((run / "recipe.json").read_text())
     assert (record["steps"], record["decay_steps"], record["batch_size"]) == (20, 15, 4)
-    assert record["paper_preset"] == "gc-edges2shoes-r-finetune"
+    assert record["paper_preset"] == "gc-edges2shoes-r-finetune" and "discriminator_from" not in record
+    assert "--discriminator-from" in capsys.readouterr().out     # the official start, said
+    # ... and from the supernet's discriminator, as the official finetune.sh restores it
+    run = tmp_path / "ft-supernet-D"
+    assert main(["distill", "edges2shapes", "--paper-preset", "gc-edges2shoes-r-finetune",
+                 "--student-from", str(sub), "--ngf", "12", "--n-train", "4", "--size", "32",
+                 "--steps", "1", "--discriminator-from", str(supernet_file.parent), "--n", "4",
+                 "--out", str(run), "--no-progress"]) == 0
+    assert json.loads((run / "recipe.json").read_text())["discriminator_from"] == str(supernet_file.parent)
+    assert main(["distill", "edges2shapes", "--student-from", str(sub), "--ngf", "12", "--steps", "1",
+                 "--fresh-d", "--discriminator-from", str(supernet_file.parent),
+                 "--out", str(tmp_path / "fresh")]) == 2
+    assert "--fresh-d" in _one_error(capsys)
     capsys.readouterr()
     assert main(["distill", "edges2shapes", "--paper-preset", "gc-edges2shoes-r-finetune",
                  "--ngf", "12", "--out", str(tmp_path / "no-subnet")]) == 2
@@ -451,3 +463,27 @@ def test_a_resumed_baselines_sweep_keeps_its_finished_runs(tmp_path, monkeypatch
     assert resumed["status"] == "complete" and resumed["rows"][:2] == whole["rows"][:2]
     _same_jobs(resumed["rows"], whole["rows"])
     assert [r["kind"] for r in whole["rows"]] == ["uniform"] * 4 + ["cat"]
+
+
+def test_the_fine_tune_can_start_from_the_supernet_runs_discriminator(supernet_file, tmp_path):
+    """run_discriminator: the run's last netD weights in the teacher's architecture, the
+    teacher's D untouched; a file that is no training checkpoint, or a D of another
+    width, is one clear error."""
+    from gancomp_lite.errors import CheckpointError
+    from gancomp_lite.models import NLayerDiscriminator
+    from gancomp_lite.shipped import read_torch_file
+    from gancomp_lite.training.checkpoint import load_teacher_file, teacher_path
+    from gancomp_lite.training.distill import run_discriminator
+
+    _, teacher_D = load_teacher_file(teacher_path("edges2shapes", "ci"), discriminator=True)
+    before = {k: v.clone() for k, v in teacher_D.state_dict().items()}
+    D = run_discriminator(supernet_file.parent, teacher_D)
+    saved = read_torch_file(supernet_file.parent / "checkpoint.pt", weights_only=False)["objective"]
+    for k, v in D.state_dict().items():
+        assert torch.equal(v, saved["netD." + k].float()), k
+        assert torch.equal(teacher_D.state_dict()[k], before[k]), k
+    assert any(not torch.equal(D.state_dict()[k], before[k].float()) for k in before)  # trained on
+    with pytest.raises(CheckpointError, match="not a gancomp-lite training checkpoint"):
+        run_discriminator(supernet_file, teacher_D)
+    with pytest.raises(CheckpointError, match="does not fit the teacher's: netD"):
+        run_discriminator(supernet_file.parent, NLayerDiscriminator(6, ndf=8))

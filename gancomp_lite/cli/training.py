@@ -148,6 +148,9 @@ def _cmd_distill(args: argparse.Namespace) -> int:
             args.ngf = args.ngf or named[1]
         if args.distill_layers is None and args.student_from is None:
             args.distill_layers = list(preset.distill_layers)
+    if preset is not None and preset.stage == "finetune" and args.discriminator_from is None:
+        print(f"note: {args.paper_preset} starts here from the teacher's discriminator; the "
+              f"official fine-tune restores the supernet's (give its run as --discriminator-from)")
     args.student = args.student or "resnet"
     args.direction = _preset_direction(args, preset)
     if args.ngf is None:
@@ -171,10 +174,13 @@ def _cmd_distill(args: argparse.Namespace) -> int:
                       evaluate_n=args.n or True,
                       command="gancomp-lite " + shlex.join(args.argv), amp=args.amp,
                       channels_last=args.channels_last, direction=args.direction,
-                      epochs=_preset_epochs(preset), paper_preset=args.paper_preset)
+                      epochs=_preset_epochs(preset), paper_preset=args.paper_preset,
+                      discriminator_from=args.discriminator_from)
     last = trainer.history[-1]
+    d_start = ("inherited from " + args.discriminator_from if args.discriminator_from else
+               "inherited" if args.inherit_d else "fresh")
     print(f"trained {args.student} ngf={args.ngf} ({mode}, init {args.init}, "
-          f"{'inherited' if args.inherit_d else 'fresh'} D) for {trainer.step} steps into {args.out}")
+          f"{d_start} D) for {trainer.step} steps into {args.out}")
     print("final losses: " + ", ".join(f"{k}={v:.4g}" for k, v in last.items() if "/" in k))
     from pathlib import Path
 
@@ -423,6 +429,9 @@ def add_parsers(sub) -> None:
                       help="start from the teacher's discriminator (default)")
     dgrp.add_argument("--fresh-d", dest="inherit_d", action="store_false",
                       help="start from a freshly initialised discriminator")
+    g.add_argument("--discriminator-from", default=None, metavar="RUN",
+                   help="start the inherited discriminator from this run's (a train-supernet run "
+                        "folder: GAN Compression's fine-tune restores the supernet's D)")
     g.add_argument("--init", choices=["random", "l1"], default="random",
                    help="student initialisation: random or L1-norm filter selection from the teacher")
     g.add_argument("--loss-preset", default=None, choices=sorted(DISTILL_PRESETS),

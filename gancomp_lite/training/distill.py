@@ -418,12 +418,49 @@ def student_trainer(recipe: StudentRecipe, teacher: nn.Module, teacher_D: nn.Mod
                    progress=progress, amp=amp, channels_last=channels_last, decay_steps=decay_steps)
 
 
+def run_discriminator(run: str | Path, like: nn.Module) -> nn.Module:
+    """The discriminator a training run ended with (its folder or its
+    ``checkpoint.pt``), as a copy of ``like`` (the teacher's, same
+    architecture) holding the run's weights; ``like`` is not changed.
+
+    GAN Compression's ``finetune.sh`` starts the fine-tune of a searched subnet
+    from the supernet run's discriminator (``--restore_D_path``), not the
+    teacher's: ``distill --discriminator-from SUPERNET_RUN`` does the same.
+    A file that is not a training checkpoint, a run without a discriminator,
+    or one of another architecture is one :class:`CheckpointError` naming the
+    first parameter that does not fit."""
+    from ..errors import CheckpointError
+    from ..shipped import read_torch_file
+    from .loop import CHECKPOINT_FORMAT
+
+    path = Path(run)
+    path = path / "checkpoint.pt" if path.is_dir() else path
+    state = read_torch_file(path, weights_only=False)
+    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointError(f"{path} is not a gancomp-lite training checkpoint: pass the folder "
+                              f"of a train-supernet (or distill) run")
+    weights = {k[len("netD."):]: v for k, v in state["objective"].items() if k.startswith("netD.")}
+    if not weights:
+        raise CheckpointError(f"{path} holds no discriminator (netD): its run trained none")
+    D = copy.deepcopy(like).float()
+    ours = D.state_dict()
+    for key in sorted(set(ours) | set(weights)):
+        if key not in weights or key not in ours or weights[key].shape != ours[key].shape:
+            theirs = tuple(weights[key].shape) if key in weights else "missing"
+            mine = tuple(ours[key].shape) if key in ours else "missing"
+            raise CheckpointError(f"{path}'s discriminator does not fit the teacher's: netD.{key} "
+                                  f"is {theirs} there, {mine} here")
+    D.load_state_dict(weights)
+    return D
+
+
 def distill(recipe: StudentRecipe, teacher_path: str | Path | None, out: str | Path | None,
             steps: int | None, batch_size: int = 1, seed: int = 0, n_train: int = 1000,
             device=None, progress: bool = True, evaluate_n: int | bool = True,
             data: str | Path | None = None, command: str | None = None,
             amp: str | None = None, channels_last: bool = False, direction: str = "AtoB",
-            epochs: tuple[int, int] | None = None, paper_preset: str | None = None):
+            epochs: tuple[int, int] | None = None, paper_preset: str | None = None,
+            discriminator_from: str | Path | None = None):
     """Train one student of ``recipe`` for ``steps`` steps, or, with ``epochs``
     ``(total, decaying)`` and ``steps=None``, for that many epochs of the training
     set, the last ones decaying (:func:`~.loop.epoch_schedule`); with explicit
@@ -443,7 +480,9 @@ def distill(recipe: StudentRecipe, teacher_path: str | Path | None, out: str | P
     precision and memory format; ``direction``: how a paired ``data`` folder
     is read (recorded when BtoA).  Under ``torchrun`` the run is data-parallel
     (:mod:`.parallel`): ``batch_size`` is the global batch and rank 0 writes
-    the files and evaluates.  Returns the trainer.
+    the files and evaluates.  ``discriminator_from``: a run whose
+    discriminator the inherited one starts from instead of the teacher's
+    (:func:`run_discriminator`; recorded).  Returns the trainer.
     """
     from ..config import get_scale
     from ..metrics.cost import count_params, profile_macs
@@ -470,6 +509,11 @@ def distill(recipe: StudentRecipe, teacher_path: str | Path | None, out: str | P
     if taught != recipe.task:
         raise GancompError(f"{path} is the teacher of {taught!r}, not of {recipe.task!r}: "
                            f"pass that task's teacher (--teacher)")
+    if discriminator_from is not None:
+        if not recipe.inherit_d:
+            raise GancompError("--discriminator-from gives the discriminator a student inherits: "
+                               "it cannot go with a fresh one (--fresh-d)")
+        teacher_D = run_discriminator(discriminator_from, teacher_D)
     train_set = task_data(recipe.task, scale.name, recipe.image_size, n_train, 0, data, direction)
     from .loop import run_schedule, schedule_record
 
@@ -492,6 +536,7 @@ def distill(recipe: StudentRecipe, teacher_path: str | Path | None, out: str | P
                  "command": command,
                  **trainer.recorded_options(),
                  **({"direction": direction} if direction != "AtoB" else {}),
+                 **({"discriminator_from": str(discriminator_from)} if discriminator_from else {}),
                  **schedule_record(paper_preset, epochs, decay_steps)},
                 indent=2) + "\n")
         trainer.fit(checkpoint=ckpt)

@@ -56,9 +56,9 @@ class PaperPreset:
 
 
 _GC_LAYERS = ("model.9", "model.12", "model.15", "model.18")
-#: what the official fine-tune does that the package's does not (stated in nb/09_ofa and nb/12_gpu)
-_FINETUNE_D = ("the official fine-tune restores the supernet's D; `distill --student-from` "
-               "starts from the teacher's")
+#: the discriminator the official fine-tune starts from (nb/09_ofa, nb/12_gpu)
+_FINETUNE_D = ("the official fine-tune restores the supernet's D: give the supernet's run as "
+               "--discriminator-from (else the teacher's D is the start)")
 _CAT_LAYERS = ("down_sampling.9", "features.2", "features.5", "features.8")
 
 #: the official recipes, keyed ``<paper>-<task>-<stage>``
