@@ -198,7 +198,7 @@ def _cmd_distill_online(args: argparse.Namespace) -> int:
 
     preset = None
     if args.paper_preset is not None:
-        from ..training.presets import preset_for, preset_student, preset_teacher_ngf
+        from ..training.presets import preset_for, preset_student, preset_teachers
 
         preset = preset_for(args.paper_preset, "distill-online")
         if args.method is not None and args.method != preset.paper:
@@ -208,7 +208,10 @@ def _cmd_distill_online(args: argparse.Namespace) -> int:
         args.preset = args.preset or preset.loss
         named = preset_student(preset)
         args.student_ngf = args.student_ngf or (named[1] if named else None)
-        args.teacher_ngf = args.teacher_ngf or preset_teacher_ngf(preset)
+        teachers = preset_teachers(preset) or {}
+        args.teacher_ngf = args.teacher_ngf or teachers.get("ngf")
+        args.teacher_arch = args.teacher_arch or teachers.get("arch")
+        args.deep_teacher_ngf = args.deep_teacher_ngf or teachers.get("deep_ngf")
         args.batch_size = args.batch_size or preset.batch_size
     if args.method is None:
         raise GancompError("give the method (--method crd|omgd), or a paper preset that names it")
@@ -222,7 +225,9 @@ def _cmd_distill_online(args: argparse.Namespace) -> int:
                              force=args.force, command="gancomp-lite " + shlex.join(args.argv),
                              amp=args.amp, channels_last=args.channels_last,
                              direction=args.direction, epochs=_preset_epochs(preset),
-                             paper_preset=args.paper_preset)
+                             paper_preset=args.paper_preset,
+                             teacher_arch=args.teacher_arch or "resnet",
+                             deep_teacher_ngf=args.deep_teacher_ngf, n_share=args.n_share)
     last = trainer.history[-1]
     print(f"trained a {args.method} student for {trainer.step} steps into {args.out} "
           f"(student.pt, checkpoint.pt, recipe.json)")
@@ -482,7 +487,16 @@ def add_parsers(sub) -> None:
     o.add_argument("--student-ngf", type=_positive, default=None,
                    help="default: the paper preset's, else a quarter of the teacher's (OMGD's student)")
     o.add_argument("--teacher-ngf", type=_positive, default=None,
-                   help="default: the paper preset's (when it names one teacher), else the scale's")
+                   help="default: the paper preset's (its wide teacher's), else the scale's")
+    o.add_argument("--teacher-arch", choices=("resnet", "mobile_resnet"), default=None,
+                   help="the online teacher's generator (default: the paper preset's, Mobile ResNet "
+                        "for OMGD and CRD; else the book's dense ResNet)")
+    o.add_argument("--deep-teacher-ngf", type=_positive, default=None,
+                   help="OMGD's second, deep teacher at this width, trained beside the wide one "
+                        "(paired tasks; default: the paper preset's, else none)")
+    o.add_argument("--n-share", type=int, choices=range(6), default=3, metavar="0-5",
+                   help="with a deep teacher: discriminator stages the two teachers share "
+                        "(default 3, OMGD's edges2shoes script)")
     o.add_argument("--teacher", default=None,
                    help="pre-trained schemes: the teacher file (default: the task's shipped teacher)")
     _add_paper_preset(o, "distill-online", "OMGD's or CRD's recipe: its epochs on the training "

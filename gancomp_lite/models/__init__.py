@@ -10,9 +10,10 @@ from typing import Callable
 import torch.nn as nn
 
 from ..errors import GancompError
-from .discriminator import NLayerDiscriminator
+from .discriminator import MultiNLayerDiscriminator, NLayerDiscriminator
 from .inception import InceptionBlock, InceptionGenerator
 from .norm import NORMS, conv_bias, get_norm_layer
+from .omgd import MobileResnetDeepestGenerator
 from .dynamic import SuperMobileResnetGenerator
 from .resnet import (MobileResnetGenerator, ResnetBlock, ResnetGenerator,
                      SeparableConv2d, SubMobileResnetGenerator, init_weights)
@@ -39,6 +40,10 @@ def _unet(ngf: int, norm: str | None, image_size: int | None, **kw) -> nn.Module
     return UnetGenerator(ngf=ngf, norm=norm or "batch", num_downs=num_downs, **kw)
 
 
+def _deepest(ngf: int, norm: str | None, image_size: int | None, **kw) -> nn.Module:
+    return MobileResnetDeepestGenerator(ngf=ngf, norm=norm or "instance", **kw)
+
+
 def _inception(ngf: int, norm: str | None, image_size: int | None, **kw) -> nn.Module:
     return InceptionGenerator(ngf=ngf, norm=norm or "instance_affine", **kw)
 
@@ -49,6 +54,7 @@ GENERATORS: dict[str, Callable[..., nn.Module]] = {
     "mobile_resnet": _mobile,
     "unet": _unet,
     "inception": _inception,
+    "mobile_deepest_resnet": _deepest,   # OMGD's deep teacher (models.omgd)
 }
 
 
@@ -67,7 +73,8 @@ def build_generator(arch: str, ngf: int = 64, norm: str | None = None,
 
 
 __all__ = [
-    "GENERATORS", "InceptionBlock", "InceptionGenerator", "NORMS", "MobileResnetGenerator", "NLayerDiscriminator", "ResnetBlock",
+    "GENERATORS", "InceptionBlock", "InceptionGenerator", "NORMS", "MobileResnetDeepestGenerator",
+    "MobileResnetGenerator", "MultiNLayerDiscriminator", "NLayerDiscriminator", "ResnetBlock",
     "ResnetGenerator", "SeparableConv2d", "SubMobileResnetGenerator", "SuperMobileResnetGenerator",
     "UnetGenerator", "UnetSkipConnectionBlock",
     "UnknownArchError", "build_generator", "conv_bias", "get_norm_layer", "init_weights",
@@ -77,7 +84,8 @@ __all__ = [
 #: classes that checkpoints may name, for :func:`from_config`
 MODEL_CLASSES = {c.__name__: c for c in (ResnetGenerator, MobileResnetGenerator, UnetGenerator,
                                          InceptionGenerator, NLayerDiscriminator,
-                                         SubMobileResnetGenerator, SuperMobileResnetGenerator)}
+                                         SubMobileResnetGenerator, SuperMobileResnetGenerator,
+                                         MobileResnetDeepestGenerator, MultiNLayerDiscriminator)}
 
 
 def from_config(description: dict) -> nn.Module:

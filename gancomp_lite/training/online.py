@@ -33,8 +33,13 @@ group ``S:<name>``): arms that differ only in the student's loss then see
 the same teacher trajectory, and the teacher is trained once.  Schemes that
 train D on the student's outputs take exactly one student.
 
-OMGD's second, deeper teacher for paired tasks is not implemented; its wide
-teacher (``ngf`` = 4x the student's) is the default teacher here.
+On paired tasks OMGD trains a second, *deep* teacher beside the wide one
+(:class:`TwoTeacherPix2PixObjective`: OMGD's ``MobileResnetDeepestGenerator``
+at the student's width, both teachers judged by one discriminator whose first
+stages they share); every student term that compares the student with the
+teacher's output is then summed over the two teachers, as OMGD's code sums
+them, and the channel term reads the wide teacher only.  ``build_online``'s
+``deep_teacher_ngf`` (``distill-online --deep-teacher-ngf``) adds it.
 
 Explained in chapter ``nb/08_crd``.
 """
@@ -47,6 +52,7 @@ from typing import Sequence
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 from ..errors import GancompError
 from ..losses.distill import ChannelDistillLoss
@@ -148,6 +154,53 @@ def default_preset(method: str, task_kind: str) -> str:
     if method not in METHODS:
         raise GancompError(f"unknown online-distillation method {method!r}; choose from {list(METHODS)}")
     return f"{method}-{'pix2pix' if task_kind == 'paired' else 'cyclegan'}"
+
+
+class TwoTeacherPix2PixObjective(Pix2PixObjective):
+    """OMGD's two online pix2pix teachers: the wide ``netG`` and the deep
+    ``netG_deep``, each with its GAN and L1 terms, one
+    :class:`~gancomp_lite.models.MultiNLayerDiscriminator` judging each through
+    its own head (0: wide, 1: deep).  The discriminator's loss is the sum of
+    the two teachers' pix2pix discriminator losses, the generators' loss the
+    sum of their two pix2pix losses (OMGD's ``backward_D_teacher`` and
+    ``backward_G_teacher``).  Both generators train in group ``G``: one Adam
+    over both is the same update as OMGD's one Adam each, with the same rate.
+    ``translator()`` gives the wide teacher and the discriminator (its head 0
+    is the wide teacher's)."""
+
+    def __init__(self, netG: nn.Module, netG_deep: nn.Module, netD: nn.Module,
+                 gan_mode: str = "hinge", lambda_l1: float = 100.0, lambda_gan: float = 1.0):
+        super().__init__(netG, netD, gan_mode, lambda_l1, lambda_gan)
+        self.add_to_group("G", "netG_deep", netG_deep)
+        self.add_term("G", "gan_deep", lambda_gan, lambda c: self.gan.generator_loss(
+            self.netD(torch.cat([c["real_A"], c["fake_B_deep"]], 1), 1)))
+        self.add_term("G", "l1_deep", lambda_l1,
+                      lambda c: F.l1_loss(c["fake_B_deep"], c["real_B"]))
+
+    def forward_step(self, batch: dict) -> Context:
+        ctx = super().forward_step(batch)
+        ctx["fake_B_deep"] = self.netG_deep(ctx["real_A"])
+        return ctx
+
+    def _d_loss(self, ctx: Context) -> torch.Tensor:
+        real = torch.cat([ctx["real_A"], ctx["real_B"]], 1)
+        total = None
+        for head, fake in enumerate((ctx["fake_B"], ctx["fake_B_deep"])):
+            loss = self.gan.discriminator_loss(
+                self.netD(real, head), self.netD(torch.cat([ctx["real_A"], fake.detach()], 1), head))
+            total = loss if total is None else total + loss
+        return total
+
+
+def _over_teachers(ctx: Context, fn):
+    """``fn(teacher_output)`` (a tensor or a dict of tensors), summed over
+    the step's teacher outputs (``ctx["teacher_Bs"]``: one, or OMGD's two)."""
+    outs = [fn(t) for t in ctx["teacher_Bs"]]
+    if len(outs) == 1:
+        return outs[0]
+    if isinstance(outs[0], dict):
+        return {k: sum(o[k] for o in outs) for k in outs[0]}
+    return sum(outs)
 
 
 class OnlineDistillObjective(Objective):
@@ -297,9 +350,9 @@ class OnlineDistillObjective(Objective):
         if loss.relations:
             def relations(c, key=key, loss=loss):
                 if key + ":relations" not in c:
-                    c[key + ":relations"] = content_relation_loss(
-                        c[key], c["teacher_B"], loss.relations, loss.patch_size,
-                        loss.w_distance, loss.w_angle, loss.reduction)
+                    c[key + ":relations"] = _over_teachers(c, lambda t: content_relation_loss(
+                        c[key], t, loss.relations, loss.patch_size,
+                        loss.w_distance, loss.w_angle, loss.reduction))
                 return c[key + ":relations"]
             for s in loss.relations:
                 self.add_term(group, f"rkd_{s}", loss.relation_weight,
@@ -309,7 +362,7 @@ class OnlineDistillObjective(Objective):
             perc = PerceptualLoss(pw, self.backbone if pw.needs_backbone else None)
             def perceptual(c, key=key, perc=perc):
                 if key + ":perceptual" not in c:
-                    c[key + ":perceptual"] = perc(c[key], c["teacher_B"])
+                    c[key + ":perceptual"] = _over_teachers(c, lambda t: perc(c[key], t))
                 return c[key + ":perceptual"]
             for term, weight in pw.as_dict().items():
                 if weight:
@@ -328,8 +381,8 @@ class OnlineDistillObjective(Objective):
             self.add_term(group, "channel", loss.channel, lambda c, key=key, cd=cd: cd(
                 [c[key + ":feats"][n] for n in layers], [c["teacher_feats"][n] for n in layers]))
         if loss.anchor:
-            self.add_term(group, "anchor", loss.anchor,
-                          lambda c, key=key: (c[key] - c["teacher_B"]).abs().mean())
+            self.add_term(group, "anchor", loss.anchor, lambda c, key=key: _over_teachers(
+                c, lambda t: (c[key] - t).abs().mean()))
         if loss.gan:
             if self.scheme == "none":
                 raise GancompError("scheme 'none' has no discriminator for the student: set gan=0")
@@ -366,6 +419,7 @@ class OnlineDistillObjective(Objective):
             teacher_B = out if teacher_B is None else teacher_B
             ctx["teacher_feats"] = dict(t_feats)
         ctx["teacher_B"] = teacher_B
+        ctx["teacher_Bs"] = [teacher_B] + ([ctx["fake_B_deep"].detach()] if "fake_B_deep" in ctx else [])
         for name in self.student_names:
             key = f"student:{name}"
             uses_cd = self.losses[name].channel > 0
@@ -396,12 +450,30 @@ class OnlineDistillObjective(Objective):
             self.teacher.load_extra_state(state)
 
 
+def _with_deep_teacher(wide: Pix2PixObjective, ngf: int, n_share: int,
+                       image_size: int) -> TwoTeacherPix2PixObjective:
+    """``wide``'s generator and losses, with OMGD's deep teacher of width ``ngf``
+    beside it and a two-headed discriminator of the same width and norm as
+    ``wide``'s in place of its own."""
+    from ..models import MultiNLayerDiscriminator, build_generator
+
+    if ngf < 1:
+        raise GancompError(f"the deep teacher's width must be a positive integer, got {ngf}")
+    G, D = wide.translator()
+    deep = build_generator("mobile_deepest_resnet", ngf=ngf, image_size=image_size,
+                           input_nc=G.config["input_nc"], output_nc=G.config["output_nc"])
+    two = MultiNLayerDiscriminator(D.config["input_nc"], ndf=D.config["ndf"], n_share=n_share,
+                                   norm=D.config["norm"])
+    return TwoTeacherPix2PixObjective(G, deep, two, **wide.hparams)
+
+
 def build_online(task: str, students: dict[str, StudentLoss], scheme: str = "online-frozen",
                  scale=None, student_ngf: int | None = None, teacher_ngf: int | None = None,
                  arch: str = "mobile_resnet", teacher_arch: str = "resnet",
                  backbone: Backbone | None = None,
                  pretrained: tuple[nn.Module, nn.Module | None] | None = None,
-                 seed: int = 0) -> OnlineDistillObjective:
+                 seed: int = 0, deep_teacher_ngf: int | None = None,
+                 n_share: int = 3) -> OnlineDistillObjective:
     """Fresh students and, for the online schemes, a fresh teacher objective.
 
     The teacher follows the book's teacher recipe of ``task`` at ``scale``
@@ -410,17 +482,30 @@ def build_online(task: str, students: dict[str, StudentLoss], scheme: str = "onl
     (default: the scale's teacher width).  Students are ``arch`` at
     ``student_ngf`` (default: a quarter of the teacher's, OMGD's wide
     teacher ratio).  ``pretrained``: ``(teacher, discriminator)`` for the
-    pre-trained schemes.  Networks are initialised from ``seed``; all
+    pre-trained schemes.  ``deep_teacher_ngf``: OMGD's second, deep teacher
+    at this width (paired tasks, online schemes), trained beside the wide one
+    (:class:`TwoTeacherPix2PixObjective`, their discriminator sharing its
+    first ``n_share`` stages).  Networks are initialised from ``seed``; all
     students start from the same weights (arms differ only in their losses)."""
     from ..models import build_generator
     from .teachers import PAIRED, build_objective, teacher_recipe
 
-    recipe = teacher_recipe(task, scale, arch=teacher_arch)
+    from ..models import GENERATORS
+
+    if teacher_arch not in GENERATORS:
+        raise GancompError(f"unknown teacher architecture {teacher_arch!r}: expected one of "
+                           f"{', '.join(sorted(GENERATORS))}")
+    recipe = teacher_recipe(task, scale, arch="inception" if teacher_arch == "inception" else "resnet")
+    if teacher_arch not in ("resnet", "inception"):     # OMGD's and CRD's Mobile ResNet teachers
+        recipe = replace(recipe, arch=teacher_arch)
     if teacher_ngf:
         recipe = replace(recipe, ngf=int(teacher_ngf))
     paired = recipe.objective == PAIRED
     student_ngf = student_ngf or max(1, recipe.ngf // 4)
     torch.manual_seed(seed)
+    if deep_teacher_ngf is not None and (not paired or scheme.startswith("pretrained")):
+        raise GancompError("OMGD's deep teacher trains online beside the wide one on a paired "
+                           f"task: not with {'an unpaired task' if not paired else 'scheme ' + repr(scheme)}")
     if scheme.startswith("pretrained"):
         if pretrained is None:
             raise GancompError(f"scheme {scheme!r} needs a pre-trained teacher and discriminator")
@@ -431,6 +516,8 @@ def build_online(task: str, students: dict[str, StudentLoss], scheme: str = "onl
             raise GancompError(f"scheme {scheme!r} trains its teacher online: give no pre-trained one")
         teacher = build_objective(recipe)
         D, gan_mode = None, teacher.hparams["gan_mode"]
+        if deep_teacher_ngf is not None:
+            teacher = _with_deep_teacher(teacher, int(deep_teacher_ngf), n_share, recipe.image_size)
     first = build_generator(arch, ngf=student_ngf, image_size=recipe.image_size)
     nets = {name: copy.deepcopy(first) for name in students}
     return OnlineDistillObjective(nets, dict(students), scheme, teacher, D, paired=paired,
@@ -447,7 +534,8 @@ def distill_online(task: str, method: str, out: str | Path, steps: int, preset_n
                    force: bool = False, command: str | None = None, amp: str | None = None,
                    channels_last: bool = False, direction: str = "AtoB",
                    epochs: tuple[int, int] | None = None,
-                   paper_preset: str | None = None) -> Trainer:
+                   paper_preset: str | None = None, teacher_arch: str = "resnet",
+                   deep_teacher_ngf: int | None = None, n_share: int = 3) -> Trainer:
     """Train one student by ``method`` (``crd`` or ``omgd``) and write ``out/``:
 
     ``checkpoint.pt`` (resumable, the teacher included), ``recipe.json``
@@ -466,7 +554,10 @@ def distill_online(task: str, method: str, out: str | Path, steps: int, preset_n
     ``epochs`` ``(total, decaying)`` with ``steps=None``: that many epochs of
     the training set, the learning rate decaying over the last ones; with
     explicit ``steps`` only the decay's share (as :func:`~.distill.distill`);
-    ``paper_preset``: the preset they came from, recorded."""
+    ``paper_preset``: the preset they came from, recorded.  ``teacher_arch``:
+    the online teacher's generator (OMGD and CRD train a Mobile ResNet);
+    ``deep_teacher_ngf``, ``n_share``: OMGD's second teacher
+    (:func:`build_online`)."""
     import json
 
     from ..config import get_scale
@@ -519,7 +610,9 @@ def distill_online(task: str, method: str, out: str | Path, steps: int, preset_n
         require_teacher_file(tpath, task, scale.name)
         pretrained = load_teacher_file(tpath, discriminator=True)
     objective = build_online(task, {"S": loss}, scheme, scale=scale, student_ngf=student_ngf,
-                             teacher_ngf=teacher_ngf, backbone=bb, pretrained=pretrained, seed=seed)
+                             teacher_ngf=teacher_ngf, teacher_arch=teacher_arch, backbone=bb,
+                             pretrained=pretrained, seed=seed, deep_teacher_ngf=deep_teacher_ngf,
+                             n_share=n_share)
     batch_size = batch_size or recipe.batch_size
     train_set = task_data(task, scale.name, recipe.image_size, n_train or recipe.n_train, 0, data,
                           direction)
@@ -537,6 +630,9 @@ def distill_online(task: str, method: str, out: str | Path, steps: int, preset_n
                  "task": task, "scale": scale.name, "backbone": bb.name if bb else None,
                  "student": student.config, "teacher": (str(tpath) if tpath else
                                                         objective.teacher_G.config),
+                 **({"deep_teacher": objective.teacher.netG_deep.config,
+                     "discriminator": objective.netD_judge.config}
+                    if deep_teacher_ngf is not None else {}),
                  "data": str(data or f"synthetic:{task}"), "steps": steps, "batch_size": batch_size,
                  "seed": seed, "code_version": code_version(), "command": command,
                  **trainer.recorded_options(),

@@ -108,12 +108,14 @@ PAPER_PRESETS: dict[str, PaperPreset] = {p.paper + "-" + p.task + "-" + p.stage:
                 teacher="mobile_resnet ngf 64 (online)", student="mobile_resnet ngf 16",
                 notes="student epochs = n_dis (4) x save_epoch_freq (10) per round"),
     PaperPreset("omgd", "edges2shoes-r", "joint", 100, 100, 4, 128, "hinge", "omgd-pix2pix",
-                teacher="wide ngf 64 and deep ngf 16 (online)", student="mobile_resnet ngf 16",
-                notes="n_dis 1"),
+                teacher="wide mobile_resnet ngf 64 and deep mobile_deepest_resnet ngf 16 (online)",
+                student="mobile_resnet ngf 16",
+                notes="n_dis 1; the teachers' discriminator shares its first 3 stages"),
     PaperPreset("crd", "horse2zebra", "joint", 100, 100, 1, 64, "lsgan", "crd-cyclegan",
                 teacher="mobile_resnet ngf 64 (online)", student="mobile_resnet ngf 16"),
     PaperPreset("crd", "edges2shoes-r", "joint", 100, 100, 4, 128, "hinge", "crd-pix2pix",
-                teacher="ngf 64 (online)", student="mobile_resnet ngf 16", notes="n_dis 1"),
+                teacher="mobile_resnet ngf 64 (online)", student="mobile_resnet ngf 16",
+                notes="n_dis 1"),
 )}
 
 
@@ -161,14 +163,20 @@ def preset_student(preset: PaperPreset) -> tuple[str, int] | None:
     return (m[1], int(m[2])) if m else None
 
 
-def preset_teacher_ngf(preset: PaperPreset) -> int | None:
-    """The width of a preset's teacher when it names exactly one
-    (``"mobile_resnet ngf 64 (online)"``: 64); ``None`` when it names none or
-    several (OMGD's edges2shoes recipe trains a wide and a deep teacher)."""
+def preset_teachers(preset: PaperPreset) -> dict | None:
+    """The online teacher(s) a preset names, as ``{"arch", "ngf", "deep_ngf"}``:
+    ``"mobile_resnet ngf 64 (online)"`` gives one Mobile ResNet of width 64
+    (``deep_ngf`` ``None``); OMGD's edges2shoes recipe, ``"wide mobile_resnet
+    ngf 64 and deep mobile_deepest_resnet ngf 16 (online)"``, its wide teacher
+    and the deep one's width.  ``None`` when the words name no single teacher."""
     import re
 
-    widths = re.findall(r"ngf (\d+)", preset.teacher)
-    return int(widths[0]) if len(widths) == 1 else None
+    t = preset.teacher.strip()
+    if m := re.match(r"wide (\w+) ngf (\d+) and deep mobile_deepest_resnet ngf (\d+)", t):
+        return {"arch": m[1], "ngf": int(m[2]), "deep_ngf": int(m[3])}
+    if m := re.match(r"(mobile_resnet|resnet) ngf (\d+)", t):
+        return {"arch": m[1], "ngf": int(m[2]), "deep_ngf": None}
+    return None
 
 
 def preset_space(preset: PaperPreset) -> str:
@@ -225,8 +233,7 @@ def network_gmacs(description: str, size: int = 256) -> float:
     words: ``"<arch> ngf N"``, ``"ngf N"`` (a ResNet), ``"supernet channels-N"`` (its
     largest subnet, a Mobile ResNet of width N), ``"one-step pruned to XG MACs"`` or
     ``"a subnet searched to XG MACs"`` (a target at 256x256, scaled with the pixels), or
-    OMGD's ``"wide ngf A and deep ngf B"`` (both teachers, the deep one counted as a
-    ResNet of width B: an approximation).  Any other wording is an error."""
+    OMGD's ``"wide <arch> ngf A and deep <arch> ngf B"`` (both teachers).  Any other wording is an error."""
     import re
 
     from ..metrics.cost import profile_macs
@@ -244,8 +251,8 @@ def network_gmacs(description: str, size: int = 256) -> float:
         return of("mobile_resnet", int(m[1]))
     if m := re.search(r"(?:pruned|searched) to ([\d.]+)G MACs", d):   # the papers' targets: 256x256
         return float(m[1]) * (size / 256) ** 2
-    if m := re.match(r"wide ngf (\d+) and deep ngf (\d+)", d):
-        return of("resnet", int(m[1])) + of("resnet", int(m[2]))
+    if m := re.match(r"wide (\w+) ngf (\d+) and deep (\w+) ngf (\d+)", d):
+        return of(m[1], int(m[2])) + of(m[3], int(m[4]))
     raise GancompError(f"cannot read a network from {description!r}")
 
 
