@@ -355,10 +355,13 @@ def test_train_search_export_and_fine_tune_from_the_command_line(supernet_file, 
     # GAN Compression's fine-tune recipe: its epochs (5 + 15) on the training set, batch 4
     run = tmp_path / "ft-preset"
     assert main(["distill", "edges2shapes", "--paper-preset", "gc-edges2shoes-r-finetune",
-                 "--student-from", str(sub), "--ngf", "12", "--n-train", "4", "--size", "32",
+                 "--student-from", str(sub), "--n-train", "4", "--size", "32",
                  "--n", "4", "--out", str(run), "--no-progress"]) == 0
     record = json.loads((run / "recipe.json").read_text())
     assert (record["steps"], record["decay_steps"], record["batch_size"]) == (20, 15, 4)
+    # the student's architecture and width are the subnet's own, recorded
+    assert record["recipe"]["student"] == "mobile_resnet"
+    assert record["recipe"]["ngf"] == max(G.config["channels"])
     assert record["paper_preset"] == "gc-edges2shoes-r-finetune" and "discriminator_from" not in record
     assert "--discriminator-from" in capsys.readouterr().out     # the official start, said
     # ... and from the supernet's discriminator, as the official finetune.sh restores it

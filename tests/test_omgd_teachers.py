@@ -99,6 +99,12 @@ def test_both_teachers_train_and_the_student_learns_from_the_sum_over_them(data)
                   for h, f in enumerate((ctx["fake_B"], ctx["fake_B_deep"])))
     d_loss, _ = obj.group_loss("D", ctx)
     assert torch.allclose(d_loss, by_hand)
+    # each teacher's adversarial term goes through its own head
+    _, g_parts = obj.group_loss("G", ctx)
+    for head, (term, fake) in enumerate((("gan", ctx["fake_B"]), ("gan_deep", ctx["fake_B_deep"]))):
+        judged = torch.cat([ctx["real_A"], fake], 1)
+        assert g_parts[f"G/{term}"] == pytest.approx(gan.generator_loss(D(judged, head)).item())
+        assert g_parts[f"G/{term}"] != pytest.approx(gan.generator_loss(D(judged, 1 - head)).item())
     perc = PerceptualLoss(obj.losses["S"].perceptual, obj.backbone)
     s_loss, parts = obj.group_loss("S", ctx)
     weights = obj.losses["S"].perceptual.as_dict()
@@ -118,11 +124,27 @@ def test_both_teachers_train_and_the_student_learns_from_the_sum_over_them(data)
 
 
 def test_one_teacher_is_unchanged_and_a_deep_teacher_only_goes_with_an_online_paired_run(data):
+    """With one teacher every term is computed against its output alone, as before the deep
+    teacher existed: relations, perceptual terms and the anchor, each by hand."""
+    from gancomp_lite.losses.relations import content_relation_loss
+
     scale = replace(SCALES["ci"], image_size=32, teacher_ngf=8)
-    loss = preset("crd-pix2pix").with_(perceptual=PerceptualWeights())
-    one = build_online("edges2shapes", {"S": loss}, "online-frozen", scale=scale)
+    loss = preset("crd-pix2pix", "synthetic").with_(anchor=1.0)
+    one = build_online("edges2shapes", {"S": loss}, "online-frozen", scale=scale,
+                       backbone=load_backbone("synthetic"))
     ctx = one.forward_step(Trainer(one, data, 1, batch_size=2, progress=False).batch_at(0))
     assert len(ctx["teacher_Bs"]) == 1 and ctx["teacher_Bs"][0] is ctx["teacher_B"]
+    _, parts = one.group_loss("S", ctx)
+    s, t = ctx["student:S"], ctx["teacher_B"]
+    rel = content_relation_loss(s, t, loss.relations, loss.patch_size, loss.w_distance,
+                                loss.w_angle, loss.reduction)
+    for name, value in rel.items():
+        assert parts[f"S/rkd_{name}"] == value.item()
+    perc = PerceptualLoss(loss.perceptual, one.backbone)(s, t)
+    for name, value in perc.items():
+        if loss.perceptual.as_dict()[name]:
+            assert parts[f"S/{name}"] == value.item()
+    assert parts["S/anchor"] == (s - t).abs().mean().item()
     with pytest.raises(GancompError, match="deep teacher"):
         build_online("stripes", {"S": preset("omgd-cyclegan").with_(perceptual=PerceptualWeights())},
                      "none", scale=scale, deep_teacher_ngf=4)
@@ -146,7 +168,22 @@ def test_omgds_edges2shoes_preset_trains_both_teachers_from_the_command_line(tmp
     assert record["deep_teacher"]["ngf"] == 16 and record["discriminator"]["n_share"] == 3
     assert record["student"]["ngf"] == 16
     capsys.readouterr()
-    assert main(["distill-online", "--task", "stripes", "--method", "omgd", "--steps", "1",
-                 "--deep-teacher-ngf", "4", "--out", str(tmp_path / "bad")]) == 2
-    err = capsys.readouterr().err
-    assert "deep teacher" in err and "Traceback" not in err
+    for bad, says in ((["--task", "stripes", "--method", "omgd", "--deep-teacher-ngf", "4"],
+                       "deep teacher"),
+                      (["--task", "edges2shapes", "--method", "crd", "--deep-teacher-ngf", "4"],
+                       "deep teacher is OMGD's"),
+                      (["--task", "edges2shapes", "--method", "omgd", "--n-share", "2"],
+                       "--deep-teacher-ngf"),
+                      (["--task", "edges2shapes", "--method", "omgd", "--scheme",
+                        "pretrained-frozen", "--teacher-arch", "mobile_resnet"], "--teacher-arch")):
+        assert main(["distill-online", *bad, "--steps", "1", "--out", str(tmp_path / "bad")]) == 2
+        err = capsys.readouterr().err
+        assert says in err and "Traceback" not in err and err.count("\n") == 1, (bad, err)
+    # the preset under a pre-trained scheme distils from the shipped teacher file alone;
+    # --deep-teacher-ngf 0 switches the deep teacher off
+    for extra in (["--scheme", "pretrained-frozen"], ["--deep-teacher-ngf", "0"]):
+        out = tmp_path / ("run" + str(len(extra[1])))
+        assert main(["distill-online", "--task", "edges2shapes", "--paper-preset",
+                     "omgd-edges2shoes-r-joint", *extra, "--steps", "1", "--n-train", "4", "--n",
+                     "4", "--out", str(out), "--no-progress"]) == 0
+        assert "deep_teacher" not in json.loads((out / "recipe.json").read_text())

@@ -63,6 +63,15 @@ def test_every_preset_names_networks_the_estimate_can_read():
     assert network_gmacs("one-step pruned to 2.6G MACs") == 2.6
     with pytest.raises(GancompError, match="cannot read"):
         network_gmacs("a very small network")
+    # GAN Compression's fine-tunes read the whole train folder (their scripts pass no meta file)
+    assert training_estimate(PAPER_PRESETS["gc-edges2shoes-r-finetune"])["epoch_items"] == 47977
+    assert training_estimate(PAPER_PRESETS["gc-edges2shoes-r-distill"])["epoch_items"] == 45929
+    # OMGD's two teachers: both generators, and the discriminator's passes for each
+    e = training_estimate(PAPER_PRESETS["omgd-edges2shoes-r-joint"], size=64)
+    assert e["teacher_gmacs"] == pytest.approx(network_gmacs("mobile_resnet ngf 64", 64)
+                                               + network_gmacs("mobile_deepest_resnet ngf 16", 64))
+    assert e["train_gmacs_per_image"] == pytest.approx(3 * e["student_gmacs"] + 18 * e["d_gmacs"]
+                                                       + 3 * e["teacher_gmacs"])
     e = training_estimate(PAPER_PRESETS["gc-horse2zebra-distill"], size=64)
     assert e["steps"] == steps_for(PAPER_PRESETS["gc-horse2zebra-distill"], 1214) == 200 * 1214
     assert e["gpu_hours"] == pytest.approx(e["pflop"] * 1e15 / (e["assumed_tflops"] * 1e12) / 3600)

@@ -188,10 +188,10 @@ def test_fid_inception_is_pytorch_fids_network_with_the_given_weights(tmp_path, 
 
     from gancomp_lite.metrics.features import fid_inception_from_file
 
-    hub = torch.hub.get_dir()
+    hub = torch.hub._hub_dir          # None unless set_dir was called: $TORCH_HOME still counts
     weights = _random_fid_inception_weights(tmp_path / "a.pth", 0)
     net = fid_inception_from_file(tmp_path / "a.pth")
-    assert torch.hub.get_dir() == hub
+    assert torch.hub._hub_dir == hub
     assert not [w for w in recwarn if "torchvision" in str(w.filename)]
     assert any(isinstance(m, FIDInceptionA) for m in net.modules())   # the FID graph's blocks
     assert torch.equal(net.inner.blocks[0][0].conv.weight, weights["Conv2d_1a_3x3.conv.weight"])
@@ -206,8 +206,11 @@ def test_fid_inception_is_pytorch_fids_network_with_the_given_weights(tmp_path, 
     with pytest.raises(CheckpointError, match="not pytorch-fid's FID Inception"):
         fid_inception_from_file(tmp_path / "other.pth")
     (tmp_path / "junk.pth").write_bytes(b"not a checkpoint")
-    with pytest.raises(CheckpointError, match="not pytorch-fid's FID Inception"):
-        fid_inception_from_file(tmp_path / "junk.pth")
+    torch.save(torch.zeros(3), tmp_path / "tensor.pth")          # loads, but is no state dict
+    for bad in ("junk.pth", "tensor.pth"):
+        with pytest.raises(CheckpointError, match="not pytorch-fid's FID Inception"):
+            fid_inception_from_file(tmp_path / bad)
+    assert torch.hub._hub_dir == hub
 
 
 def test_fid_to_stored_statistics_equals_the_fid_of_the_images(tmp_path):

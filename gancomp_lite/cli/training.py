@@ -148,9 +148,12 @@ def _cmd_distill(args: argparse.Namespace) -> int:
             args.ngf = args.ngf or named[1]
         if args.distill_layers is None and args.student_from is None:
             args.distill_layers = list(preset.distill_layers)
-    if preset is not None and preset.stage == "finetune" and args.discriminator_from is None:
+    if (preset is not None and preset.stage == "finetune" and args.discriminator_from is None
+            and args.inherit_d):
         print(f"note: {args.paper_preset} starts here from the teacher's discriminator; the "
               f"official fine-tune restores the supernet's (give its run as --discriminator-from)")
+    if args.student_from is not None and (args.student is None or args.ngf is None):
+        args.student, args.ngf = _started_student(args.student_from, args.student, args.ngf)
     args.student = args.student or "resnet"
     args.direction = _preset_direction(args, preset)
     if args.ngf is None:
@@ -191,12 +194,32 @@ def _cmd_distill(args: argparse.Namespace) -> int:
 
 
 
+def _started_student(path: str, student: str | None, ngf: int | None) -> tuple[str, int]:
+    """The architecture and width a ``--student-from`` file records, for the run's
+    recipe (the network itself comes from the file): a once-for-all subnet is a
+    Mobile ResNet, its width its widest layer's."""
+    from ..training.checkpoint import load_pruned
+
+    G, _ = load_pruned(path)
+    names = {"InceptionGenerator": "inception", "MobileResnetGenerator": "mobile_resnet",
+             "SubMobileResnetGenerator": "mobile_resnet", "ResnetGenerator": "resnet",
+             "UnetGenerator": "unet"}
+    width = G.config.get("ngf") or max(G.config.get("channels") or [1])
+    return student or names.get(type(G).__name__, "resnet"), ngf or int(width)
+
+
 def _cmd_distill_online(args: argparse.Namespace) -> int:
     import shlex
 
     from ..training.online import distill_online
 
     preset = None
+    pretrained_scheme = (args.scheme or "").startswith("pretrained")
+    if pretrained_scheme and args.teacher_arch is not None:
+        raise GancompError(f"scheme {args.scheme} distils from a finished teacher file (--teacher): "
+                           f"--teacher-arch chooses an online teacher")
+    if args.n_share is not None and not args.deep_teacher_ngf:
+        raise GancompError("--n-share is the deep teacher's: give --deep-teacher-ngf with it")
     if args.paper_preset is not None:
         from ..training.presets import preset_for, preset_student, preset_teachers
 
@@ -210,11 +233,17 @@ def _cmd_distill_online(args: argparse.Namespace) -> int:
         args.student_ngf = args.student_ngf or (named[1] if named else None)
         teachers = preset_teachers(preset) or {}
         args.teacher_ngf = args.teacher_ngf or teachers.get("ngf")
-        args.teacher_arch = args.teacher_arch or teachers.get("arch")
-        args.deep_teacher_ngf = args.deep_teacher_ngf or teachers.get("deep_ngf")
+        if not pretrained_scheme:   # a pre-trained scheme's teacher is the file's
+            args.teacher_arch = args.teacher_arch or teachers.get("arch")
+            if args.deep_teacher_ngf is None:
+                args.deep_teacher_ngf = teachers.get("deep_ngf")
         args.batch_size = args.batch_size or preset.batch_size
     if args.method is None:
         raise GancompError("give the method (--method crd|omgd), or a paper preset that names it")
+    args.deep_teacher_ngf = args.deep_teacher_ngf or None        # 0: no deep teacher
+    if args.deep_teacher_ngf and args.method != "omgd":
+        raise GancompError(f"the deep teacher is OMGD's: {args.method}'s code trains one online "
+                           f"teacher (drop --deep-teacher-ngf)")
     args.direction = _preset_direction(args, preset)
     trainer = distill_online(args.task, args.method, args.out, args.steps, preset_name=args.preset,
                              scheme=args.scheme, student_ngf=args.student_ngf,
@@ -227,7 +256,8 @@ def _cmd_distill_online(args: argparse.Namespace) -> int:
                              direction=args.direction, epochs=_preset_epochs(preset),
                              paper_preset=args.paper_preset,
                              teacher_arch=args.teacher_arch or "resnet",
-                             deep_teacher_ngf=args.deep_teacher_ngf, n_share=args.n_share)
+                             deep_teacher_ngf=args.deep_teacher_ngf,
+                             n_share=3 if args.n_share is None else args.n_share)
     last = trainer.history[-1]
     print(f"trained a {args.method} student for {trainer.step} steps into {args.out} "
           f"(student.pt, checkpoint.pt, recipe.json)")
@@ -415,10 +445,11 @@ def add_parsers(sub) -> None:
     g.add_argument("--student", default=None, choices=sorted(GENERATORS),
                    help="the student's architecture (default: the paper preset's, else resnet)")
     g.add_argument("--ngf", type=_positive, default=None,
-                   help="student width (default: the paper preset's; with --student-from: the pruned "
-                        "network's ngf, recorded)")
+                   help="student width (default: the paper preset's; with --student-from: the "
+                        "network's own, recorded)")
     g.add_argument("--student-from", default=None, metavar="PRUNED.pt",
-                   help="start from a network written by `gancomp-lite prune` (CAT)")
+                   help="start from a network written by `gancomp-lite prune` (CAT) or "
+                        "`export-subnet` (a once-for-all subnet, to fine-tune)")
     how = g.add_mutually_exclusive_group()
     how.add_argument("--pseudo-pairs", action="store_true",
                      help="unpaired task: L1 to the teacher's output (the default)")
@@ -491,10 +522,11 @@ def add_parsers(sub) -> None:
     o.add_argument("--teacher-arch", choices=("resnet", "mobile_resnet"), default=None,
                    help="the online teacher's generator (default: the paper preset's, Mobile ResNet "
                         "for OMGD and CRD; else the book's dense ResNet)")
-    o.add_argument("--deep-teacher-ngf", type=_positive, default=None,
+    o.add_argument("--deep-teacher-ngf", type=_non_negative, default=None,
                    help="OMGD's second, deep teacher at this width, trained beside the wide one "
-                        "(paired tasks; default: the paper preset's, else none)")
-    o.add_argument("--n-share", type=int, choices=range(6), default=3, metavar="0-5",
+                        "(paired tasks, online schemes; default: the paper preset's, else none; "
+                        "0: none)")
+    o.add_argument("--n-share", type=int, choices=range(6), default=None, metavar="0-5",
                    help="with a deep teacher: discriminator stages the two teachers share "
                         "(default 3, OMGD's edges2shoes script)")
     o.add_argument("--teacher", default=None,

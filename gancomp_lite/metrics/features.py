@@ -201,9 +201,9 @@ def fid_inception_from_file(path: str | Path) -> nn.Module:
     pytorch-fid builds the network and loads its weights through torch.hub's
     cache; the cache is pointed, for that call only, at a temporary folder
     holding ``path`` under the name pytorch-fid asks for, so nothing is
-    downloaded and the caller's torch.hub folder is left as it was.
+    downloaded and the caller's torch.hub setting is left as it was.  A
+    file that does not load as that network is one :class:`CheckpointError`.
     """
-    import pickle
     import shutil
     import tempfile
     import warnings
@@ -216,7 +216,7 @@ def fid_inception_from_file(path: str | Path) -> nn.Module:
     path = Path(path).resolve()
     if not path.is_file():
         raise CheckpointError(f"no Inception weights at {path}")
-    previous = torch.hub.get_dir()
+    previous = getattr(torch.hub, "_hub_dir", None)   # None: torch.hub follows $TORCH_HOME
     with tempfile.TemporaryDirectory() as hub:
         cached = Path(hub) / "checkpoints" / pfid.FID_WEIGHTS_URL.rsplit("/", 1)[1]
         cached.parent.mkdir()
@@ -232,11 +232,12 @@ def fid_inception_from_file(path: str | Path) -> nn.Module:
                 warnings.filterwarnings("ignore", category=FutureWarning, module="torchvision")
                 net = pfid.InceptionV3([pfid.InceptionV3.BLOCK_INDEX_BY_DIM[2048]],
                                        resize_input=True, normalize_input=True)
-        except (RuntimeError, KeyError, EOFError, pickle.UnpicklingError) as err:
-            raise CheckpointError(f"{path} is not pytorch-fid's FID Inception state dict: "
-                                  f"{str(err).splitlines()[0]}") from err
+        except Exception as err:  # noqa: BLE001 - any file that does not load is one error
+            first = (str(err).splitlines() or [""])[0]
+            raise CheckpointError(f"{path} is not pytorch-fid's FID Inception state dict "
+                                  f"({type(err).__name__}: {first[:200]})") from err
         finally:
-            torch.hub.set_dir(previous)
+            torch.hub._hub_dir = previous       # as it was, unset included (set_dir cannot unset)
     return _PoolFeatures(net.eval())
 
 

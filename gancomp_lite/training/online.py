@@ -38,7 +38,8 @@ On paired tasks OMGD trains a second, *deep* teacher beside the wide one
 at the student's width, both teachers judged by one discriminator whose first
 stages they share); every student term that compares the student with the
 teacher's output is then summed over the two teachers, as OMGD's code sums
-them, and the channel term reads the wide teacher only.  ``build_online``'s
+them (the book's colour anchor, which OMGD has not, is averaged), and the
+channel term reads the wide teacher only.  ``build_online``'s
 ``deep_teacher_ngf`` (``distill-online --deep-teacher-ngf``) adds it.
 
 Explained in chapter ``nb/08_crd``.
@@ -381,8 +382,9 @@ class OnlineDistillObjective(Objective):
             self.add_term(group, "channel", loss.channel, lambda c, key=key, cd=cd: cd(
                 [c[key + ":feats"][n] for n in layers], [c["teacher_feats"][n] for n in layers]))
         if loss.anchor:
+            # the book's colour anchor (OMGD has none): averaged, so two teachers weigh it as one
             self.add_term(group, "anchor", loss.anchor, lambda c, key=key: _over_teachers(
-                c, lambda t: (c[key] - t).abs().mean()))
+                c, lambda t: (c[key] - t).abs().mean()) / len(c["teacher_Bs"]))
         if loss.gan:
             if self.scheme == "none":
                 raise GancompError("scheme 'none' has no discriminator for the student: set gan=0")

@@ -219,6 +219,19 @@ EPOCH_ITEMS: dict[tuple[str, str], int] = {
     **{(p, "edges2shoes-r"): 47977 for p in ("omgd", "crd")},
     ("cat", "cityscapes"): 2975, ("cat", "map2sat"): 1096,
 }
+#: stages whose script reads another split: GAN Compression's fine-tunes pass no meta file,
+#: so they train on the whole train folder
+STAGE_EPOCH_ITEMS: dict[tuple[str, str, str], int] = {
+    ("gc", "edges2shoes-r", "finetune"): 47977, ("gc", "cityscapes", "finetune"): 2975,
+    ("gc", "map2sat", "finetune"): 1096,
+}
+
+
+def epoch_items(preset: PaperPreset) -> int:
+    """Training items per epoch of ``preset``'s official script (:data:`EPOCH_ITEMS`,
+    :data:`STAGE_EPOCH_ITEMS`)."""
+    return STAGE_EPOCH_ITEMS.get((preset.paper, preset.task, preset.stage),
+                                 EPOCH_ITEMS[preset.paper, preset.task])
 
 #: the sustained throughput the GPU-hour estimates assume: an assumption, not a measurement
 #: (these networks' small convolutions run far below a GPU's peak); replace it by a
@@ -243,7 +256,7 @@ def network_gmacs(description: str, size: int = 256) -> float:
         return profile_macs(build_generator(arch, ngf=ngf), size) / 1e9
 
     d = description.strip()
-    if m := re.match(r"(mobile_resnet|resnet|inception) ngf (\d+)", d):
+    if m := re.match(r"(mobile_deepest_resnet|mobile_resnet|resnet|inception) ngf (\d+)", d):
         return of(m[1], int(m[2]))
     if m := re.match(r"ngf (\d+)", d):
         return of("resnet", int(m[1]))
@@ -272,15 +285,18 @@ def training_estimate(preset: PaperPreset, size: int = 256) -> dict:
     Per training image: the student's forward and backward (3x its forward MACs), the
     discriminator on the real and the fake image for its update and on the fake image
     for the student's (3 forward+backward passes, 9x), and the frozen teacher's forward
-    (1x); an online teacher (``joint``) trains too (3x).  A supernet is counted at its
-    largest subnet (an upper bound).  One MAC is two FLOPs."""
-    items = EPOCH_ITEMS[preset.paper, preset.task]
+    (1x); an online teacher (``joint``) trains too (3x), and OMGD's second, deep
+    teacher has the discriminator's three passes of its own (9x more).  A supernet is
+    counted at its largest subnet (an upper bound).  One MAC is two FLOPs."""
+    items = epoch_items(preset)
     steps = steps_for(preset, items)
     teacher = network_gmacs(preset.teacher, size)
     student = network_gmacs(preset.student, size)
     channels = 3 if preset.task in UNPAIRED_TASKS else 6
     D = _discriminator_gmacs(channels, preset.ndf, size)
-    per_image = 3 * student + 9 * D + (3 if preset.stage == "joint" else 1) * teacher
+    deep = (preset_teachers(preset) or {}).get("deep_ngf") is not None
+    per_image = (3 * student + (18 if deep else 9) * D
+                 + (3 if preset.stage == "joint" else 1) * teacher)
     images = steps * preset.batch_size
     pflops = 2 * per_image * images / 1e6
     return {"preset": f"{preset.paper}-{preset.task}-{preset.stage}", "epoch_items": items,
