@@ -15,16 +15,16 @@ from .common import _positive, _non_negative, _positive_real, _probability, _dev
 
 def _supernet_and_split(path):
     """A supernet file, its manifest, its search space and its held-out split."""
-    from ..compression.ofa import SearchSpace, held_out_split
+    from ..compression.ofa import SearchSpace, folder_held_out_split, held_out_split
     from ..training.checkpoint import load_supernet
 
     supernet, manifest = load_supernet(path)
     r = manifest["recipe"]
-    if not r["data"].startswith("synthetic:"):
-        raise GancompError(f"{path} was trained on {r['data']}: searching it needs that folder's held-out "
-                           f"part, which only the training run can rebuild (search from Python "
-                           f"with compression.ofa.search_split)")
-    data = held_out_split(r["task"], r["n_train"], r["n_val"], r["image_size"])
+    if r["data"].startswith("synthetic:"):
+        data = held_out_split(r["task"], r["n_train"], r["n_val"], r["image_size"])
+    else:   # the folder it was trained on: its last n_val training pairs
+        data = folder_held_out_split(r["data"], r["n_val"], r["image_size"],
+                                     r.get("direction", "AtoB"))
     return supernet, manifest, SearchSpace.from_dict(r["space"]), data
 
 

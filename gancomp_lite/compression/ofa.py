@@ -253,6 +253,36 @@ def held_out_split(task: str, n_train: int, n_val: int, size: int) -> EvalSet:
                           "size": size, "seed": 0, "world_version": WORLD_VERSION})
 
 
+def folder_held_out_split(folder, n_val: int, size: int, direction: str = "AtoB") -> EvalSet:
+    """The held-out part of :func:`search_split` for a supernet trained on a
+    real paired ``folder`` (``train/`` of AB images): its last ``n_val``
+    training items, never trained on, resized to ``size`` without the training
+    run's random crop and flip (GAN Compression's search, too, scores a held-out
+    slice of the training set with the test split's preprocessing), read
+    ``direction``; with its recipe (see :class:`EvalSet`).  An unpaired folder
+    has no targets to score L1 against: one clear error."""
+    from torch.utils.data import default_collate
+
+    from ..data.datasets import AlignedFolderDataset
+
+    root = Path(folder)
+    if not (root / "train").is_dir():
+        what = ("an unpaired folder (trainA/, trainB/): its held-out images have no targets, and "
+                "the package's search scores subnets by L1 (GAN Compression searches CycleGAN "
+                "subnets by FID)" if (root / "trainA").is_dir() else "not there")
+        raise GancompError(f"the supernet was trained on {root}, which is {what}: the search "
+                           f"scores subnets on that folder's held-out training pairs")
+    dataset = AlignedFolderDataset(root, phase="train", size=size, preprocess="resize",
+                                   direction=direction)
+    n = len(dataset)
+    if not 1 <= n_val < n:
+        raise GancompError(f"the held-out split needs 1 <= n_val < {n} items, got n_val={n_val}")
+    batch = default_collate([dataset[i] for i in range(n - n_val, n)])
+    return EvalSet({"A": batch["A"], "B": batch["B"]},
+                   {"folder": str(root.resolve()), "phase": "train", "items": [n - n_val, n],
+                    "size": size, "direction": direction, "preprocess": "resize"})
+
+
 def subnet_scorer(supernet: SuperMobileResnetGenerator, data: dict[str, torch.Tensor],
                   batch_size: int = 64) -> Callable[[Sequence[int]], float]:
     """``score(config)``: mean L1 between the subnet's outputs and the targets
@@ -297,12 +327,17 @@ def data_digest(data: dict[str, torch.Tensor]) -> str:
 def data_key(data: dict[str, torch.Tensor]) -> str:
     """What a score table says its evaluation data are: the recipe of an
     :class:`EvalSet` (task, phase, items, size, seed and the synthetic worlds'
-    drawing version), the same on every CPU; for other tensors their
-    :func:`data_digest`, prefixed ``sha256:``."""
+    drawing version), the same on every CPU; for a real folder's held-out
+    items its path, items and preprocessing with their :func:`data_digest`
+    (which also tells when the folder changed); for other tensors their
+    digest, prefixed ``sha256:``."""
     recipe = getattr(data, "recipe", None)
     if recipe is None:
         return "sha256:" + data_digest(data)
     r = recipe
+    if "folder" in r:
+        return (f"folder:{r['folder']}:{r['phase']}[{r['items'][0]}:{r['items'][1]}]:"
+                f"size{r['size']}:{r['direction']}:{r['preprocess']}:sha256:" + data_digest(data))
     return (f"synthetic:{r['task']}:{r['phase']}[{r['items'][0]}:{r['items'][1]}]:"
             f"size{r['size']}:seed{r['seed']}:world-v{r['world_version']}")
 

@@ -213,7 +213,7 @@ def train_supernet(task: str, space: SearchSpace, out, steps: int, sampling: str
     if resume:
         trainer.load(ckpt)
     recipe = supernet_recipe(task, space, sampling, steps, batch_size, seed, n_train, n_val,
-                             image_size, preset, data)
+                             image_size, preset, data, direction)
     from .parallel import is_main
 
     with run_folder(out):
@@ -240,7 +240,7 @@ def train_supernet(task: str, space: SearchSpace, out, steps: int, sampling: str
 # -- shipped supernets -------------------------------------------------------------
 def supernet_recipe(task: str, space: SearchSpace, sampling: str, steps: int, batch_size: int,
                     seed: int, n_train: int, n_val: int, image_size: int, preset: str | None = None,
-                    data=None) -> dict:
+                    data=None, direction: str = "AtoB") -> dict:
     """The recipe a supernet file records (one place, so that training, the
     shipped-file check and the recorded sweep describe a supernet alike):
     ``preset`` defaults to pix2pix for a paired task and CycleGAN otherwise,
@@ -251,7 +251,8 @@ def supernet_recipe(task: str, space: SearchSpace, sampling: str, steps: int, ba
     return {"task": task, "space": space.as_dict(), "sampling": sampling, "steps": steps,
             "batch_size": batch_size, "seed": seed, "n_train": n_train, "n_val": n_val,
             "image_size": image_size, "preset": preset or ("pix2pix" if paired else "cyclegan"),
-            "data": str(data or f"synthetic:{task}")}
+            "data": str(data or f"synthetic:{task}"),
+            **({"direction": direction} if direction != "AtoB" else {})}
 
 
 def supernet_name(task: str, space: str, sampling: str, seed: int) -> str:
