@@ -123,6 +123,10 @@ def test_bench_train_reports_both_cache_settings_and_the_cache_serves_later_epoc
     # warm-up = one epoch of 4 items: it fills the cache, and the timed step reuses all four
     assert on["cache"]["misses"] == 4 and on["cache"]["hits"] == 4
     assert off["cache"]["hits"] == 0 and off["cache"]["misses"] == 8
+    assert main(["bench-train", "--threads", "1", "--warmup", "1", "--repeats", "1", "--steps", "1",
+                 "--teacher-cache", "off", "--amp", "bf16", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["amp"] == "bf16" and report["it_per_s"] > 0 and off["amp"] == "float32"
     with pytest.raises(SystemExit) as stop:
         main(["bench-train", "--warmup", "0"])
     assert stop.value.code == 2 and "must be a positive whole number" in capsys.readouterr().err

@@ -291,7 +291,7 @@ def _cmd_bench_train(args: argparse.Namespace) -> int:
     caches = {"on": [True], "off": [False], "both": [False, True]}[args.teacher_cache]
     reports = [train_speed.benchmark(threads=args.threads, warmup=args.warmup, repeats=args.repeats,
                                      steps=args.steps, channels_last=args.channels_last,
-                                     teacher_cache=cache) for cache in caches]
+                                     teacher_cache=cache, amp=args.amp) for cache in caches]
     if args.json:
         print(json.dumps(reports if len(reports) > 1 else reports[0], indent=2))
     else:
@@ -589,6 +589,11 @@ def add_parsers(sub) -> None:
     b.add_argument("--repeats", type=_positive, default=3, help="timed repeats (the median is reported)")
     b.add_argument("--steps", type=_positive, default=5, help="steps per timed repeat")
     b.add_argument("--channels-last", action="store_true", help="channels-last memory format")
+    from ..training.loop import AMP_DTYPES
+
+    b.add_argument("--amp", choices=sorted(AMP_DTYPES), default=None,
+                   help="mixed precision (default: float32); bf16 pays on CPUs with bfloat16 "
+                        "instructions (AVX512-BF16, AMX)")
     b.add_argument("--teacher-cache", choices=("on", "off", "both"), default="both",
                    help="time with the frozen teacher's outputs cached, without, or both (default)")
     b.add_argument("--json", action="store_true")

@@ -28,9 +28,12 @@ import torch
 
 
 def benchmark(threads: int = 2, warmup: int = 5, repeats: int = 3, steps: int = 5,
-              channels_last: bool = False, device: str = "cpu", teacher_cache: bool = True) -> dict:
+              channels_last: bool = False, device: str = "cpu", teacher_cache: bool = True,
+              amp: str | None = None) -> dict:
     """Iterations per second of :class:`~gancomp_lite.training.distill.DistillObjective`
-    in the benchmark configuration (see the module docstring)."""
+    in the benchmark configuration (see the module docstring); ``amp``: the
+    trainer's mixed precision (``bf16``, ``fp16``; default float32), which
+    pays on a CPU only where it has bfloat16 instructions (AVX512-BF16, AMX)."""
     from ..config import seed_everything
     from ..data import open_dataset
     from ..errors import GancompError
@@ -56,7 +59,7 @@ def benchmark(threads: int = 2, warmup: int = 5, repeats: int = 3, steps: int = 
             objective = objective.to(memory_format=torch.channels_last)
         data = open_dataset("edges2shapes", phase="train", n=4 * warmup, size=64, seed=0)
         trainer = Trainer(objective, data, warmup + repeats * steps + 1, batch_size=4, seed=0,
-                          device=device, progress=False)
+                          device=device, progress=False, amp=amp)
         for _ in range(warmup):
             trainer.train_step()
         rates = []
@@ -70,7 +73,7 @@ def benchmark(threads: int = 2, warmup: int = 5, repeats: int = 3, steps: int = 
     return {"config": "pix2pix distill: ResNet ngf64 teacher (frozen), Mobile ngf16 student, "
                       "PatchGAN ndf128 (conditional), hinge, batch 4, 64x64",
             "threads": threads, "device": device, "channels_last": channels_last,
-            "teacher_cache": teacher_cache, "cache": objective.teacher_cache.stats(),
+            "amp": amp or "float32", "teacher_cache": teacher_cache, "cache": objective.teacher_cache.stats(),
             "warmup_steps": warmup, "steps_per_repeat": steps, "repeats": repeats,
             "it_per_s": statistics.median(rates), "it_per_s_min": min(rates),
             "it_per_s_max": max(rates), "torch": torch.__version__}
@@ -79,7 +82,8 @@ def benchmark(threads: int = 2, warmup: int = 5, repeats: int = 3, steps: int = 
 def describe(report: dict) -> str:
     """One line per fact of a :func:`benchmark` report."""
     return (f"{report['config']}\n"
-            f"threads {report['threads']}, device {report['device']}, channels_last "
+            f"threads {report['threads']}, device {report['device']}, precision "
+            f"{report.get('amp', 'float32')}, channels_last "
             f"{report['channels_last']}, teacher cache {'on' if report['teacher_cache'] else 'off'}, "
             f"torch {report['torch']}\n"
             f"{report['it_per_s']:.3f} it/s (median of {report['repeats']} x {report['steps_per_repeat']} "
