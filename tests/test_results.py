@@ -216,3 +216,14 @@ def test_the_rule_is_silent_on_near_identical_values():
         warnings.simplefilter("error")
         assert R.compare_values([310.00001, 310.00001], [310.0, 330.0]) == "same"
         assert R.compare_to_value([310.00001, 310.000011], 300.0) in ("lower", "higher", "same")
+
+
+def test_schedule_words_say_the_run_against_its_teacher():
+    from gancomp_lite.experiments.results import schedule_words
+
+    teacher = {"steps": 2000, "n_train": 1000}
+    assert schedule_words({"steps": 2000, "batch_size": 4}, teacher) == (
+        "2000 steps at batch 4, the teacher's own schedule: 8 passes over its 1000 training images")
+    assert schedule_words({"steps": 600, "batch_size": 4}, teacher).startswith(
+        "600 steps at batch 4, fewer than the teacher's 2000: 2 passes")
+    assert "1 pass over" in schedule_words({"steps": 1000, "batch_size": 1}, teacher)

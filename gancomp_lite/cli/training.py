@@ -346,7 +346,8 @@ def _preset_epochs(preset) -> tuple[int, int] | None:
 
 
 def _add_speed_options(p) -> None:
-    """The trainer's speed options (mixed precision, memory format) of ``train`` and ``distill``."""
+    """The trainer's speed options (mixed precision, memory format) of the training verbs
+    and ``bench-train``."""
     from ..training.loop import AMP_DTYPES
 
     p.add_argument("--amp", choices=sorted(AMP_DTYPES), default=None,
@@ -588,12 +589,7 @@ def add_parsers(sub) -> None:
     b.add_argument("--warmup", type=_positive, default=5, help="untimed steps first (one epoch)")
     b.add_argument("--repeats", type=_positive, default=3, help="timed repeats (the median is reported)")
     b.add_argument("--steps", type=_positive, default=5, help="steps per timed repeat")
-    b.add_argument("--channels-last", action="store_true", help="channels-last memory format")
-    from ..training.loop import AMP_DTYPES
-
-    b.add_argument("--amp", choices=sorted(AMP_DTYPES), default=None,
-                   help="mixed precision (default: float32); bf16 pays on CPUs with bfloat16 "
-                        "instructions (AVX512-BF16, AMX)")
+    _add_speed_options(b)       # --amp (bf16 pays on CPUs with AVX512-BF16 or AMX), --channels-last
     b.add_argument("--teacher-cache", choices=("on", "off", "both"), default="both",
                    help="time with the frozen teacher's outputs cached, without, or both (default)")
     b.add_argument("--json", action="store_true")

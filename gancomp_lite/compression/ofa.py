@@ -261,8 +261,6 @@ def folder_held_out_split(folder, n_val: int, size: int, direction: str = "AtoB"
     slice of the training set with the test split's preprocessing), read
     ``direction``; with its recipe (see :class:`EvalSet`).  An unpaired folder
     has no targets to score L1 against: one clear error."""
-    from torch.utils.data import default_collate
-
     from ..data.datasets import AlignedFolderDataset
 
     root = Path(folder)
@@ -275,10 +273,7 @@ def folder_held_out_split(folder, n_val: int, size: int, direction: str = "AtoB"
     dataset = AlignedFolderDataset(root, phase="train", size=size, preprocess="resize",
                                    direction=direction)
     n = len(dataset)
-    if not 1 <= n_val < n:
-        raise GancompError(f"the held-out split needs 1 <= n_val < {n} items, got n_val={n_val}")
-    batch = default_collate([dataset[i] for i in range(n - n_val, n)])
-    return EvalSet({"A": batch["A"], "B": batch["B"]},
+    return EvalSet(search_split(dataset, n_val)[1],
                    {"folder": str(root.resolve()), "phase": "train", "items": [n - n_val, n],
                     "size": size, "direction": direction, "preprocess": "resize"})
 

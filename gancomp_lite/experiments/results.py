@@ -423,6 +423,20 @@ def end_slope(x: Sequence[float], y: Sequence[float]) -> float:
     return statistics.median(slopes) if slopes else 0.0
 
 
+def schedule_words(settings: dict, teacher_recipe: dict) -> str:
+    """A recorded sweep's training length against its teacher's, in words, from
+    the file's ``settings`` (``steps``, ``batch_size``) and the shipped teacher's
+    recipe (``steps``, ``n_train``): ``"2000 steps at batch 4, the teacher's own
+    schedule: 8 passes over its 1000 training images"``."""
+    steps, batch = settings["steps"], settings["batch_size"]
+    t_steps, n_train = teacher_recipe["steps"], teacher_recipe["n_train"]
+    against = ("the teacher's own schedule" if steps >= t_steps
+               else f"fewer than the teacher's {t_steps}")
+    passes = round(steps * batch / n_train)
+    return (f"{steps} steps at batch {batch}, {against}: {passes} pass{'' if passes == 1 else 'es'} "
+            f"over its {n_train} training images")
+
+
 def late_improvement(rows: list[dict], group_keys: Sequence[str], tail: int = 3) -> dict:
     """How much each group's runs were still improving at the end, from their curves.
 

@@ -28,7 +28,7 @@ import torch
 import torch.nn as nn
 
 from .norm import conv_bias, get_norm_layer
-from .resnet import SeparableConv2d, _pad, init_weights
+from .resnet import ResnetBlock, _pad, init_weights
 
 
 class ExpansionResnetBlock(nn.Module):
@@ -48,28 +48,6 @@ class ExpansionResnetBlock(nn.Module):
                                    nn.Dropout(dropout)]
         pad, p = _pad(padding_type)
         layers += [*pad, nn.Conv2d(dim, dim, 3, padding=p, bias=bias), norm_layer(dim)]
-        self.conv_block = nn.Sequential(*layers)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.conv_block(x)
-
-
-class _MobileBlock(nn.Module):
-    """The deep teacher's separable residual block: the Mobile ResNet's, except
-    that its separable convolutions keep OMGD's defaults (non-affine
-    InstanceNorm inside, biases) whatever the generator's norm."""
-
-    def __init__(self, dim: int, norm: str = "instance", dropout: float = 0.0,
-                 padding_type: str = "reflect"):
-        super().__init__()
-        norm_layer = get_norm_layer(norm)
-        layers: list[nn.Module] = []
-        for i in range(2):
-            pad, p = _pad(padding_type)
-            layers += [*pad, SeparableConv2d(dim, dim, 3, padding=p, norm="instance", bias=True),
-                       norm_layer(dim)]
-            if i == 0:
-                layers += [nn.ReLU(True), nn.Dropout(dropout)]
         self.conv_block = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -114,9 +92,13 @@ class MobileResnetDeepestGenerator(nn.Module):
                        norm_layer(dim), nn.ReLU(True), expansion(dim), *conv3(dim)]
         dim = ngf * 4
         first = n_blocks // 2
-        layers += [_MobileBlock(dim, norm, dropout, padding_type) for _ in range(first)]
+        def mobile():    # OMGD's separable blocks keep InstanceNorm inside, whatever ``norm``
+            return ResnetBlock(dim, norm, dropout, padding_type, separable=True,
+                               separable_norm="instance")
+
+        layers += [mobile() for _ in range(first)]
         layers += [expansion(dim) for _ in range(2)]
-        layers += [_MobileBlock(dim, norm, dropout, padding_type) for _ in range(n_blocks - first)]
+        layers += [mobile() for _ in range(n_blocks - first)]
         for mult in (4, 2):
             c_in, c_out = ngf * mult, ngf * mult // 2
             layers += [nn.ConvTranspose2d(c_in, c_out, 3, stride=2, padding=1, output_padding=1,

@@ -97,17 +97,21 @@ class ResnetBlock(nn.Module):
 
     def __init__(self, dim: int, norm: str = "instance", dropout: float = 0.0,
                  padding_type: str = "reflect", separable: bool = False,
-                 hidden: int | None = None):
+                 hidden: int | None = None, separable_norm: str | None = None):
         super().__init__()
         hidden = dim if hidden is None else hidden
         norm_layer = get_norm_layer(norm)
         bias = conv_bias(norm)
+        # the norm inside a separable convolution (and whether it has biases): the block's,
+        # except in OMGD's deep teacher, whose separable convolutions keep InstanceNorm
+        sep_norm = separable_norm or norm
         layers: list[nn.Module] = []
         for i, (c_in, c_out) in enumerate(((dim, hidden), (hidden, dim))):
             pad, p = _pad(padding_type)
             layers += pad
             if separable:
-                layers.append(SeparableConv2d(c_in, c_out, 3, padding=p, norm=norm, bias=bias))
+                layers.append(SeparableConv2d(c_in, c_out, 3, padding=p, norm=sep_norm,
+                                              bias=conv_bias(sep_norm)))
             else:
                 layers.append(nn.Conv2d(c_in, c_out, 3, padding=p, bias=bias))
             layers.append(norm_layer(c_out))

@@ -427,10 +427,10 @@ def run_discriminator(run: str | Path, like: nn.Module) -> nn.Module:
     from the supernet run's discriminator (``--restore_D_path``), not the
     teacher's: ``distill --discriminator-from SUPERNET_RUN`` does the same.
     A file that is not a training checkpoint, a run without a discriminator,
-    or one of another architecture is one :class:`CheckpointError` naming the
-    first parameter that does not fit."""
+    or one of another architecture is one :class:`CheckpointError`
+    (:func:`~gancomp_lite.shipped.load_into` names the first mismatches)."""
     from ..errors import CheckpointError
-    from ..shipped import read_torch_file
+    from ..shipped import load_into, read_torch_file
     from .loop import CHECKPOINT_FORMAT
 
     path = Path(run)
@@ -442,16 +442,8 @@ def run_discriminator(run: str | Path, like: nn.Module) -> nn.Module:
     weights = {k[len("netD."):]: v for k, v in state["objective"].items() if k.startswith("netD.")}
     if not weights:
         raise CheckpointError(f"{path} holds no discriminator (netD): its run trained none")
-    D = copy.deepcopy(like).float()
-    ours = D.state_dict()
-    for key in sorted(set(ours) | set(weights)):
-        if key not in weights or key not in ours or weights[key].shape != ours[key].shape:
-            theirs = tuple(weights[key].shape) if key in weights else "missing"
-            mine = tuple(ours[key].shape) if key in ours else "missing"
-            raise CheckpointError(f"{path}'s discriminator does not fit the teacher's: netD.{key} "
-                                  f"is {theirs} there, {mine} here")
-    D.load_state_dict(weights)
-    return D
+    return load_into(copy.deepcopy(like).float(), weights,
+                     f"{path}'s discriminator (the teacher's architecture)")
 
 
 def distill(recipe: StudentRecipe, teacher_path: str | Path | None, out: str | Path | None,

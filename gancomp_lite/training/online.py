@@ -185,12 +185,9 @@ class TwoTeacherPix2PixObjective(Pix2PixObjective):
 
     def _d_loss(self, ctx: Context) -> torch.Tensor:
         real = torch.cat([ctx["real_A"], ctx["real_B"]], 1)
-        total = None
-        for head, fake in enumerate((ctx["fake_B"], ctx["fake_B_deep"])):
-            loss = self.gan.discriminator_loss(
-                self.netD(real, head), self.netD(torch.cat([ctx["real_A"], fake.detach()], 1), head))
-            total = loss if total is None else total + loss
-        return total
+        return sum(self.gan.discriminator_loss(
+                       self.netD(real, head), self.netD(torch.cat([ctx["real_A"], fake.detach()], 1), head))
+                   for head, fake in enumerate((ctx["fake_B"], ctx["fake_B_deep"])))
 
 
 def _over_teachers(ctx: Context, fn):
