@@ -3,7 +3,9 @@
 ``GANCOMP_SCALE`` chooses how big every experiment is:
 
 * ``ci``: two CPU cores, each chapter within about 2.5 minutes;
-* ``small``: a Colab GPU, minutes per chapter;
+* ``small``: a Colab GPU, minutes per chapter: the ``ci`` tasks, with the
+  shipped ``ci`` teachers (so nothing trains a teacher on Colab) and the
+  chapters' live experiments at the recorded runs' schedules;
 * ``full``: the papers' settings (256x256 images, ngf 64, paper schedules,
   real datasets).
 
@@ -54,6 +56,15 @@ class Scale:
     #: epoch, while the papers' random crops rarely repeat and GPU memory is
     #: better spent on batches
     teacher_cache_mb: int = 0
+    #: the scale whose teachers this scale uses (its recipe, its shipped
+    #: files): ``small`` uses the ``ci`` teachers, so a Colab run loads them
+    #: instead of training three teachers first; empty: the scale's own
+    teachers: str = ""
+
+    @property
+    def teacher_scale(self) -> str:
+        """The name of the scale whose teacher recipes and files this scale uses."""
+        return self.teachers or self.name
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -62,9 +73,11 @@ class Scale:
 SCALES = {
     "ci": Scale("ci", image_size=64, teacher_ngf=16, n_train=1000, n_test=512,
                 batch_size=4, latency_runs=3, real_data=False, teacher_cache_mb=1024),
-    "small": Scale("small", image_size=128, teacher_ngf=32, n_train=5000,
-                   n_test=500, batch_size=4, latency_runs=20,
-                   real_data=False),
+    # the ci tasks, sizes and teachers; more training images, the live
+    # experiments' longer schedules (each chapter's table) and more timed runs
+    "small": Scale("small", image_size=64, teacher_ngf=16, n_train=5000,
+                   n_test=512, batch_size=4, latency_runs=20,
+                   real_data=False, teachers="ci"),
     "full": Scale("full", image_size=256, teacher_ngf=64, n_train=0,
                   n_test=0, batch_size=1, latency_runs=100, real_data=True),
 }

@@ -76,7 +76,7 @@ def test_module_entry_point():
     out = subprocess.run([sys.executable, "-m", "gancomp_lite", "info", "--json"],
                          capture_output=True, text=True, check=True, env={"PATH": "", "GANCOMP_SCALE": "small"})
     info = json.loads(out.stdout)
-    assert info["name"] == "small" and info["image_size"] == 128
+    assert info["name"] == "small" and info["image_size"] == 64 and info["teachers"] == "ci"
 
 
 def test_train_export_evaluate_round_trip(tmp_path, capsys, monkeypatch):

@@ -284,7 +284,7 @@ def test_load_or_train_teacher_resumes_only_a_run_that_exists(tmp_path, monkeypa
     run = tmp_path / "teacher-run"
     for expected in (False, True):
         with pytest.raises(Stop):
-            teachers.load_or_train_teacher("stripes", "small", run_dir=run, progress=False)
+            teachers.load_or_train_teacher("stripes", "full", run_dir=run, progress=False)
         run.mkdir(exist_ok=True)
         (run / "checkpoint.pt").write_bytes(b"x")
     assert calls == [False, True]

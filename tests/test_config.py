@@ -27,7 +27,8 @@ def test_unknown_scale_is_one_clear_error(monkeypatch):
 
 def test_scales_grow_and_full_is_paper_setting():
     ci, small, full = SCALES["ci"], SCALES["small"], SCALES["full"]
-    assert ci.image_size < small.image_size < full.image_size == 256
+    assert ci.image_size == small.image_size < full.image_size == 256
+    assert ci.n_train < small.n_train and ci.latency_runs < small.latency_runs < full.latency_runs
     assert full.teacher_ngf == 64 and full.real_data and not ci.real_data
     for s in SCALES.values():
         assert s.image_size % 4 == 0
@@ -54,3 +55,20 @@ def test_seed_everything_reproduces_draws():
     a = torch.rand(4)
     seed_everything(3)
     assert torch.equal(a, torch.rand(4))
+
+
+def test_small_uses_the_shipped_ci_teachers_and_trains_none():
+    """Colab (``small``) loads the ``ci`` teachers: same recipe, same files."""
+    from gancomp_lite.training.checkpoint import teacher_path
+    from gancomp_lite.training.teachers import load_or_train_teacher, teacher_recipe
+
+    small, ci = SCALES["small"], SCALES["ci"]
+    assert small.teacher_scale == "ci" and ci.teacher_scale == "ci" and SCALES["full"].teacher_scale == "full"
+    assert small.teacher_ngf == ci.teacher_ngf
+    for task in ("stripes", "edges2shapes", "labels2scene"):
+        assert teacher_recipe(task, "small") == teacher_recipe(task, "ci")
+        assert teacher_path(task, "small") == teacher_path(task, "ci") and teacher_path(task, "ci").exists()
+    assert teacher_path("edges2shapes", "small", "inception").exists()
+    assert teacher_path("edges2shapes", "full").name == "edges2shapes-full.pt"
+    G = load_or_train_teacher("edges2shapes", "small", progress=False)   # would train if it had to
+    assert sum(p.numel() for p in G.parameters()) > 0

@@ -131,6 +131,21 @@ def _resume_option(p: argparse.ArgumentParser) -> None:
                         "keeping its finished runs")
 
 
+def _cmd_bench_chapters(args: argparse.Namespace) -> int:
+    from ..experiments import chapter_cost, results
+
+    path = chapter_cost.run_recorded(args.out, scale=args.scale, steps=args.steps,
+                                     names=args.chapters, stand_ins=args.stand_in_weights,
+                                     allow_dirty=args.allow_dirty, force=args.force,
+                                     resume=args.resume, progress=not args.no_progress,
+                                     argv=args.argv)
+    for line in chapter_cost.table(results.load(path)["rows"]):
+        print("  ".join(f"{k}: {v:.1f}" if isinstance(v, float) else f"{k}: {v}"
+                        for k, v in line.items()))
+    print(f"wrote {path}")
+    return 0
+
+
 def add_parsers(sub) -> None:
     """Add the experiments verbs to the sub-command parser ``sub``."""
     from ..data.synthetic import WORLDS
@@ -139,6 +154,28 @@ def add_parsers(sub) -> None:
     from ..training.online import preset as online_preset
 
     CRD_ARMS = [*ablation_arms(online_preset("crd-cyclegan"), 64), *SCHEME_ARMS]
+
+    b = sub.add_parser("bench-chapters",
+                       help="what each chapter costs at a scale: run it with every training loop "
+                            "cut to its first --steps steps, count its operations and FLOPs, and "
+                            "estimate the whole chapter on this CPU and on a Colab T4 (a benchmark "
+                            "that reports)")
+    from ..config import SCALES
+
+    b.add_argument("--scale", default="small", choices=list(SCALES), help="the scale the chapters run at (default: small)")
+    b.add_argument("--steps", type=_positive, default=3, help="optimizer steps each trainer runs")
+    b.add_argument("--chapters", nargs="+", metavar="NN",
+                   help="chapter numbers or names (default: every chapter)")
+    b.add_argument("--stand-in-weights", action="store_true",
+                   help="time randomly initialised Inception (FID) and VGG16 (perceptual) networks "
+                        "in place of their downloads (offline; their numbers are meaningless)")
+    b.add_argument("--out", required=True, help="results file (JSON)")
+    b.add_argument("--force", action="store_true", help="replace an existing results file")
+    b.add_argument("--allow-dirty", action="store_true",
+                   help="record from a package tree with uncommitted changes (the file says so)")
+    b.add_argument("--no-progress", action="store_true")
+    _resume_option(b)
+    b.set_defaults(func=_cmd_bench_chapters)
 
     w = sub.add_parser("sweep-decomposition",
                        help="train every single-stage decomposition (GAN Compression Table 4)")

@@ -95,8 +95,8 @@ RETIRED_CLAIMS = {
 CI_REDUCTION = 6.0
 
 #: the cut per scale: the papers' 1/20 at ``full`` (CAT's ngf-64 teachers), :data:`CI_REDUCTION`
-#: where the teacher is narrower (``ci`` ngf 16, ``small`` ngf 32: at 1/20 a near-proportional
-#: shrink of an ngf-32 teacher already puts its first encoder layer at the floor)
+#: where the teacher is the narrower ngf-16 one (``ci``, and ``small``, which uses the ``ci``
+#: teachers)
 REDUCTIONS = {"ci": CI_REDUCTION, "small": CI_REDUCTION, "full": 20.0}
 
 #: the ``kind`` in the manifest of a network saved by the recorded sweep (``--save-students``)

@@ -32,7 +32,11 @@ SUPERNETS_DIR = DATA_DIR / "supernets"
 
 # -- teachers ------------------------------------------------------------
 def teacher_file_name(task: str, scale: str, arch: str = "resnet") -> str:
-    """``TASK-SCALE.pt`` for GAN Compression's ResNet teachers, ``TASK-ARCH-SCALE.pt`` otherwise."""
+    """``TASK-SCALE.pt`` for GAN Compression's ResNet teachers, ``TASK-ARCH-SCALE.pt`` otherwise;
+    ``SCALE`` is the scale whose teachers ``scale`` uses (``small``: ``ci``)."""
+    from ..config import SCALES
+
+    scale = SCALES[scale].teacher_scale if scale in SCALES else scale
     return f"{task}-{scale}.pt" if arch == "resnet" else f"{task}-{arch}-{scale}.pt"
 
 

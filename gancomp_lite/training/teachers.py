@@ -52,9 +52,9 @@ class TeacherRecipe:
 #: training length per scale and objective: (steps, batch size).  At ``full``
 #: these are the papers' schedules in steps (CycleGAN horse2zebra: 200 epochs
 #: of 1,067 images at batch 1; pix2pix edges2shoes: 20 epochs of 49,825 at batch 4).
+#: ``small`` trains none of its own: it uses the ``ci`` teachers (``Scale.teachers``).
 SCHEDULES = {
     ("ci", UNPAIRED): (6000, 1), ("ci", PAIRED): (2000, 4),
-    ("small", UNPAIRED): (20_000, 1), ("small", PAIRED): (8_000, 4),
     ("full", UNPAIRED): (213_400, 1), ("full", PAIRED): (249_125, 4),
 }
 
@@ -66,8 +66,11 @@ TEACHER_ARCHS = ("resnet", "inception")
 def teacher_recipe(task: str, scale: Scale | str | None = None, steps: int | None = None,
                    seed: int = 0, arch: str = "resnet") -> TeacherRecipe:
     """The teacher recipe for ``task`` at ``scale`` (default: ``$GANCOMP_SCALE``);
-    ``arch="inception"`` gives CAT's teacher (same schedule, its norms)."""
+    ``arch="inception"`` gives CAT's teacher (same schedule, its norms).  A
+    scale that uses another scale's teachers (``small``: ``ci``) gets that
+    scale's recipe."""
     scale = scale if isinstance(scale, Scale) else get_scale(scale)
+    scale = get_scale(scale.teacher_scale)
     if task not in WORLDS:
         raise GancompError(f"unknown task {task!r}: expected one of {', '.join(sorted(WORLDS))}")
     if arch not in TEACHER_ARCHS:

@@ -1,0 +1,417 @@
+"""What a chapter costs at a scale: a benchmark that runs it with its training cut short.
+
+``gancomp-lite bench-chapters --scale small`` executes each chapter in a fresh
+kernel at that scale with every training loop cut to its first ``steps``
+optimizer steps (the rest of each loop is skipped, its step counter moved on,
+so evaluations, curves and tables still run as written), and measures:
+
+* the wall time of the run;
+* every ATen operation the chapter dispatches (a ``TorchDispatchMode``): how
+  many, the seconds spent inside them, and their FLOPs as PyTorch's
+  ``FlopCounterMode`` counts them (convolutions, matrix products, their
+  backward passes; ``exact`` MACs are half of them);
+* for each :class:`~gancomp_lite.training.loop.Trainer`, the steps it was asked
+  for, and the wall time, operations and FLOPs of each step it ran.
+
+Graph capture (torchprofile's trace, ``torch.export``, ONNX) and the latency
+benchmarks run unmetered (:data:`UNMETERED`): a dispatch mode breaks the first
+and would distort the second, whose time counts as time outside the operations.
+
+From these it *estimates* the whole chapter, every skipped step counted at the
+median of the steps that ran after the first:
+
+* on this CPU: the measured wall time plus the skipped steps' time;
+* on a Colab T4: the time outside PyTorch's operations (Python, the synthetic
+  data, plotting; taken as on this CPU), plus the FLOPs at
+  :data:`T4_ASSUMED_TFLOPS` and every operation at :data:`T4_ASSUMED_OP_US`
+  (launch and eager dispatch).  Both rates are assumptions, not measurements:
+  small convolutions run far below a GPU's peak, and one dispatched operation
+  is not always one kernel.
+
+A chapter's asserts about learning fail where its training was cut; those are
+expected and listed as such; any other error is a defect of the chapter at
+that scale.  Without network access the Inception (FID) and VGG16
+(perceptual) weights of ``small`` cannot be fetched; ``stand_ins=True`` times
+randomly initialised networks of the same architectures instead (their cost
+is the same; their numbers are meaningless).  A benchmark that reports, never
+a test that asserts a time.  Its recorded results are shown in chapter
+``nb/12_gpu`` (section ``sec-gpu-small``) and quoted in the README.
+"""
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from pathlib import Path
+
+import torch
+from torch.utils._python_dispatch import TorchDispatchMode
+
+#: the sustained float32 throughput a Colab T4 is assumed to reach on these networks (its
+#: peak is 8.1 TFLOPS; small convolutions at batch 1-4 reach a fraction): an assumption
+T4_ASSUMED_TFLOPS = 4.0
+#: the time each dispatched operation is assumed to cost on a GPU beyond its FLOPs (a kernel
+#: launch and PyTorch's eager dispatch): an assumption
+T4_ASSUMED_OP_US = 20.0
+
+
+class Meter(TorchDispatchMode):
+    """Counts every ATen operation dispatched while it is active: how many, the
+    seconds inside them, and their FLOPs (``FlopCounterMode``'s formulas)."""
+
+    def __init__(self):
+        super().__init__()
+        from torch.utils.flop_counter import FlopCounterMode
+
+        self.registry = FlopCounterMode(display=False).flop_registry
+        self.ops = 0
+        self.flops = 0
+        self.op_seconds = 0.0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        t0 = time.perf_counter()
+        out = func(*args, **kwargs)
+        self.op_seconds += time.perf_counter() - t0
+        self.ops += 1
+        packet = func._overloadpacket
+        if packet in self.registry:
+            self.flops += int(self.registry[packet](*args, **kwargs, out_val=out))
+        return out
+
+    def snapshot(self) -> tuple[int, int, float]:
+        return self.ops, self.flops, self.op_seconds
+
+
+def meter_overhead(repeats: int = 300) -> float:
+    """Seconds the :class:`Meter` adds to each operation it counts (the Python call
+    around it and the FLOP formula), measured on a tiny network's forward and
+    backward passes with and without it; subtracted from the estimates."""
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, padding=1), torch.nn.InstanceNorm2d(4),
+                              torch.nn.ReLU(), torch.nn.Conv2d(4, 3, 3, padding=1), torch.nn.Tanh())
+    x = torch.randn(1, 3, 8, 8)
+
+    def loop():
+        t0 = time.perf_counter()
+        for _ in range(repeats):
+            net.zero_grad(set_to_none=True)
+            (net(x) - x).abs().mean().backward()
+        return time.perf_counter() - t0
+
+    loop()
+    plain = min(loop() for _ in range(3))
+    with Meter() as m:
+        metered = min(loop() for _ in range(3))
+    return max(metered - plain, 0.0) / (m.ops / 3)
+
+
+class _Session:
+    """The state of one instrumented kernel: the meter, the step cap, the trainers seen."""
+
+    def __init__(self, cap: int):
+        self.cap = cap
+        self.overhead = meter_overhead()
+        self.meter = Meter()
+        self.trainers: list[dict] = []
+        self.patched: list[tuple[object, str, object]] = []   # (owner, name, original)
+        self.scratch: Path | None = None                       # the stand-in weights' folder
+        self.t0 = time.perf_counter()
+
+    def patch(self, owner, name: str, new) -> None:
+        """Replace ``owner.name`` by ``new`` until :func:`finish` puts it back."""
+        self.patched.append((owner, name, getattr(owner, name)))
+        setattr(owner, name, new)
+
+
+_SESSION: _Session | None = None
+
+
+def start(cap: int = 3, stand_ins: bool = False) -> None:
+    """Instrument this process: cut every Trainer to its first ``cap`` steps and
+    count every operation from now on (run first in the benchmarked kernel)."""
+    global _SESSION
+    from ..errors import GancompError
+    from ..training.loop import Trainer
+
+    if cap < 1:
+        raise GancompError(f"--steps must be a positive integer, got {cap}")
+    if _SESSION is not None:
+        raise GancompError("chapter_cost.start() was already called in this process")
+    _SESSION = session = _Session(cap)
+    original = Trainer.train_step
+
+    def capped_step(self):
+        rec = self.__dict__.get("_cost")
+        if rec is None:
+            rec = self._cost = {"total_steps": self.total_steps, "run": [], "skipped": 0}
+            session.trainers.append(rec)
+        if len(rec["run"]) < session.cap:
+            before, t0 = session.meter.snapshot(), time.perf_counter()
+            out = original(self)
+            after = session.meter.snapshot()
+            rec["run"].append({"seconds": time.perf_counter() - t0, "ops": after[0] - before[0],
+                               "flops": after[1] - before[1], "op_seconds": after[2] - before[2]})
+            return out
+        rec["skipped"] += 1                          # skipped: the counter moves on, nothing runs
+        out = dict(self.history[-1]) if self.history else {}
+        out["step"] = self.step
+        self.step += 1
+        self.history.append(out)
+        return out
+
+    session.patch(Trainer, "train_step", capped_step)
+    _unmetered_where_traced(session)
+    if stand_ins:
+        _use_stand_in_weights(session)
+    session.meter.__enter__()
+
+
+def _unmetered(fn):
+    """``fn`` run with the meter (every dispatch mode) set aside."""
+    import functools
+
+    from torch.utils._python_dispatch import _disable_current_modes
+
+    @functools.wraps(fn)
+    def call(*args, **kwargs):
+        with _disable_current_modes():
+            return fn(*args, **kwargs)
+    return call
+
+
+#: what runs without the meter: graph capture (torchprofile's ``jit`` trace, which a dispatch
+#: mode empties, ``torch.export``, ONNX) and the latency measurements, whose timings the meter's
+#: per-operation cost would distort (their time counts as time outside the operations)
+UNMETERED = {"torch.jit": ("trace", "_get_trace_graph"), "torch.export": ("export",),
+             "torch.onnx": ("export",),
+             "gancomp_lite.metrics.latency": ("measure_latency", "benchmark", "time_by_kind",
+                                              "process_memory", "runtime_floor", "peak_memory")}
+
+
+def _unmetered_where_traced(session: _Session) -> None:
+    import importlib
+
+    for module, names in UNMETERED.items():
+        mod = importlib.import_module(module)
+        for name in names:
+            session.patch(mod, name, _unmetered(getattr(mod, name)))
+
+
+def _use_stand_in_weights(session: _Session) -> None:
+    """Randomly initialised FID Inception and VGG16 in place of their downloads (timing only)."""
+    import tempfile
+
+    import torchvision
+
+    from ..losses import perceptual
+    from ..metrics import features
+
+    folder = session.scratch = Path(tempfile.mkdtemp(prefix="gancomp-stand-ins-"))
+
+    def inception_features(download: bool = False):
+        path = folder / "inception.pth"
+        if not path.exists():
+            torch.manual_seed(0)
+            net = torchvision.models.inception_v3(weights=None, aux_logits=False, num_classes=1008,
+                                                  init_weights=False)
+            torch.save(net.state_dict(), path)
+        return features.fid_inception_from_file(path)
+
+    def vgg16_backbone(download: bool = False):
+        torch.manual_seed(0)
+        return perceptual.vgg16_stages(torchvision.models.vgg16(weights=None))
+
+    session.patch(features, "inception_features", inception_features)
+    session.patch(perceptual, "vgg16_backbone", vgg16_backbone)
+
+
+def finish(path: str | Path) -> dict:
+    """Stop counting, put back what :func:`start` replaced, and write what was
+    measured to ``path`` (JSON)."""
+    global _SESSION
+    session = _SESSION
+    if session is None:
+        from ..errors import GancompError
+
+        raise GancompError("chapter_cost.finish() without start()")
+    session.meter.__exit__(None, None, None)
+    for owner, name, original in reversed(session.patched):
+        setattr(owner, name, original)
+    if session.scratch is not None:
+        import shutil
+
+        shutil.rmtree(session.scratch, ignore_errors=True)
+    ops, flops, op_s = session.meter.snapshot()
+    out = {"cap": session.cap, "meter_overhead_us": session.overhead * 1e6,
+           "seconds": time.perf_counter() - session.t0, "ops": ops,
+           "flops": flops, "op_seconds": op_s, "trainers": session.trainers}
+    Path(path).write_text(json.dumps(out))
+    _SESSION = None
+    return out
+
+
+def estimate(measured: dict, wall: float) -> dict:
+    """The whole chapter, estimated from a capped run's ``measured`` counters
+    (:func:`finish`) and its wall time ``wall`` (kernel start included): every
+    skipped step at the median of the steps that ran after each trainer's first
+    (its only step if it ran one).  The meter's own time per counted operation
+    (``meter_overhead_us``) is taken out of the CPU time."""
+    extra = {"seconds": 0.0, "ops": 0.0, "flops": 0.0, "op_seconds": 0.0}
+    steps_run = steps_planned = 0
+    for t in measured["trainers"]:
+        runs = t["run"][1:] or t["run"]
+        steps_run += len(t["run"])
+        steps_planned += len(t["run"]) + t["skipped"]
+        if not runs or not t["skipped"]:
+            continue
+        for key in extra:
+            extra[key] += t["skipped"] * statistics.median(r[key] for r in runs)
+    ops = measured["ops"] + extra["ops"]
+    cpu = max(wall + extra["seconds"] - ops * measured.get("meter_overhead_us", 0.0) * 1e-6, 0.0)
+    flops = measured["flops"] + extra["flops"]
+    outside = max(cpu - (measured["op_seconds"] + extra["op_seconds"]), 0.0)
+    t4 = outside + flops / (T4_ASSUMED_TFLOPS * 1e12) + ops * T4_ASSUMED_OP_US * 1e-6
+    return {"wall_s": round(wall, 1), "steps_run": steps_run, "steps_planned": steps_planned,
+            "trainers": len(measured["trainers"]), "cpu_estimate_s": round(cpu, 1),
+            "meter_overhead_us": round(measured.get("meter_overhead_us", 0.0), 2),
+            "tflop_estimate": round(flops / 1e12, 3), "ops_estimate": int(ops),
+            "outside_ops_s": round(outside, 1), "t4_estimate_s": round(t4, 1)}
+
+
+def _errors(nb) -> list[dict]:
+    """The errors a run left in its cells: ``expected`` where an assert failed
+    (training was cut), else a defect of the chapter at the scale."""
+    found = []
+    for i, cell in enumerate(nb.cells):
+        for o in cell.get("outputs", []):
+            if o.get("output_type") == "error":
+                found.append({"cell": i, "ename": o["ename"], "evalue": o["evalue"][:300],
+                              "expected": o["ename"] == "AssertionError"})
+    return found
+
+
+def run_chapter(chapter: str | Path, scale: str, cap: int, stand_ins: bool = False,
+                timeout: int | None = None) -> dict:
+    """Execute ``chapter`` (a Jupytext ``.md``) at ``scale`` with its training cut to
+    ``cap`` steps per trainer; return the measurements and the estimates."""
+    import os
+    import tempfile
+
+    import jupytext
+    import nbformat
+    from nbclient import NotebookClient
+
+    chapter = Path(chapter)
+    nb = jupytext.read(chapter)
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "cost.json"
+        nb.cells.insert(0, nbformat.v4.new_code_cell(
+            "from gancomp_lite.experiments import chapter_cost as _cost\n"
+            f"_cost.start(cap={int(cap)}, stand_ins={bool(stand_ins)})"))
+        nb.cells.append(nbformat.v4.new_code_cell(f"_cost.finish({str(out)!r})"))
+        env = dict(os.environ, GANCOMP_SCALE=scale, GANCOMP_STATIC="1")
+        saved = {k: os.environ.get(k) for k in ("GANCOMP_SCALE", "GANCOMP_STATIC")}
+        os.environ.update({k: env[k] for k in saved})   # the kernel inherits this process's env
+        try:
+            client = NotebookClient(nb, timeout=timeout, allow_errors=True, kernel_name="python3",
+                                    resources={"metadata": {"path": str(chapter.parent)}})
+            load_before, t0 = os.getloadavg()[0], time.perf_counter()
+            client.execute()
+            wall = time.perf_counter() - t0
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+        measured = json.loads(out.read_text()) if out.exists() else None
+    errors = _errors(nb)
+    row = {"chapter": chapter.stem, "errors": errors,
+           "defects": sum(not e["expected"] for e in errors),
+           # the 1-minute load average before and after: above the threads used, the
+           # machine was shared and the measured times are slower than a quiet one's
+           "load_before": round(load_before, 2), "load_after": round(os.getloadavg()[0], 2)}
+    if measured is None:
+        row["status"] = "the run did not reach its end"
+        row["wall_s"] = round(wall, 1)
+        return row
+    row.update(estimate(measured, wall), status="ran")
+    return row
+
+
+def chapters(names=None) -> list[Path]:
+    """The chapters' Jupytext sources in book order, or those whose number or
+    name starts with one of ``names`` (``"06"``, ``"10b"``); an unknown one is an error."""
+    from ..errors import GancompError
+    from ..paths import REPO_ROOT
+
+    every = sorted((REPO_ROOT / "nb").glob("[0-9]*.md"))
+    if not names:
+        return every
+    picked = []
+    for name in names:
+        match = [p for p in every if p.stem == name or p.stem.split("_")[0] == name]
+        if not match:
+            raise GancompError(f"no chapter {name!r}: expected one of "
+                               f"{', '.join(p.stem.split('_')[0] for p in every)}")
+        picked += [p for p in match if p not in picked]
+    return picked
+
+
+def command(settings: dict) -> str:
+    """The command line that records ``settings``."""
+    parts = ["gancomp-lite bench-chapters", "--scale", settings["scale"], "--steps",
+             str(settings["steps"])]
+    if settings["chapters"]:
+        parts += ["--chapters", *settings["chapters"]]
+    if settings["stand_ins"]:
+        parts.append("--stand-in-weights")
+    return " ".join(parts + ["--out", settings["out"]])
+
+
+def run_recorded(out: str | Path, scale: str = "small", steps: int = 3, names=None,
+                 stand_ins: bool = False, allow_dirty: bool = False, force: bool = False,
+                 resume: bool = False, progress: bool = True, argv=None) -> Path:
+    """Run :func:`run_chapter` for each chapter into the results file ``out``
+    (refusing a dirty package tree unless ``allow_dirty``; ``resume`` keeps the
+    chapters an interrupted file of the same command already holds)."""
+    from ..config import get_scale
+    from ..errors import GancompError
+    from ..progress import tqdm
+    from ..provenance import require_clean
+    from . import results
+
+    if force and resume:
+        raise GancompError("--force starts the results file anew and --resume continues it: pass one")
+    scale = get_scale(scale).name
+    todo = chapters(names)
+    version = require_clean(allow_dirty, "record a benchmark")
+    settings = dict(scale=scale, steps=steps, chapters=list(names or []), stand_ins=bool(stand_ins),
+                    t4_assumed_tflops=T4_ASSUMED_TFLOPS, t4_assumed_op_us=T4_ASSUMED_OP_US,
+                    threads=torch.get_num_threads())
+    record = results.ResultsFile(out, "chapter-cost",
+                                 command({**settings, "out": Path(out).as_posix()}), version,
+                                 settings, {}, force=force, resume=resume,
+                                 allow_dirty=version.endswith("+dirty"), argv=argv)
+    for path in tqdm(todo, desc="chapters", disable=not progress):
+        if record.has(chapter=path.stem):
+            continue
+        record.add(run_chapter(path, scale, steps, stand_ins))
+    return record.finish()
+
+
+def table(rows: list[dict]) -> list[dict]:
+    """One line per chapter for a reader: measured and estimated minutes."""
+    out = []
+    for r in rows:
+        line = {"chapter": r["chapter"], "status": r["status"],
+                "wall min (cut run, this CPU)": r["wall_s"] / 60}
+        if r["status"] == "ran":
+            line.update({"steps run / asked": f"{r['steps_run']} / {r['steps_planned']}",
+                         "est. min, this CPU": r["cpu_estimate_s"] / 60,
+                         "est. TFLOP": r["tflop_estimate"],
+                         "est. min, Colab T4": r["t4_estimate_s"] / 60})
+        line["errors (expected)"] = f"{len(r['errors'])} ({len(r['errors']) - r['defects']})"
+        out.append(line)
+    return out
