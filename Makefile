@@ -51,6 +51,7 @@ lock:
 # Regenerate the output-free .ipynb copies that the Colab buttons open.
 colab: $(STAMP)
 	$(BIN)/python -m gancomp_lite.booktools sync-colab
+	$(BIN)/python -m gancomp_lite.booktools sync-readme
 
 clean:
 	rm -rf _build .pytest_cache .jupyter_cache

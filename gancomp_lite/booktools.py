@@ -5,6 +5,8 @@ output-free ``nb/NN_name.ipynb`` beside it, committed, because Colab opens
 only ``.ipynb`` files and the book's Colab buttons point at them.
 ``python -m gancomp_lite.booktools sync-colab`` (``make colab``) rewrites the
 copies; ``check-colab`` exits 1 when any is stale, and a test does the same.
+``sync-readme`` (also run by ``make colab``) writes the README's table of
+chapter times at ``small`` from the recorded ``bench-chapters`` run.
 As a Sphinx extension it also keeps the execution cache current and checks
 the built pages (:func:`page_problems`: no warning printed into an output, no
 table left as text).
@@ -408,13 +410,41 @@ def setup(app):
     return {"parallel_read_safe": True, "parallel_write_safe": True}
 
 
+#: the README's block that :func:`readme_chapter_times` keeps equal to the recorded run
+README_MARKS = ("<!-- chapter-times:start (written by `make colab` from data/ -->",
+                "<!-- chapter-times:end -->")
+
+
+def readme_chapter_times(readme: str) -> str:
+    """``readme`` with its chapter-times block rewritten from the recorded
+    ``bench-chapters`` run (:func:`gancomp_lite.experiments.chapter_cost.markdown`)."""
+    from .experiments import chapter_cost
+
+    start, end = README_MARKS
+    if start not in readme or end not in readme:
+        raise ValueError(f"README.md lacks the chapter-times marks {start!r} ... {end!r}")
+    found = chapter_cost.recorded()
+    table = chapter_cost.markdown(found[1] if found else None)
+    head, rest = readme.split(start, 1)
+    return f"{head}{start}\n{table}\n{end}{rest.split(end, 1)[1]}"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m gancomp_lite.booktools")
-    parser.add_argument("command", choices=["sync-colab", "check-colab", "prune-cache"])
+    parser.add_argument("command", choices=["sync-colab", "check-colab", "sync-readme",
+                                            "prune-cache"])
     args = parser.parse_args(argv)
     if args.command == "prune-cache":
         for uri in prune_cache(snapshot=False):
             print(f"dropped stale execution of {uri}")
+        return 0
+    if args.command == "sync-readme":
+        readme = REPO_ROOT / "README.md"
+        text = readme.read_text(encoding="utf-8")
+        new = readme_chapter_times(text)
+        if new != text:
+            readme.write_text(new, encoding="utf-8")
+            print("wrote README.md (chapter times)")
         return 0
     if args.command == "sync-colab":
         for path in sync_colab():

@@ -283,3 +283,14 @@ def test_chapters_on_xdist_workers_need_dist_loadfile(tmp_path):
     assert bad.returncode == 4 and "--dist loadfile" in bad.stdout + bad.stderr, bad.stderr
     good = subprocess.run(base + ["--dist", "loadfile"], cwd=ROOT, capture_output=True, text=True)
     assert good.returncode == 0, good.stdout[-2000:] + good.stderr[-2000:]
+
+
+def test_readme_chapter_times_are_the_recorded_run():
+    """The README's table of chapter times at small is written from the recorded file."""
+    from gancomp_lite.booktools import readme_chapter_times
+    from gancomp_lite.paths import REPO_ROOT
+
+    text = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    assert readme_chapter_times(text) == text, "README.md's chapter times are stale: run `make colab`"
+    with pytest.raises(ValueError, match="chapter-times"):
+        readme_chapter_times("# a README without the marks\n")

@@ -415,3 +415,53 @@ def table(rows: list[dict]) -> list[dict]:
         line["errors (expected)"] = f"{len(r['errors'])} ({len(r['errors']) - r['defects']})"
         out.append(line)
     return out
+
+
+#: the recorded run the book and the README show: every chapter at ``small``
+RECORDED_NAME = "chapter-cost-small.json"
+
+
+def recorded() -> tuple[Path, dict] | None:
+    """The recorded ``small`` run: ``data/results/`` when complete, else the
+    unfinished file in ``data/partial/`` (its rows so far), else None."""
+    from ..paths import DATA_DIR
+
+    for folder in ("results", "partial"):
+        path = DATA_DIR / folder / RECORDED_NAME
+        if path.exists():
+            return path, json.loads(path.read_text())
+    return None
+
+
+def markdown(record: dict | None) -> str:
+    """The recorded run as a Markdown table, one line per chapter of the book in
+    order (a chapter without a row yet says so), with the run's assumptions."""
+    if record is None:
+        return "No run of `gancomp-lite bench-chapters` is recorded yet."
+    rows = {r["chapter"]: r for r in record["rows"]}
+    s = record["settings"]
+    lines = ["| chapter | training steps run / asked | est. minutes, this CPU | est. TFLOP "
+             "| est. minutes, Colab T4 | errors: cut training / other |",
+             "|---|---|---|---|---|---|"]
+    for path in chapters():
+        r = rows.get(path.stem)
+        if r is None:
+            lines.append(f"| `{path.stem}` | not measured yet | | | | |")
+        elif r["status"] != "ran":
+            lines.append(f"| `{path.stem}` | {r['status']} | | | | |")
+        else:
+            lines.append(f"| `{path.stem}` | {r['steps_run']:,} / {r['steps_planned']:,} | "
+                         f"{r['cpu_estimate_s'] / 60:.1f} | {r['tflop_estimate']:.1f} | "
+                         f"{r['t4_estimate_s'] / 60:.1f} | {len(r['errors']) - r['defects']} / "
+                         f"{r['defects']} |")
+    machine = record.get("machine", {})
+    done = [r for r in record["rows"] if r.get("status") == "ran"]
+    total = sum(r["t4_estimate_s"] for r in done) / 60
+    lines += ["", f"Recorded by `{record['command']}` from code version "
+              f"`{record['code_version'][:10]}` on {machine.get('processor', '?')} "
+              f"({machine.get('cpu_capability', '?')}) "
+              f"with {s['threads']} threads, {len(done)} of {len(chapters())} chapters "
+              f"({record['status']}); the T4 column assumes {s['t4_assumed_tflops']:g} TFLOP/s "
+              f"and {s['t4_assumed_op_us']:g} us per operation (assumptions, not measurements), "
+              f"{total:.1f} minutes on a T4 for the chapters measured."]
+    return "\n".join(lines)
