@@ -3,9 +3,9 @@
 ``GANCOMP_SCALE`` chooses how big every experiment is:
 
 * ``ci``: two CPU cores, each chapter within about 2.5 minutes;
-* ``small``: a Colab GPU, minutes per chapter: the ``ci`` tasks, with the
-  shipped ``ci`` teachers (so nothing trains a teacher on Colab) and the
-  chapters' live experiments at the recorded runs' schedules;
+* ``small``: a Colab GPU: the ``ci`` tasks, with the shipped ``ci`` teachers
+  (so nothing trains a teacher on Colab) and the chapters' live experiments
+  run for thousands of steps;
 * ``full``: the papers' settings (256x256 images, ngf 64, paper schedules,
   real datasets).
 

@@ -28,9 +28,10 @@ median of the steps that ran after the first:
   small convolutions run far below a GPU's peak, and one dispatched operation
   is not always one kernel.
 
-A chapter's asserts about learning fail where its training was cut; those are
-expected and listed as such; any other error is a defect of the chapter at
-that scale.  Without network access the Inception (FID) and VGG16
+A chapter's asserts about learning fail where its training was cut: failed
+assertions are listed apart, each with its message (the benchmark cannot tell
+one about learning from another), and any other error is a defect of the
+chapter at that scale.  Without network access the Inception (FID) and VGG16
 (perceptual) weights of ``small`` cannot be fetched; ``stand_ins=True`` times
 randomly initialised networks of the same architectures instead (their cost
 is the same; their numbers are meaningless).  A benchmark that reports, never
@@ -280,8 +281,10 @@ def estimate(measured: dict, wall: float) -> dict:
 
 
 def _errors(nb) -> list[dict]:
-    """The errors a run left in its cells: ``expected`` where an assert failed
-    (training was cut), else a defect of the chapter at the scale."""
+    """The errors a run left in its cells.  ``expected`` marks a failed assertion,
+    which cut training explains where the assertion is about what was learned
+    (each is listed with its message to be read: the benchmark cannot tell); any
+    other error is a defect of the chapter at the scale."""
     found = []
     for i, cell in enumerate(nb.cells):
         for o in cell.get("outputs", []):
@@ -441,7 +444,7 @@ def markdown(record: dict | None) -> str:
     rows = {r["chapter"]: r for r in record["rows"]}
     s = record["settings"]
     lines = ["| chapter | training steps run / asked | est. minutes, this CPU | est. TFLOP "
-             "| est. minutes, Colab T4 | errors: cut training / other |",
+             "| est. minutes, Colab T4 | failed assertions / other errors |",
              "|---|---|---|---|---|---|"]
     for path in chapters():
         r = rows.get(path.stem)
