@@ -37,13 +37,40 @@ def test_trainers_run_their_first_steps_and_skip_the_rest(tmp_path, session):
     assert t.step == 7 and len(t.history) == 7          # the loop ran to its end
     changed = [not torch.equal(a, b) for a, b in zip(before, t.objective.parameters())]
     assert any(changed)                                 # the first steps trained
+    resumed = _trainer(7)
+    resumed.step = 3                                    # as if loaded from a step-3 checkpoint
+    resumed.fit()                                       # past the cap: it runs nothing
+    assert resumed.step == 7
+    assert isinstance(t.optimizers["G"].defaults["foreach"], bool) and t.optimizers["G"].defaults["foreach"]
     out = cc.finish(tmp_path / "m.json")
     assert Trainer.train_step.__name__ == "train_step"  # put back
-    [rec] = out["trainers"]
+    [rec, rec2] = out["trainers"]
     assert rec["total_steps"] == 7 and len(rec["run"]) == 2 and rec["skipped"] == 5
+    assert rec2["run"] == [] and rec2["skipped"] == 4 and rec2["signature"] == rec["signature"]
     step = rec["run"][1]
-    assert step["ops"] > 100 and step["flops"] > 0 and 0 < step["op_seconds"] <= step["seconds"]
+    assert step["ops"] > step["kernels"] > 100 and step["flops"] > 0
+    assert 0 < step["op_seconds"] <= step["seconds"]
     assert json.loads((tmp_path / "m.json").read_text())["ops"] == out["ops"]
+    e = cc.estimate(out, wall=10.0)                     # the resumed one costs like its twin
+    assert e["steps_unmeasured"] == 0 and (e["steps_run"], e["steps_planned"]) == (2, 11)
+
+
+def test_every_replacement_is_undone_and_reexports_are_covered(tmp_path):
+    import gancomp_lite.metrics as metrics
+    from gancomp_lite.metrics import latency
+    from gancomp_lite.training.loop import Trainer
+
+    before = (Trainer.train_step, torch.optim.Adam.__init__, latency.measure_latency,
+              metrics.measure_latency, torch.jit._get_trace_graph)
+    cc.start(cap=1)
+    try:
+        assert metrics.measure_latency is latency.measure_latency is not before[2]
+        assert torch.optim.Adam.__init__ is not before[1]
+    finally:
+        cc.finish(tmp_path / "m.json")
+    assert (Trainer.train_step, torch.optim.Adam.__init__, latency.measure_latency,
+            metrics.measure_latency, torch.jit._get_trace_graph) == before
+    assert cc._SESSION is None
 
 
 def test_the_meter_counts_flops_as_flopcountermode_and_survives_graph_capture(session):
@@ -66,21 +93,38 @@ def test_the_meter_counts_flops_as_flopcountermode_and_survives_graph_capture(se
 
 
 def test_estimates_add_the_skipped_steps_and_take_the_meter_out():
-    run = [{"seconds": 5.0, "ops": 1000, "flops": 10**9, "op_seconds": 4.0},
-           {"seconds": 1.0, "ops": 1000, "flops": 10**9, "op_seconds": 0.5},
-           {"seconds": 1.2, "ops": 1000, "flops": 10**9, "op_seconds": 0.7}]
-    measured = {"ops": 5000, "flops": 4 * 10**9, "op_seconds": 6.0, "meter_overhead_us": 10.0,
-                "trainers": [{"total_steps": 13, "run": run, "skipped": 10}]}
+    run = [{"seconds": 5.0, "ops": 1000, "kernels": 700, "flops": 10**9, "op_seconds": 4.0},
+           {"seconds": 1.0, "ops": 1000, "kernels": 700, "flops": 10**9, "op_seconds": 0.5},
+           {"seconds": 1.2, "ops": 1000, "kernels": 700, "flops": 10**9, "op_seconds": 0.7}]
+    measured = {"ops": 5000, "kernels": 3000, "flops": 4 * 10**9, "op_seconds": 6.0,
+                "meter_overhead_us": 10.0,
+                "trainers": [{"total_steps": 13, "run": run, "skipped": 10, "signature": "a"},
+                             {"total_steps": 9, "run": [], "skipped": 9, "signature": "b"}]}
     e = cc.estimate(measured, wall=20.0)
-    assert (e["steps_run"], e["steps_planned"]) == (3, 13)
-    ops = 5000 + 10 * 1000                             # the first step is left out of the median
-    assert e["ops_estimate"] == ops
+    assert (e["steps_run"], e["steps_planned"], e["steps_unmeasured"]) == (3, 22, 9)
+    ops, kernels = 5000 + 10 * 1000, 3000 + 10 * 700   # the first step is left out of the median
+    assert (e["ops_estimate"], e["kernels_estimate"]) == (ops, kernels)
     cpu = 20.0 + 10 * 1.1 - ops * 10e-6
     assert e["cpu_estimate_s"] == pytest.approx(cpu, abs=0.06)
     flops = 4e9 + 10 * 1e9
     outside = cpu - (6.0 + 10 * 0.6)
-    t4 = outside + flops / (cc.T4_ASSUMED_TFLOPS * 1e12) + ops * cc.T4_ASSUMED_OP_US * 1e-6
+    t4 = outside + flops / (cc.T4_ASSUMED_TFLOPS * 1e12) + kernels * cc.T4_ASSUMED_OP_US * 1e-6
     assert e["t4_estimate_s"] == pytest.approx(t4, abs=0.06)
+
+
+def test_errors_after_a_failed_cell_are_a_cascade_not_a_defect():
+    import nbformat
+
+    def cell(*names):
+        return nbformat.v4.new_code_cell(outputs=[nbformat.v4.new_output(
+            "error", ename=n, evalue="x", traceback=[]) for n in names])
+
+    nb = nbformat.v4.new_notebook(cells=[cell("NameError"), cell("AssertionError"), cell(),
+                                         cell("NameError"), cell("KeyError")])
+    errors = cc._errors(nb)
+    assert [(e["expected"], e["cascade"]) for e in errors] == [
+        (False, False), (True, False), (False, True), (False, False)]
+    assert cc.defects(errors) == 2 and cc.assertions(errors) == 1
 
 
 def test_chapters_are_picked_by_number_and_an_unknown_one_is_an_error():
@@ -131,3 +175,5 @@ assert False, "learned nothing"
     assert [(e["ename"], e["expected"]) for e in row["errors"]] == [("AssertionError", True),
                                                                     ("KeyError", False)]
     assert row["defects"] == 1 and row["cpu_estimate_s"] > 0 and row["t4_estimate_s"] > 0
+    # the kernel counted the operations: more than the one step ran (49 were costed like it)
+    assert row["kernels_estimate"] > 40 * 100 and row["tflop_estimate"] > 0

@@ -11,7 +11,9 @@ so evaluations, curves and tables still run as written), and measures:
   ``FlopCounterMode`` counts them (convolutions, matrix products, their
   backward passes; ``exact`` MACs are half of them);
 * for each :class:`~gancomp_lite.training.loop.Trainer`, the steps it was asked
-  for, and the wall time, operations and FLOPs of each step it ran.
+  for, and the wall time, operations and FLOPs of each step it ran (its steps
+  numbered below the cap: a trainer resumed past them runs none and is costed
+  like one of the same objective, size and batch).
 
 Graph capture (torchprofile's trace, ``torch.export``, ONNX) and the latency
 benchmarks run unmetered (:data:`UNMETERED`): a dispatch mode breaks the first
@@ -23,8 +25,9 @@ median of the steps that ran after the first:
 * on this CPU: the measured wall time plus the skipped steps' time;
 * on a Colab T4: the time outside PyTorch's operations (Python, the synthetic
   data, plotting; taken as on this CPU), plus the FLOPs at
-  :data:`T4_ASSUMED_TFLOPS` and every operation at :data:`T4_ASSUMED_OP_US`
-  (launch and eager dispatch).  Both rates are assumptions, not measurements:
+  :data:`T4_ASSUMED_TFLOPS` and every operation that launches a kernel (not a
+  view) at :data:`T4_ASSUMED_OP_US` (launch and eager dispatch); Adam runs on
+  the batched ``foreach`` path it takes on a GPU.  Both rates are assumptions, not measurements:
   small convolutions run far below a GPU's peak, and one dispatched operation
   is not always one kernel.
 
@@ -65,7 +68,8 @@ class Meter(TorchDispatchMode):
         from torch.utils.flop_counter import FlopCounterMode
 
         self.registry = FlopCounterMode(display=False).flop_registry
-        self.ops = 0
+        self.ops = 0            # every operation (what the meter's own cost scales with)
+        self.kernels = 0        # those that compute: views and aliases launch no kernel
         self.flops = 0
         self.op_seconds = 0.0
 
@@ -75,13 +79,21 @@ class Meter(TorchDispatchMode):
         out = func(*args, **kwargs)
         self.op_seconds += time.perf_counter() - t0
         self.ops += 1
+        if not func.is_view and func._overloadpacket not in NO_KERNEL:
+            self.kernels += 1
         packet = func._overloadpacket
         if packet in self.registry:
             self.flops += int(self.registry[packet](*args, **kwargs, out_val=out))
         return out
 
-    def snapshot(self) -> tuple[int, int, float]:
-        return self.ops, self.flops, self.op_seconds
+    def snapshot(self) -> tuple[int, int, float, int]:
+        return self.ops, self.flops, self.op_seconds, self.kernels
+
+
+#: operations that only describe a tensor (no kernel on a GPU) beyond those whose schema
+#: marks them as views
+NO_KERNEL = {torch.ops.aten.detach, torch.ops.aten.alias, torch.ops.aten.lift_fresh,
+             torch.ops.aten._unsafe_view, torch.ops.aten.view, torch.ops.aten.as_strided}
 
 
 def meter_overhead(repeats: int = 300) -> float:
@@ -115,6 +127,7 @@ class _Session:
         self.overhead = meter_overhead()
         self.meter = Meter()
         self.trainers: list[dict] = []
+        self.seen: set[int] = set()                            # the trainers already recorded
         self.patched: list[tuple[object, str, object]] = []   # (owner, name, original)
         self.scratch: Path | None = None                       # the stand-in weights' folder
         self.t0 = time.perf_counter()
@@ -124,13 +137,39 @@ class _Session:
         self.patched.append((owner, name, getattr(owner, name)))
         setattr(owner, name, new)
 
+    def patch_everywhere(self, original, new) -> None:
+        """Replace ``original`` by ``new`` in every loaded module of the package and of
+        torch that holds it (a re-export such as ``gancomp_lite.metrics.measure_latency``
+        is another name for the same function)."""
+        import sys
+
+        for name, module in list(sys.modules.items()):
+            if module is None or not name.startswith(("gancomp_lite", "torch")):
+                continue
+            for attr, value in list(vars(module).items()):
+                if value is original:
+                    self.patch(module, attr, new)
+
+    def restore(self) -> None:
+        for owner, name, original in reversed(self.patched):
+            setattr(owner, name, original)
+        self.patched.clear()
+        if self.scratch is not None:
+            import shutil
+
+            shutil.rmtree(self.scratch, ignore_errors=True)
+            self.scratch = None
+
 
 _SESSION: _Session | None = None
 
 
 def start(cap: int = 3, stand_ins: bool = False) -> None:
-    """Instrument this process: cut every Trainer to its first ``cap`` steps and
-    count every operation from now on (run first in the benchmarked kernel)."""
+    """Instrument this process: every Trainer runs only its steps numbered below
+    ``cap`` (a trainer resumed past them runs none, so a resumed run still equals
+    an uninterrupted one), Adam takes the batched ``foreach`` path a GPU takes,
+    and every operation is counted from now on (run first in the benchmarked
+    kernel; :func:`finish` undoes it)."""
     global _SESSION
     from ..errors import GancompError
     from ..training.loop import Trainer
@@ -139,20 +178,24 @@ def start(cap: int = 3, stand_ins: bool = False) -> None:
         raise GancompError(f"--steps must be a positive integer, got {cap}")
     if _SESSION is not None:
         raise GancompError("chapter_cost.start() was already called in this process")
-    _SESSION = session = _Session(cap)
+    session = _Session(cap)
     original = Trainer.train_step
 
     def capped_step(self):
         rec = self.__dict__.get("_cost")
         if rec is None:
-            rec = self._cost = {"total_steps": self.total_steps, "run": [], "skipped": 0}
+            params = sum(p.numel() for p in self.objective.parameters())
+            rec = self._cost = {"total_steps": self.total_steps, "run": [], "skipped": 0,
+                                "signature": f"{type(self.objective).__name__}/{params}/"
+                                             f"{self.batch_size}"}
             session.trainers.append(rec)
-        if len(rec["run"]) < session.cap:
+        if self.step < session.cap:
             before, t0 = session.meter.snapshot(), time.perf_counter()
             out = original(self)
             after = session.meter.snapshot()
             rec["run"].append({"seconds": time.perf_counter() - t0, "ops": after[0] - before[0],
-                               "flops": after[1] - before[1], "op_seconds": after[2] - before[2]})
+                               "kernels": after[3] - before[3], "flops": after[1] - before[1],
+                               "op_seconds": after[2] - before[2]})
             return out
         rec["skipped"] += 1                          # skipped: the counter moves on, nothing runs
         out = dict(self.history[-1]) if self.history else {}
@@ -161,10 +204,23 @@ def start(cap: int = 3, stand_ins: bool = False) -> None:
         self.history.append(out)
         return out
 
-    session.patch(Trainer, "train_step", capped_step)
-    _unmetered_where_traced(session)
-    if stand_ins:
-        _use_stand_in_weights(session)
+    original_adam = torch.optim.Adam.__init__
+
+    def adam_init(self, *args, **kwargs):
+        if kwargs.get("foreach") is None:
+            kwargs["foreach"] = True      # what Adam does by default on a GPU
+        original_adam(self, *args, **kwargs)
+
+    try:
+        session.patch(Trainer, "train_step", capped_step)
+        session.patch(torch.optim.Adam, "__init__", adam_init)
+        _unmetered_where_traced(session)
+        if stand_ins:
+            _use_stand_in_weights(session)
+    except BaseException:
+        session.restore()
+        raise
+    _SESSION = session
     session.meter.__enter__()
 
 
@@ -196,7 +252,8 @@ def _unmetered_where_traced(session: _Session) -> None:
     for module, names in UNMETERED.items():
         mod = importlib.import_module(module)
         for name in names:
-            session.patch(mod, name, _unmetered(getattr(mod, name)))
+            original = getattr(mod, name)
+            session.patch_everywhere(original, _unmetered(original))
 
 
 def _use_stand_in_weights(session: _Session) -> None:
@@ -237,15 +294,10 @@ def finish(path: str | Path) -> dict:
 
         raise GancompError("chapter_cost.finish() without start()")
     session.meter.__exit__(None, None, None)
-    for owner, name, original in reversed(session.patched):
-        setattr(owner, name, original)
-    if session.scratch is not None:
-        import shutil
-
-        shutil.rmtree(session.scratch, ignore_errors=True)
-    ops, flops, op_s = session.meter.snapshot()
+    session.restore()
+    ops, flops, op_s, kernels = session.meter.snapshot()
     out = {"cap": session.cap, "meter_overhead_us": session.overhead * 1e6,
-           "seconds": time.perf_counter() - session.t0, "ops": ops,
+           "seconds": time.perf_counter() - session.t0, "ops": ops, "kernels": kernels,
            "flops": flops, "op_seconds": op_s, "trainers": session.trainers}
     Path(path).write_text(json.dumps(out))
     _SESSION = None
@@ -254,44 +306,69 @@ def finish(path: str | Path) -> dict:
 
 def estimate(measured: dict, wall: float) -> dict:
     """The whole chapter, estimated from a capped run's ``measured`` counters
-    (:func:`finish`) and its wall time ``wall`` (kernel start included): every
-    skipped step at the median of the steps that ran after each trainer's first
-    (its only step if it ran one).  The meter's own time per counted operation
-    (``meter_overhead_us``) is taken out of the CPU time."""
-    extra = {"seconds": 0.0, "ops": 0.0, "flops": 0.0, "op_seconds": 0.0}
-    steps_run = steps_planned = 0
+    (:func:`finish`) and its wall time ``wall`` (kernel start included).  Every
+    skipped step costs the median of the steps its trainer ran after its first
+    (its only step if it ran one); a trainer that ran none (resumed past the cap)
+    costs what trainers of the same objective, size and batch ran, and where there
+    is none its steps are counted as unmeasured.  The meter's own time per
+    operation (``meter_overhead_us``) is taken out of the CPU time; the T4 pays
+    its launch cost per operation that computes (``kernels``), not per view."""
+    keys = ("seconds", "ops", "kernels", "flops", "op_seconds")
+    by_signature: dict[str, list[dict]] = {}
     for t in measured["trainers"]:
-        runs = t["run"][1:] or t["run"]
+        by_signature.setdefault(t["signature"], []).extend(t["run"][1:] or t["run"])
+    extra = dict.fromkeys(keys, 0.0)
+    steps_run = steps_planned = unmeasured = 0
+    for t in measured["trainers"]:
+        runs = t["run"][1:] or t["run"] or by_signature.get(t["signature"], [])
         steps_run += len(t["run"])
         steps_planned += len(t["run"]) + t["skipped"]
-        if not runs or not t["skipped"]:
+        if not t["skipped"]:
             continue
-        for key in extra:
+        if not runs:
+            unmeasured += t["skipped"]
+            continue
+        for key in keys:
             extra[key] += t["skipped"] * statistics.median(r[key] for r in runs)
     ops = measured["ops"] + extra["ops"]
-    cpu = max(wall + extra["seconds"] - ops * measured.get("meter_overhead_us", 0.0) * 1e-6, 0.0)
+    kernels = measured["kernels"] + extra["kernels"]
+    cpu = max(wall + extra["seconds"] - ops * measured["meter_overhead_us"] * 1e-6, 0.0)
     flops = measured["flops"] + extra["flops"]
     outside = max(cpu - (measured["op_seconds"] + extra["op_seconds"]), 0.0)
-    t4 = outside + flops / (T4_ASSUMED_TFLOPS * 1e12) + ops * T4_ASSUMED_OP_US * 1e-6
+    t4 = outside + flops / (T4_ASSUMED_TFLOPS * 1e12) + kernels * T4_ASSUMED_OP_US * 1e-6
     return {"wall_s": round(wall, 1), "steps_run": steps_run, "steps_planned": steps_planned,
-            "trainers": len(measured["trainers"]), "cpu_estimate_s": round(cpu, 1),
-            "meter_overhead_us": round(measured.get("meter_overhead_us", 0.0), 2),
+            "steps_unmeasured": unmeasured, "trainers": len(measured["trainers"]),
+            "cpu_estimate_s": round(cpu, 1),
+            "meter_overhead_us": round(measured["meter_overhead_us"], 2),
             "tflop_estimate": round(flops / 1e12, 3), "ops_estimate": int(ops),
-            "outside_ops_s": round(outside, 1), "t4_estimate_s": round(t4, 1)}
+            "kernels_estimate": int(kernels), "outside_ops_s": round(outside, 1),
+            "t4_estimate_s": round(t4, 1)}
 
 
 def _errors(nb) -> list[dict]:
     """The errors a run left in its cells.  ``expected`` marks a failed assertion,
     which cut training explains where the assertion is about what was learned
-    (each is listed with its message to be read: the benchmark cannot tell); any
-    other error is a defect of the chapter at the scale."""
+    (each is listed with its message to be read: the benchmark cannot tell);
+    ``cascade`` marks a ``NameError`` after an earlier error (a name the failed
+    cell never defined); any other error is a defect of the chapter at the scale."""
     found = []
     for i, cell in enumerate(nb.cells):
         for o in cell.get("outputs", []):
             if o.get("output_type") == "error":
                 found.append({"cell": i, "ename": o["ename"], "evalue": o["evalue"][:300],
-                              "expected": o["ename"] == "AssertionError"})
+                              "expected": o["ename"] == "AssertionError",
+                              "cascade": bool(found) and o["ename"] == "NameError"})
     return found
+
+
+def assertions(errors: list[dict]) -> int:
+    """The failed assertions among ``errors``."""
+    return sum(e["expected"] for e in errors)
+
+
+def defects(errors: list[dict]) -> int:
+    """The errors that are neither a failed assertion nor a cascade of an earlier error."""
+    return sum(not (e["expected"] or e.get("cascade")) for e in errors)
 
 
 def run_chapter(chapter: str | Path, scale: str, cap: int, stand_ins: bool = False,
@@ -304,6 +381,7 @@ def run_chapter(chapter: str | Path, scale: str, cap: int, stand_ins: bool = Fal
     import jupytext
     import nbformat
     from nbclient import NotebookClient
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
     chapter = Path(chapter)
     nb = jupytext.read(chapter)
@@ -320,7 +398,11 @@ def run_chapter(chapter: str | Path, scale: str, cap: int, stand_ins: bool = Fal
             client = NotebookClient(nb, timeout=timeout, allow_errors=True, kernel_name="python3",
                                     resources={"metadata": {"path": str(chapter.parent)}})
             load_before, t0 = os.getloadavg()[0], time.perf_counter()
-            client.execute()
+            failure = None
+            try:
+                client.execute()
+            except (DeadKernelError, CellTimeoutError) as err:     # the next chapter still runs
+                failure = f"{type(err).__name__}: {str(err).splitlines()[0][:200] if str(err) else ''}"
             wall = time.perf_counter() - t0
         finally:
             for k, v in saved.items():
@@ -330,13 +412,12 @@ def run_chapter(chapter: str | Path, scale: str, cap: int, stand_ins: bool = Fal
                     os.environ[k] = v
         measured = json.loads(out.read_text()) if out.exists() else None
     errors = _errors(nb)
-    row = {"chapter": chapter.stem, "errors": errors,
-           "defects": sum(not e["expected"] for e in errors),
+    row = {"chapter": chapter.stem, "errors": errors, "defects": defects(errors),
            # the 1-minute load average before and after: above the threads used, the
            # machine was shared and the measured times are slower than a quiet one's
            "load_before": round(load_before, 2), "load_after": round(os.getloadavg()[0], 2)}
-    if measured is None:
-        row["status"] = "the run did not reach its end"
+    if measured is None or failure:
+        row["status"] = failure or "the run did not reach its end"
         row["wall_s"] = round(wall, 1)
         return row
     row.update(estimate(measured, wall), status="ran")
@@ -398,7 +479,7 @@ def run_recorded(out: str | Path, scale: str = "small", steps: int = 3, names=No
                                  settings, {}, force=force, resume=resume,
                                  allow_dirty=version.endswith("+dirty"), argv=argv)
     for path in tqdm(todo, desc="chapters", disable=not progress):
-        if record.has(chapter=path.stem):
+        if record.has(chapter=path.stem, status="ran"):     # a failed one is tried again
             continue
         record.add(run_chapter(path, scale, steps, stand_ins))
     return record.finish()
@@ -415,7 +496,7 @@ def table(rows: list[dict]) -> list[dict]:
                          "est. min, this CPU": r["cpu_estimate_s"] / 60,
                          "est. TFLOP": r["tflop_estimate"],
                          "est. min, Colab T4": r["t4_estimate_s"] / 60})
-        line["errors (expected)"] = f"{len(r['errors'])} ({len(r['errors']) - r['defects']})"
+        line["failed assertions / other errors"] = f"{assertions(r['errors'])} / {r['defects']}"
         out.append(line)
     return out
 
@@ -455,7 +536,7 @@ def markdown(record: dict | None) -> str:
         else:
             lines.append(f"| `{path.stem}` | {r['steps_run']:,} / {r['steps_planned']:,} | "
                          f"{r['cpu_estimate_s'] / 60:.1f} | {r['tflop_estimate']:.1f} | "
-                         f"{r['t4_estimate_s'] / 60:.1f} | {len(r['errors']) - r['defects']} / "
+                         f"{r['t4_estimate_s'] / 60:.1f} | {assertions(r['errors'])} / "
                          f"{r['defects']} |")
     machine = record.get("machine", {})
     done = [r for r in record["rows"] if r.get("status") == "ran"]
@@ -465,6 +546,7 @@ def markdown(record: dict | None) -> str:
               f"({machine.get('cpu_capability', '?')}) "
               f"with {s['threads']} threads, {len(done)} of {len(chapters())} chapters "
               f"({record['status']}); the T4 column assumes {s['t4_assumed_tflops']:g} TFLOP/s "
-              f"and {s['t4_assumed_op_us']:g} us per operation (assumptions, not measurements), "
+              f"and {s['t4_assumed_op_us']:g} us per launched operation (assumptions, not "
+              f"measurements), "
               f"{total:.1f} minutes on a T4 for the chapters measured."]
     return "\n".join(lines)

@@ -32,22 +32,27 @@ SUPERNETS_DIR = DATA_DIR / "supernets"
 
 # -- teachers ------------------------------------------------------------
 def teacher_file_name(task: str, scale: str, arch: str = "resnet") -> str:
-    """``TASK-SCALE.pt`` for GAN Compression's ResNet teachers, ``TASK-ARCH-SCALE.pt`` otherwise;
-    ``SCALE`` is the scale whose teachers ``scale`` uses (``small``: ``ci``)."""
-    from ..config import SCALES
-
-    scale = SCALES[scale].teacher_scale if scale in SCALES else scale
+    """``TASK-SCALE.pt`` for GAN Compression's ResNet teachers, ``TASK-ARCH-SCALE.pt`` otherwise."""
     return f"{task}-{scale}.pt" if arch == "resnet" else f"{task}-{arch}-{scale}.pt"
 
 
+def teacher_scale_name(scale: str) -> str:
+    """The scale whose shipped teachers ``scale`` loads (``small``: ``ci``; others: their own)."""
+    from ..config import SCALES
+
+    return SCALES[scale].teacher_scale if scale in SCALES else scale
+
+
 def teacher_path(task: str, scale: str, arch: str = "resnet") -> Path:
-    return TEACHERS_DIR / teacher_file_name(task, scale, arch)
+    """The shipped teacher a run at ``scale`` loads (``small`` loads ``ci``'s)."""
+    return TEACHERS_DIR / teacher_file_name(task, teacher_scale_name(scale), arch)
 
 
 def require_teacher_file(path: Path, task: str, scale: str) -> Path:
     """``path`` if it exists, else one error naming the commands that make it."""
     if Path(path).exists():
         return Path(path)
+    scale = teacher_scale_name(scale)
     data = " --data FOLDER" if scale != "ci" else ""
     raise CheckpointError(
         f"no {task} teacher at {path}: train one (`gancomp-lite train {task} --scale {scale}{data} "

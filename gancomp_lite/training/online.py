@@ -613,8 +613,8 @@ def distill_online(task: str, method: str, out: str | Path, steps: int, preset_n
                              pretrained=pretrained, seed=seed, deep_teacher_ngf=deep_teacher_ngf,
                              n_share=n_share)
     batch_size = batch_size or recipe.batch_size
-    train_set = task_data(task, scale.name, recipe.image_size, n_train or recipe.n_train, 0, data,
-                          direction)
+    train_set = task_data(task, scale.name, recipe.image_size, n_train or max(scale.n_train, 1), 0,
+                          data, direction)
     from .loop import run_schedule, schedule_record
 
     steps, decay_steps = run_schedule(steps, epochs, len(train_set), batch_size)

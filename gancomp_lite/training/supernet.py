@@ -279,7 +279,8 @@ def load_or_train_supernet(task: str, space: SearchSpace, sampling: str, seed: i
     else is a :class:`~gancomp_lite.errors.CheckpointError`, never a silent
     substitute.  Returns the supernet (eval mode), its manifest (a trained one
     gets a manifest of the same form) and the path of the shipped score table
-    (``None`` if there is none)."""
+    (``None`` if there is none).  A scale that uses another scale's teachers
+    (``small``: ``ci``) uses that scale's supernets and training set too."""
     import time
 
     from ..config import Scale, get_scale
@@ -289,6 +290,8 @@ def load_or_train_supernet(task: str, space: SearchSpace, sampling: str, seed: i
     from .teachers import load_or_train_teacher, task_data
 
     scale = scale if isinstance(scale, Scale) else get_scale(scale)
+    if scale.teacher_scale != scale.name:   # small: the ci teachers, and so the ci supernets
+        scale = get_scale(scale.teacher_scale)
     path = SUPERNETS_DIR / f"{supernet_name(task, space.name, sampling, seed)}.pt"
     if path.exists():
         net, manifest = load_supernet(path)

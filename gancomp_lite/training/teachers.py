@@ -70,7 +70,8 @@ def teacher_recipe(task: str, scale: Scale | str | None = None, steps: int | Non
     scale that uses another scale's teachers (``small``: ``ci``) gets that
     scale's recipe."""
     scale = scale if isinstance(scale, Scale) else get_scale(scale)
-    scale = get_scale(scale.teacher_scale)
+    if scale.teachers and scale.teachers != scale.name:
+        scale = get_scale(scale.teachers)
     if task not in WORLDS:
         raise GancompError(f"unknown task {task!r}: expected one of {', '.join(sorted(WORLDS))}")
     if arch not in TEACHER_ARCHS:
@@ -170,6 +171,11 @@ def train_teacher(task: str, out: str | Path, scale: Scale | str | None = None,
 
     if steps is not None and steps < 1:
         raise GancompError(f"steps must be a positive number, got {steps}")
+    asked = scale if isinstance(scale, Scale) else get_scale(scale)
+    if asked.teacher_scale != asked.name:
+        raise GancompError(f"the {asked.name} scale trains no teachers of its own: it uses the "
+                           f"{asked.teacher_scale} teachers (train them with --scale "
+                           f"{asked.teacher_scale})")
     recipe = teacher_recipe(task, scale, steps, seed, arch)
     out = Path(out)
     ckpt = out / "checkpoint.pt"
@@ -353,7 +359,7 @@ def load_teacher(task: str, scale: Scale | str | None = None, discriminator: boo
     from .checkpoint import TEACHERS_DIR, load_teacher_file, require_teacher_file, teacher_file_name
 
     scale = scale if isinstance(scale, Scale) else get_scale(scale)
-    path = Path(directory or TEACHERS_DIR) / teacher_file_name(task, scale.name, arch)
+    path = Path(directory or TEACHERS_DIR) / teacher_file_name(task, scale.teacher_scale, arch)
     require_teacher_file(path, task, scale.name)
     return load_teacher_file(path, discriminator=discriminator)
 
@@ -379,7 +385,8 @@ def load_or_train_teacher(task: str, scale: Scale | str | None = None, discrimin
 
     run_dir = Path(run_dir or REPO_ROOT / "runs" / f"teacher-{shipped.stem}")
     print(f"no shipped {task} teacher for scale {scale.name}: training one in {run_dir}")
-    trainer = train_teacher(task, run_dir, scale=scale, progress=progress, arch=arch,
+    own = scale if scale.teacher_scale == scale.name else get_scale(scale.teacher_scale)
+    trainer = train_teacher(task, run_dir, scale=own, progress=progress, arch=arch,
                             resume=(run_dir / "checkpoint.pt").exists())
     G, D = trainer.objective.eval().translator()
     return (G, D) if discriminator else G
