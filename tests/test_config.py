@@ -72,3 +72,29 @@ def test_small_uses_the_shipped_ci_teachers_and_trains_none():
     assert teacher_path("edges2shapes", "full").name == "edges2shapes-full.pt"
     G = load_or_train_teacher("edges2shapes", "small", progress=False)   # would train if it had to
     assert sum(p.numel() for p in G.parameters()) > 0
+
+
+def test_small_trains_no_teacher_of_its_own_and_exports_keep_their_recipes_name(tmp_path):
+    from gancomp_lite.errors import GancompError
+    from gancomp_lite.training.checkpoint import teacher_file_name
+    from gancomp_lite.training.teachers import train_teacher
+
+    with pytest.raises(GancompError, match="--scale ci"):
+        train_teacher("edges2shapes", tmp_path / "run", scale="small", steps=1, progress=False)
+    assert not (tmp_path / "run").exists()
+    # the name a file is written under is its recipe's scale, never remapped
+    assert teacher_file_name("edges2shapes", "small") == "edges2shapes-small.pt"
+
+
+def test_small_loads_the_shipped_ci_supernet():
+    from gancomp_lite.compression import ofa
+    from gancomp_lite.experiments import results
+    from gancomp_lite.paths import DATA_DIR
+    from gancomp_lite.training.supernet import load_or_train_supernet
+
+    rec = results.load(DATA_DIR / "results" / "ofa-supernets-ci.json")["settings"]
+    net, manifest, _ = load_or_train_supernet("edges2shapes", ofa.search_space("channels-48-ci"),
+                                              "uniform", seed=0, steps=rec["steps"],
+                                              batch_size=rec["batch_size"], scale="small",
+                                              progress=False)
+    assert manifest["recipe"]["n_train"] == SCALES["ci"].n_train != SCALES["small"].n_train
