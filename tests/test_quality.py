@@ -292,3 +292,29 @@ def test_a_teacher_and_student_trained_on_a_real_folder_are_scored_on_it(tmp_pat
                  "--n-train", "8", "--out", str(student), "--no-progress"]) == 0
     shipped = export_student(student, "s", tmp_path / "ship", allow_dirty=True, features="synthetic")
     assert shipped["metrics"]["eval_split"] == f"{folder} test split, n=6"
+
+
+def test_fid_from_shared_features_equals_torchmetrics_fid_bit_for_bit():
+    """FID and KID share each set's features (computed once); the FID from them is
+    torchmetrics' FrechetInceptionDistance on the same batches, exactly."""
+    from torchmetrics.image.fid import FrechetInceptionDistance
+
+    from gancomp_lite.errors import GancompError
+    from gancomp_lite.metrics import quality as q
+
+    torch.manual_seed(0)
+    real = torch.rand(150, 3, 32, 32) * 2 - 1
+    fake = (real + 0.3 * torch.randn_like(real)).clamp(-1, 1)
+    extractor = q._feature_extractor("synthetic")
+    reference = FrechetInceptionDistance(feature=extractor, normalize=True, sync_on_compute=False)
+    for images, flag in ((real, True), (fake, False)):
+        for b in images.split(64):
+            reference.update(q._to_unit(b), real=flag)
+    expected = float(reference.compute())
+    assert q.fid(real, fake, "synthetic") == expected
+    both = q._distribution_metrics(real, fake, "synthetic")
+    assert both["fid"] == expected and (both["kid"], both["kid_std"]) == q.kid(real, fake, "synthetic")
+    shared = q.batch_features(real, extractor)
+    assert q._distribution_metrics(real, fake, "synthetic", shared) == both
+    with pytest.raises(GancompError, match="at least 2"):
+        q.fid(real[:1], fake, "synthetic")

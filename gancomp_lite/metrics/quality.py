@@ -62,23 +62,51 @@ def fid(real: torch.Tensor | Iterable[torch.Tensor], fake: torch.Tensor | Iterab
     ``features`` is ``"synthetic"``, ``"inception"`` or any module mapping
     ``[0, 1]`` images to ``N x d`` features (with a ``num_features`` attribute).
     """
-    from torchmetrics.image.fid import FrechetInceptionDistance
+    extractor = _extractor(features)
+    return fid_of_features(batch_features(real, extractor, batch_size),
+                           batch_features(fake, extractor, batch_size))
 
+
+def _extractor(features: str | nn.Module) -> nn.Module:
     extractor = _feature_extractor(features) if isinstance(features, str) else features
+    return extractor.eval()
+
+
+@torch.no_grad()
+def batch_features(images: torch.Tensor | Iterable[torch.Tensor], extractor: nn.Module,
+                   batch_size: int = 64) -> list[torch.Tensor]:
+    """The features of ``images`` (``N x 3 x H x W`` in [-1, 1], or an iterable of
+    such batches), batch by batch, as :func:`fid` and :func:`kid` see them: each
+    set's features are computed once and shared by both metrics."""
     device = next(extractor.parameters()).device
-    # computed by the process that calls it: never gathered across a torchrun group
-    metric = FrechetInceptionDistance(feature=extractor, normalize=True,
-                                      sync_on_compute=False).to(device)
-    metric.inception.eval()
-    for images, real_flag in ((real, True), (fake, False)):
-        batches = images.split(batch_size) if isinstance(images, torch.Tensor) else images
-        count = 0
-        for batch in batches:
-            metric.update(_to_unit(batch.to(device)), real=real_flag)
-            count += len(batch)
+    batches = images.split(batch_size) if isinstance(images, torch.Tensor) else images
+    return [extractor(_to_unit(b.to(device))) for b in batches]
+
+
+def fid_of_features(real: list[torch.Tensor], fake: list[torch.Tensor]) -> float:
+    """FID from per-batch features, computed as torchmetrics'
+    ``FrechetInceptionDistance`` does (float64 sums and cross-products added batch
+    by batch, the unbiased covariance, its eigenvalue form of the trace of the
+    square root), so it equals that metric on the same batches; computed by the
+    process that calls it, never gathered across a torchrun group."""
+    from torchmetrics.image.fid import _compute_fid
+
+    stats = []
+    for batches in (real, fake):
+        count = sum(len(f) for f in batches)
         if count < 2:
             raise GancompError(f"FID needs at least 2 images per set, got {count}")
-    return float(metric.compute())
+        d, device = batches[0].shape[-1], batches[0].device
+        total = torch.zeros(d, dtype=torch.double, device=device)
+        products = torch.zeros(d, d, dtype=torch.double, device=device)
+        for f in batches:
+            f = f.double()
+            total += f.sum(dim=0)
+            products += f.t().mm(f)
+        mean = (total / count).unsqueeze(0)
+        stats.append((mean.squeeze(0), (products - count * mean.t().mm(mean)) / (count - 1)))
+    (mu_r, cov_r), (mu_f, cov_f) = stats
+    return float(_compute_fid(mu_r, cov_r, mu_f, cov_f).to(real[0].dtype))
 
 
 #: images per KID subset (torchmetrics' default is 1000; the ``ci`` test split is smaller)
@@ -171,13 +199,9 @@ def kid(real: torch.Tensor, fake: torch.Tensor, features: str | nn.Module = "syn
     (same ``features`` as :func:`fid`) through :func:`kid_from_features`.
     Unlike FID, its estimate is unbiased at small sample sizes, so two samples
     of one distribution score about 0 (sometimes below)."""
-    extractor = _feature_extractor(features) if isinstance(features, str) else features
-    device = next(extractor.parameters()).device
-
-    def feats(images):
-        return torch.cat([extractor(_to_unit(b.to(device))) for b in images.split(batch_size)])
-
-    return kid_from_features(feats(real), feats(fake), subsets)
+    extractor = _extractor(features)
+    return kid_from_features(torch.cat(batch_features(real, extractor, batch_size)),
+                             torch.cat(batch_features(fake, extractor, batch_size)), subsets)
 
 
 def kid_from_features(real: torch.Tensor, fake: torch.Tensor, subsets: int = 100,
@@ -319,12 +343,13 @@ def evaluate(generator: nn.Module, task: str, n: int | None = None, size: int = 
     features = features if features is not None else default_features()
     data = data or test_set(task, n or get_scale().n_test, size, seed)
     fake = translate(generator, data["A"])
-    out = {"n": float(len(fake)), **_distribution_metrics(data["B"], fake, features)}
+    real_f = batch_features(data["B"], _extractor(features))      # once for every translator
+    out = {"n": float(len(fake)), **_distribution_metrics(data["B"], fake, features, real_f)}
     out.update(oracle_metrics(fake, data["B_oracle"], data["mask"]) if not WORLDS[task].aligned
                else paired_metrics(fake, data["B"]))
     if baselines:
         prefix = {"identity": "identity_", "mean target": "mean_target_"}
-        for name, metrics in trivial_translators(task, data, features).items():
+        for name, metrics in trivial_translators(task, data, features, real_f).items():
             out.update({prefix[name] + k: v for k, v in metrics.items()})
     return out
 
@@ -453,7 +478,8 @@ def evaluate_folder(generator: nn.Module, folder, direction: str = "AtoB", size:
 
 
 def trivial_translators(task: str, data: dict[str, torch.Tensor],
-                        features: str | nn.Module | None = None) -> dict[str, dict[str, float]]:
+                        features: str | nn.Module | None = None,
+                        real_features: list[torch.Tensor] | None = None) -> dict[str, dict[str, float]]:
     """The metrics of the translators that learn nothing, on the test images
     ``data``: ``identity`` (the input itself) and, for paired tasks, ``mean
     target`` (the mean target image for every input).  A student that does
@@ -463,17 +489,24 @@ def trivial_translators(task: str, data: dict[str, torch.Tensor],
 
     features = features if features is not None else default_features()
     A, B = data["A"], data["B"]
+    real_f = real_features if real_features is not None else batch_features(B, _extractor(features))
     if not WORLDS[task].aligned:
-        return {"identity": {**_distribution_metrics(B, A, features),
+        return {"identity": {**_distribution_metrics(B, A, features, real_f),
                              **oracle_metrics(A, data["B_oracle"], data["mask"])}}
     mean = B.mean(0, keepdim=True).expand_as(B)
-    return {"identity": {**_distribution_metrics(B, A, features), **paired_metrics(A, B)},
-            "mean target": {**_distribution_metrics(B, mean, features), **paired_metrics(mean, B)}}
+    return {"identity": {**_distribution_metrics(B, A, features, real_f), **paired_metrics(A, B)},
+            "mean target": {**_distribution_metrics(B, mean, features, real_f),
+                            **paired_metrics(mean, B)}}
 
 
-def _distribution_metrics(real, fake, features) -> dict[str, float]:
-    k, k_std = kid(real, fake, features)
-    return {"fid": fid(real, fake, features), "kid": k, "kid_std": k_std}
+def _distribution_metrics(real, fake, features, real_features=None) -> dict[str, float]:
+    """FID and KID of ``fake`` against ``real``, each set's features computed once
+    (``real_features``: the real set's, already computed by :func:`batch_features`)."""
+    extractor = _extractor(features)
+    real_f = real_features if real_features is not None else batch_features(real, extractor)
+    fake_f = batch_features(fake, extractor)
+    k, k_std = kid_from_features(torch.cat(real_f), torch.cat(fake_f))
+    return {"fid": fid_of_features(real_f, fake_f), "kid": k, "kid_std": k_std}
 
 
 @torch.no_grad()
