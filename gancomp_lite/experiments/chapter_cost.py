@@ -350,7 +350,9 @@ def _errors(nb) -> list[dict]:
     which cut training explains where the assertion is about what was learned
     (each is listed with its message to be read: the benchmark cannot tell);
     ``cascade`` marks a ``NameError`` after an earlier error (a name the failed
-    cell never defined); any other error is a defect of the chapter at the scale."""
+    cell never defined); any other error is a defect of the chapter at the scale.
+    ``cell`` indexes the benchmarked notebook, whose cell 0 is the meter's: the
+    chapter's own cell ``cell - 1``."""
     found = []
     for i, cell in enumerate(nb.cells):
         for o in cell.get("outputs", []):
