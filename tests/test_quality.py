@@ -306,10 +306,12 @@ def test_fid_from_shared_features_equals_torchmetrics_fid_bit_for_bit():
     real = torch.rand(150, 3, 32, 32) * 2 - 1
     fake = (real + 0.3 * torch.randn_like(real)).clamp(-1, 1)
     extractor = q._feature_extractor("synthetic")
-    reference = FrechetInceptionDistance(feature=extractor, normalize=True, sync_on_compute=False)
+    dev = next(extractor.parameters()).device        # the best device (a GPU where there is one)
+    reference = FrechetInceptionDistance(feature=extractor, normalize=True,
+                                         sync_on_compute=False).to(dev)
     for images, flag in ((real, True), (fake, False)):
         for b in images.split(64):
-            reference.update(q._to_unit(b), real=flag)
+            reference.update(q._to_unit(b).to(dev), real=flag)
     expected = float(reference.compute())
     assert q.fid(real, fake, "synthetic") == expected
     both = q._distribution_metrics(real, fake, "synthetic")

@@ -107,17 +107,19 @@ def test_kid_equals_torchmetrics_own_metric_on_the_same_features():
     a = test_set("edges2shapes", 120, 32, seed=0)["B"]
     b = test_set("edges2shapes", 110, 32, seed=1)["A"]
     extractor = _feature_extractor("synthetic")
+    dev = next(extractor.parameters()).device        # the best device (a GPU where there is one)
     with pytest.warns(UserWarning, match="save all extracted features"):
         metric = KernelInceptionDistance(feature=extractor, normalize=True, subsets=100,
-                                         subset_size=min(KID_SUBSET, 110), sync_on_compute=False)
-    metric.update(_to_unit(a), real=True)
-    metric.update(_to_unit(b), real=False)
+                                         subset_size=min(KID_SUBSET, 110),
+                                         sync_on_compute=False).to(dev)
+    metric.update(_to_unit(a).to(dev), real=True)
+    metric.update(_to_unit(b).to(dev), real=False)
     torch.manual_seed(0)
     mean, std = metric.compute()
     ours = kid(a, b)
     assert ours == pytest.approx((float(mean), float(std)), rel=1e-5)
     with torch.no_grad():
-        fa, fb = extractor(_to_unit(a)), extractor(_to_unit(b))
+        fa, fb = extractor(_to_unit(a).to(dev)), extractor(_to_unit(b).to(dev))
     assert kid_from_features(fa.double(), fb.double()) == pytest.approx(ours, rel=1e-4)
     state = torch.random.get_rng_state()
     kid_from_features(fa, fb, subsets=3)

@@ -60,7 +60,7 @@ def fid(real: torch.Tensor | Iterable[torch.Tensor], fake: torch.Tensor | Iterab
     """FID between ``real`` and ``fake`` images (tensors ``N x 3 x H x W`` in [-1, 1]).
 
     ``features`` is ``"synthetic"``, ``"inception"`` or any module mapping
-    ``[0, 1]`` images to ``N x d`` features (with a ``num_features`` attribute).
+    ``[0, 1]`` images to ``N x d`` features.
     """
     extractor = _extractor(features)
     return fid_of_features(batch_features(real, extractor, batch_size),
@@ -68,6 +68,7 @@ def fid(real: torch.Tensor | Iterable[torch.Tensor], fake: torch.Tensor | Iterab
 
 
 def _extractor(features: str | nn.Module) -> nn.Module:
+    """The feature network ``features`` names (or is), in eval mode."""
     extractor = _feature_extractor(features) if isinstance(features, str) else features
     return extractor.eval()
 
@@ -103,8 +104,11 @@ def fid_of_features(real: list[torch.Tensor], fake: list[torch.Tensor]) -> float
             f = f.double()
             total += f.sum(dim=0)
             products += f.t().mm(f)
-        mean = (total / count).unsqueeze(0)
-        stats.append((mean.squeeze(0), (products - count * mean.t().mm(mean)) / (count - 1)))
+        # a count tensor on the device, as torchmetrics keeps it: dividing a CUDA tensor by a
+        # Python number multiplies by its reciprocal, which may differ in the last bit
+        n = torch.tensor(count, device=device)
+        mean = (total / n).unsqueeze(0)
+        stats.append((mean.squeeze(0), (products - n * mean.t().mm(mean)) / (n - 1)))
     (mu_r, cov_r), (mu_f, cov_f) = stats
     return float(_compute_fid(mu_r, cov_r, mu_f, cov_f).to(real[0].dtype))
 
@@ -124,7 +128,7 @@ def image_statistics(images: torch.Tensor | Iterable[torch.Tensor],
     ``get_real_stat.py`` stores them."""
     import numpy as np
 
-    extractor = _feature_extractor(features) if isinstance(features, str) else features
+    extractor = _extractor(features)
     device = next(extractor.parameters()).device
     unit = _to_unit_truncated if truncate else _to_unit
     batches = images.split(batch_size) if isinstance(images, torch.Tensor) else images
@@ -211,23 +215,21 @@ def kid_from_features(real: torch.Tensor, fake: torch.Tensor, subsets: int = 100
     deviation of the unbiased polynomial-kernel MMD (its ``poly_mmd``: degree 3,
     gamma 1/D) over ``subsets`` random subsets of ``subset_size`` features of
     each set (fewer if a set is smaller).  The subsets are drawn with a fixed
-    seed, so the value is reproducible; the global random state is restored."""
+    seed by a generator of their own (the same subsets as the global generator
+    seeded 0 would draw), so the value is reproducible and no global random
+    state, a GPU's included, is touched."""
     from torchmetrics.image.kid import poly_mmd
 
     n = min(len(real), len(fake))
     if n < 2:
         raise GancompError(f"KID needs at least 2 images per set, got {n}")
     size = min(subset_size, n)
-    state = torch.random.get_rng_state()
-    torch.manual_seed(0)
-    try:
-        scores = []
-        for _ in range(subsets):
-            a = real[torch.randperm(len(real))[:size]]
-            b = fake[torch.randperm(len(fake))[:size]]
-            scores.append(poly_mmd(a, b))
-    finally:
-        torch.random.set_rng_state(state)
+    g = torch.Generator().manual_seed(0)     # its own: no device's global state is touched
+    scores = []
+    for _ in range(subsets):
+        a = real[torch.randperm(len(real), generator=g)[:size]]
+        b = fake[torch.randperm(len(fake), generator=g)[:size]]
+        scores.append(poly_mmd(a, b))
     scores = torch.stack(scores)
     return float(scores.mean()), float(scores.std(unbiased=False))
 
@@ -405,7 +407,7 @@ def evaluate_folder(generator: nn.Module, folder, direction: str = "AtoB", size:
         domains = UnalignedFolderDataset(folder, phase="test")
         data = ImageListDataset(domains.A_paths, size)
         targets = ImageListDataset(domains.B_paths, size)
-    extractor = _feature_extractor(features) if isinstance(features, str) else features
+    extractor = _extractor(features)
     device = next(iter(generator.parameters()), torch.empty(0)).device
     fdev = next(extractor.parameters()).device
 
