@@ -66,6 +66,11 @@ class Scale:
         """The name of the scale whose teacher recipes and files this scale uses."""
         return self.teachers or self.name
 
+    def teacher_source(self) -> "Scale":
+        """The scale whose teachers this one uses: itself (a modified copy
+        included), or the registered scale it names (``small``: ``ci``)."""
+        return self if self.teacher_scale == self.name else get_scale(self.teacher_scale)
+
     def as_dict(self) -> dict:
         return asdict(self)
 

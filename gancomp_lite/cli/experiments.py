@@ -139,9 +139,7 @@ def _cmd_bench_chapters(args: argparse.Namespace) -> int:
                                      allow_dirty=args.allow_dirty, force=args.force,
                                      resume=args.resume, progress=not args.no_progress,
                                      argv=args.argv)
-    for line in chapter_cost.table(results.load(path)["rows"]):
-        print("  ".join(f"{k}: {v:.1f}" if isinstance(v, float) else f"{k}: {v}"
-                        for k, v in line.items()))
+    print(chapter_cost.markdown(results.load(path)))
     print(f"wrote {path}")
     return 0
 

@@ -22,7 +22,8 @@ and would distort the second, whose time counts as time outside the operations.
 From these it *estimates* the whole chapter, every skipped step counted at the
 median of the steps that ran after the first:
 
-* on this CPU: the measured wall time plus the skipped steps' time;
+* on this CPU: the measured wall time plus the skipped steps' time, less the
+  meter's own time per operation (measured by :func:`meter_overhead`);
 * on a Colab T4: the time outside PyTorch's operations (Python, the synthetic
   data, plotting; taken as on this CPU), plus the FLOPs at
   :data:`T4_ASSUMED_TFLOPS` and every operation that launches a kernel (not a
@@ -32,9 +33,9 @@ median of the steps that ran after the first:
   is not always one kernel.
 
 A chapter's asserts about learning fail where its training was cut: failed
-assertions are listed apart, each with its message (the benchmark cannot tell
-one about learning from another), and any other error is a defect of the
-chapter at that scale.  Without network access the Inception (FID) and VGG16
+assertions are listed apart, each with its cell (the benchmark cannot tell one
+about learning from another), and any other error is a defect of the chapter
+at that scale.  Without network access the Inception (FID) and VGG16
 (perceptual) weights of ``small`` cannot be fetched; ``stand_ins=True`` times
 randomly initialised networks of the same architectures instead (their cost
 is the same; their numbers are meaningless).  A benchmark that reports, never
@@ -127,7 +128,6 @@ class _Session:
         self.overhead = meter_overhead()
         self.meter = Meter()
         self.trainers: list[dict] = []
-        self.seen: set[int] = set()                            # the trainers already recorded
         self.patched: list[tuple[object, str, object]] = []   # (owner, name, original)
         self.scratch: Path | None = None                       # the stand-in weights' folder
         self.t0 = time.perf_counter()
@@ -348,7 +348,7 @@ def estimate(measured: dict, wall: float) -> dict:
 def _errors(nb) -> list[dict]:
     """The errors a run left in its cells.  ``expected`` marks a failed assertion,
     which cut training explains where the assertion is about what was learned
-    (each is listed with its message to be read: the benchmark cannot tell);
+    (each is listed with its cell, to be read: the benchmark cannot tell);
     ``cascade`` marks a ``NameError`` after an earlier error (a name the failed
     cell never defined); any other error is a defect of the chapter at the scale.
     ``cell`` indexes the benchmarked notebook, whose cell 0 is the meter's: the
@@ -393,9 +393,9 @@ def run_chapter(chapter: str | Path, scale: str, cap: int, stand_ins: bool = Fal
             "from gancomp_lite.experiments import chapter_cost as _cost\n"
             f"_cost.start(cap={int(cap)}, stand_ins={bool(stand_ins)})"))
         nb.cells.append(nbformat.v4.new_code_cell(f"_cost.finish({str(out)!r})"))
-        env = dict(os.environ, GANCOMP_SCALE=scale, GANCOMP_STATIC="1")
-        saved = {k: os.environ.get(k) for k in ("GANCOMP_SCALE", "GANCOMP_STATIC")}
-        os.environ.update({k: env[k] for k in saved})   # the kernel inherits this process's env
+        settings = {"GANCOMP_SCALE": scale, "GANCOMP_STATIC": "1"}
+        saved = {k: os.environ.get(k) for k in settings}
+        os.environ.update(settings)                      # the kernel inherits this process's env
         try:
             client = NotebookClient(nb, timeout=timeout, allow_errors=True, kernel_name="python3",
                                     resources={"metadata": {"path": str(chapter.parent)}})
@@ -427,12 +427,12 @@ def run_chapter(chapter: str | Path, scale: str, cap: int, stand_ins: bool = Fal
 
 
 def chapters(names=None) -> list[Path]:
-    """The chapters' Jupytext sources in book order, or those whose number or
-    name starts with one of ``names`` (``"06"``, ``"10b"``); an unknown one is an error."""
+    """The book's chapters (:func:`gancomp_lite.booktools.chapters`), or those whose
+    number or name is one of ``names`` (``"06"``, ``"10b"``); an unknown one is an error."""
+    from ..booktools import chapters as book_chapters
     from ..errors import GancompError
-    from ..paths import REPO_ROOT
 
-    every = sorted((REPO_ROOT / "nb").glob("[0-9]*.md"))
+    every = book_chapters()
     if not names:
         return every
     picked = []
@@ -485,22 +485,6 @@ def run_recorded(out: str | Path, scale: str = "small", steps: int = 3, names=No
             continue
         record.add(run_chapter(path, scale, steps, stand_ins))
     return record.finish()
-
-
-def table(rows: list[dict]) -> list[dict]:
-    """One line per chapter for a reader: measured and estimated minutes."""
-    out = []
-    for r in rows:
-        line = {"chapter": r["chapter"], "status": r["status"],
-                "wall min (cut run, this CPU)": r["wall_s"] / 60}
-        if r["status"] == "ran":
-            line.update({"steps run / asked": f"{r['steps_run']} / {r['steps_planned']}",
-                         "est. min, this CPU": r["cpu_estimate_s"] / 60,
-                         "est. TFLOP": r["tflop_estimate"],
-                         "est. min, Colab T4": r["t4_estimate_s"] / 60})
-        line["failed assertions / other errors"] = f"{assertions(r['errors'])} / {r['defects']}"
-        out.append(line)
-    return out
 
 
 #: the recorded run the book and the README show: every chapter at ``small``

@@ -289,9 +289,8 @@ def load_or_train_supernet(task: str, space: SearchSpace, sampling: str, seed: i
     from .checkpoint import SUPERNETS_DIR, load_supernet
     from .teachers import load_or_train_teacher, task_data
 
-    scale = scale if isinstance(scale, Scale) else get_scale(scale)
-    if scale.teacher_scale != scale.name:   # small: the ci teachers, and so the ci supernets
-        scale = get_scale(scale.teacher_scale)
+    # small: the ci teachers, and so the ci supernets
+    scale = (scale if isinstance(scale, Scale) else get_scale(scale)).teacher_source()
     path = SUPERNETS_DIR / f"{supernet_name(task, space.name, sampling, seed)}.pt"
     if path.exists():
         net, manifest = load_supernet(path)

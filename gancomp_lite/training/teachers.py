@@ -69,9 +69,7 @@ def teacher_recipe(task: str, scale: Scale | str | None = None, steps: int | Non
     ``arch="inception"`` gives CAT's teacher (same schedule, its norms).  A
     scale that uses another scale's teachers (``small``: ``ci``) gets that
     scale's recipe."""
-    scale = scale if isinstance(scale, Scale) else get_scale(scale)
-    if scale.teachers and scale.teachers != scale.name:
-        scale = get_scale(scale.teachers)
+    scale = (scale if isinstance(scale, Scale) else get_scale(scale)).teacher_source()
     if task not in WORLDS:
         raise GancompError(f"unknown task {task!r}: expected one of {', '.join(sorted(WORLDS))}")
     if arch not in TEACHER_ARCHS:
@@ -385,8 +383,7 @@ def load_or_train_teacher(task: str, scale: Scale | str | None = None, discrimin
 
     run_dir = Path(run_dir or REPO_ROOT / "runs" / f"teacher-{shipped.stem}")
     print(f"no shipped {task} teacher for scale {scale.name}: training one in {run_dir}")
-    own = scale if scale.teacher_scale == scale.name else get_scale(scale.teacher_scale)
-    trainer = train_teacher(task, run_dir, scale=own, progress=progress, arch=arch,
+    trainer = train_teacher(task, run_dir, scale=scale.teacher_source(), progress=progress, arch=arch,
                             resume=(run_dir / "checkpoint.pt").exists())
     G, D = trainer.objective.eval().translator()
     return (G, D) if discriminator else G
