@@ -23,7 +23,7 @@ import sys
 from html import unescape
 from pathlib import Path
 
-from .paths import REPO_ROOT
+from .paths import REPO_ROOT, chapter_sources
 
 NB_DIR = REPO_ROOT / "nb"
 #: the public repository the Colab buttons and the Colab setup cell use
@@ -37,8 +37,8 @@ COLAB_SETUP_CELL = '# Colab only: clone the repository (code and the small files
 
 
 def chapters() -> list[Path]:
-    """The chapter sources, in order."""
-    return sorted(p for p in NB_DIR.glob("[0-9][0-9]*_*.md"))   # 10_latency before 10b_deployment
+    """The chapter sources, in order (:func:`gancomp_lite.paths.chapter_sources`)."""
+    return chapter_sources(NB_DIR)
 
 
 def colab_url(chapter: Path) -> str:

@@ -16,6 +16,12 @@ REPO_ROOT = PACKAGE_DIR.parent
 DATA_DIR = REPO_ROOT / "data"
 
 
+def chapter_sources(folder: Path | None = None) -> list[Path]:
+    """The chapters' Jupytext sources ``NN_name.md`` in ``folder`` (default ``nb/``),
+    in book order (``10_latency`` before ``10b_deployment``)."""
+    return sorted(Path(folder or REPO_ROOT / "nb").glob("[0-9][0-9]*_*.md"))
+
+
 def downloads_dir() -> Path:
     """Folder for downloaded datasets and weights (not shipped, not in git)."""
     override = os.environ.get("GANCOMP_DATA")

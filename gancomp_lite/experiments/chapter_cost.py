@@ -427,12 +427,12 @@ def run_chapter(chapter: str | Path, scale: str, cap: int, stand_ins: bool = Fal
 
 
 def chapters(names=None) -> list[Path]:
-    """The book's chapters (:func:`gancomp_lite.booktools.chapters`), or those whose
+    """The book's chapters (:func:`gancomp_lite.paths.chapter_sources`), or those whose
     number or name is one of ``names`` (``"06"``, ``"10b"``); an unknown one is an error."""
-    from ..booktools import chapters as book_chapters
     from ..errors import GancompError
+    from ..paths import chapter_sources
 
-    every = book_chapters()
+    every = chapter_sources()
     if not names:
         return every
     picked = []
